@@ -1,0 +1,1 @@
+"""console.ui package."""

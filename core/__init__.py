@@ -1,0 +1,1 @@
+"""Qt-free domain of the EnergyNet console: values, grid physics views, ports."""

@@ -1,0 +1,171 @@
+"""The grid as the operator sees it: latest values folded into snapshots.
+
+:class:`GridState` is the process image. It takes every sample (in batches)
+and hands out an immutable :class:`GridSnapshot` once per UI tick.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from core.bands import Band, FrequencyBands, VoltageBands, classify_limits
+from core.frequency import FrequencyEvent, FrequencyEventTracker, RocofEstimator
+from core.points import PointDef, PointKind, Quality, Sample
+from core.sources import SourceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Latest known value of one point with its quality and band."""
+
+    point: PointDef
+    value: float
+    quality: Quality
+    source_ts: float
+    band: Band
+
+    @property
+    def abnormal(self) -> bool:
+        """True when the operator must look: bad quality or out of band."""
+        return not self.quality.usable or self.band in (Band.ALERT, Band.EMERGENCY)
+
+
+@dataclass(frozen=True, slots=True)
+class GridSnapshot:
+    """Everything the control-room view shows at one instant."""
+
+    ts: float
+    frequency: Reading | None
+    rocof_hz_s: float
+    rocof_quality: Quality
+    voltages: tuple[Reading, ...]
+    demand: Reading | None
+    supply: Reading | None
+    others: tuple[Reading, ...]
+    active_event: FrequencyEvent | None
+    last_event: FrequencyEvent | None
+    sources: tuple[SourceStatus, ...] = field(default=())
+
+    @property
+    def balance_w(self) -> float:
+        """Supply minus demand in W (``nan`` if either is unknown)."""
+        if self.demand is None or self.supply is None:
+            return math.nan
+        return self.supply.value - self.demand.value
+
+    def reading(self, point_id: str) -> Reading | None:
+        """The reading of a point by id, or None."""
+        for r in self.all_readings():
+            if r.point.id == point_id:
+                return r
+        return None
+
+    def all_readings(self) -> Iterable[Reading]:
+        for r in (self.frequency, self.demand, self.supply):
+            if r is not None:
+                yield r
+        yield from self.voltages
+        yield from self.others
+
+
+class UnknownPointError(KeyError):
+    """A sample named a point that is not configured."""
+
+
+class GridState:
+    """Latest-value process image plus frequency analytics.
+
+    Not thread-safe: feed and read it from the one asyncio loop.
+    """
+
+    def __init__(
+        self,
+        points: Sequence[PointDef],
+        frequency_bands: FrequencyBands | None = None,
+        voltage_bands: VoltageBands | None = None,
+        rocof_window_s: float = 0.5,
+        event_tracker: FrequencyEventTracker | None = None,
+    ) -> None:
+        self.points = {p.id: p for p in points}
+        if len(self.points) != len(points):
+            raise ValueError("point ids must be unique")
+        self.frequency_bands = frequency_bands or FrequencyBands()
+        self.voltage_bands = voltage_bands or VoltageBands()
+        self.rocof = RocofEstimator(rocof_window_s)
+        self.events = event_tracker or FrequencyEventTracker(self.frequency_bands.nominal_hz)
+        self._latest: dict[str, Reading] = {}
+        self._frequency_id = _single(points, PointKind.FREQUENCY)
+        self._demand_id = _single(points, PointKind.DEMAND)
+        self._supply_id = _single(points, PointKind.SUPPLY)
+        self._voltage_ids = [p.id for p in points if p.kind is PointKind.VOLTAGE]
+        self._other_ids = [
+            p.id for p in points
+            if p.id not in (self._frequency_id, self._demand_id, self._supply_id)
+            and p.kind is not PointKind.VOLTAGE
+        ]
+        self.unknown_samples = 0
+
+    def apply(self, samples: Iterable[Sample]) -> None:
+        """Fold a batch of samples into the image (in arrival order)."""
+        for s in samples:
+            point = self.points.get(s.point)
+            if point is None:
+                self.unknown_samples += 1
+                continue
+            previous = self._latest.get(s.point)
+            value = s.value
+            if not math.isfinite(value) and previous is not None and not s.quality.usable:
+                value = previous.value  # keep the last value, shown as stale/bad
+            self._latest[s.point] = Reading(point, value, s.quality, s.source_ts, self._band(point, value))
+            if s.point == self._frequency_id:
+                self._feed_frequency(s)
+
+    def _feed_frequency(self, s: Sample) -> None:
+        if not s.quality.usable:
+            self.rocof.reset()
+            return
+        self.rocof.add(s.source_ts, s.value)
+        self.events.add(s.source_ts, s.value, self.rocof.value)
+
+    def _band(self, point: PointDef, value: float) -> Band:
+        if point.kind is PointKind.FREQUENCY:
+            return self.frequency_bands.classify(value)
+        if point.kind is PointKind.VOLTAGE:
+            return self.voltage_bands.classify(value, point.nominal)
+        return classify_limits(value, point.low_limit, point.high_limit)
+
+    def latest(self, point_id: str) -> Reading | None:
+        return self._latest.get(point_id)
+
+    def snapshot(self, now: float, sources: Sequence[SourceStatus] = ()) -> GridSnapshot:
+        """Immutable view of the current state."""
+        freq = self._get(self._frequency_id)
+        rocof = self.rocof.value
+        rocof_quality = Quality.GOOD if math.isfinite(rocof) and freq and freq.quality.usable else (
+            freq.quality if freq and not freq.quality.usable else Quality.UNCERTAIN
+        )
+        return GridSnapshot(
+            ts=now,
+            frequency=freq,
+            rocof_hz_s=rocof,
+            rocof_quality=rocof_quality,
+            voltages=tuple(r for r in (self._get(i) for i in self._voltage_ids) if r is not None),
+            demand=self._get(self._demand_id),
+            supply=self._get(self._supply_id),
+            others=tuple(r for r in (self._get(i) for i in self._other_ids) if r is not None),
+            active_event=self.events.active,
+            last_event=self.events.last,
+            sources=tuple(sources),
+        )
+
+    def _get(self, point_id: str | None) -> Reading | None:
+        return None if point_id is None else self._latest.get(point_id)
+
+
+def _single(points: Sequence[PointDef], kind: PointKind) -> str | None:
+    matches = [p.id for p in points if p.kind is kind]
+    if len(matches) > 1:
+        raise ValueError(f"only one {kind.value} point may be configured, found {matches}")
+    return matches[0] if matches else None

@@ -1,0 +1,51 @@
+"""Fixed-capacity time series buffers that feed the live trends."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class SeriesBuffer:
+    """Ring buffer of (time, value) pairs, oldest first when read.
+
+    Bad or stale samples are stored as ``nan`` values so a trend draws a gap
+    instead of a line through data that was never measured.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError("series capacity must be at least 2")
+        self.capacity = capacity
+        self._t = np.full(capacity, np.nan)
+        self._v = np.full(capacity, np.nan)
+        self._next = 0
+        self._count = 0
+        self.version = 0  # bumps on every append, so views redraw only on change
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, ts: float, value: float) -> None:
+        """Add one point; the oldest is dropped when full."""
+        self._t[self._next] = ts
+        self._v[self._next] = value if math.isfinite(value) else np.nan
+        self._next = (self._next + 1) % self.capacity
+        self._count = min(self._count + 1, self.capacity)
+        self.version += 1
+
+    def arrays(self) -> tuple[FloatArray, FloatArray]:
+        """Copies of (times, values) in time order."""
+        if self._count < self.capacity:
+            return self._t[: self._count].copy(), self._v[: self._count].copy()
+        return np.roll(self._t, -self._next), np.roll(self._v, -self._next)
+
+    def last_time(self) -> float:
+        """Time of the newest point (``nan`` when empty)."""
+        if self._count == 0:
+            return math.nan
+        return float(self._t[(self._next - 1) % self.capacity])

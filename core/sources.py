@@ -1,0 +1,86 @@
+"""Where points come from: data-source specs and their live health.
+
+These are plain values built by the console's config loader and consumed by
+drivers, so neither has to know the other.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from core.points import PointDef
+
+
+class SecurityMode(enum.Enum):
+    """OPC-UA message security mode."""
+
+    NONE = "None"
+    SIGN = "Sign"
+    SIGN_AND_ENCRYPT = "SignAndEncrypt"
+
+
+@dataclass(frozen=True, slots=True)
+class PointBinding:
+    """How to find one point on a server: a node id or a browse path."""
+
+    point: PointDef
+    node_id: str | None = None
+    browse_path: tuple[str, ...] = ()
+
+    @property
+    def address(self) -> str:
+        """The node id or the browse path as written in the config."""
+        return self.node_id if self.node_id is not None else "/".join(self.browse_path)
+
+
+@dataclass(frozen=True, slots=True)
+class OpcUaSourceSpec:
+    """One OPC-UA endpoint and the points read from it."""
+
+    name: str
+    endpoint: str
+    points: tuple[PointBinding, ...]
+    security_mode: SecurityMode = SecurityMode.NONE
+    security_policy: str = "None"
+    certificate: str | None = None
+    private_key: str | None = None
+    publishing_interval_ms: float = 100.0
+    sampling_interval_ms: float = 50.0
+    request_timeout_s: float = 2.0
+    watchdog_interval_s: float = 0.5
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+
+
+class ConnectionState(enum.Enum):
+    """Connection state of one data source."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DEGRADED = "degraded"  # connected, but some points failed to resolve
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class PointFault:
+    """A point a source could not serve, and why."""
+
+    point: str
+    address: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """Health of one source, reported by its driver on every change."""
+
+    source: str
+    endpoint: str
+    state: ConnectionState
+    since: float
+    last_error: str | None = None
+    reconnects: int = 0
+    next_retry_s: float | None = None
+    faults: tuple[PointFault, ...] = ()
