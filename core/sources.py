@@ -27,6 +27,8 @@ class PointBinding:
     point: PointDef
     node_id: str | None = None
     browse_path: tuple[str, ...] = ()
+    scale: float = 1.0  # engineering value = raw * scale + offset (a server in mHz or kV)
+    offset: float = 0.0
 
     @property
     def address(self) -> str:

@@ -1,1 +1,1 @@
-"""console.services package."""
+"""Use cases of the console; they talk to ports, never to concrete drivers."""

@@ -1,1 +1,1 @@
-"""console.ui package."""
+"""Windows, docks and dialogs: compose widgets and bind them to services."""

@@ -1,0 +1,172 @@
+"""``energynet`` command line: run, demo, sim, probe."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from console import config as config_mod
+
+log = logging.getLogger("energynet")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("asyncua", "asyncua.client.ua_client", "asyncua.server"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except config_mod.ConfigError as exc:
+        print(f"energynet: configuration error:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="energynet", description="EnergyNet grid operator console")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def headless(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--screenshot", type=Path, help="write a PNG of the window before quitting")
+        sp.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
+
+    run = sub.add_parser("run", help="run the console with a config file")
+    run.add_argument("--config", type=Path, required=True)
+    headless(run)
+    run.set_defaults(func=_cmd_run)
+
+    demo = sub.add_parser("demo", help="start the simulated grid and the console against it")
+    demo.add_argument("--port", type=int, default=4840, help="simulator port (a free one if taken)")
+    headless(demo)
+    demo.set_defaults(func=_cmd_demo)
+
+    sim = sub.add_parser("sim", help="run a field simulator")
+    sim_sub = sim.add_subparsers(dest="sim", required=True)
+    grid = sim_sub.add_parser("grid", help="OPC-UA server simulating a grid area")
+    grid.add_argument("--host", default="127.0.0.1")
+    grid.add_argument("--port", type=int, default=4840)
+    grid.add_argument("--no-trips", action="store_true", help="no scheduled generator trips")
+    grid.set_defaults(func=_cmd_sim_grid)
+
+    probe = sub.add_parser("probe", help="read points once and print them")
+    probe_sub = probe.add_subparsers(dest="protocol", required=True)
+    opc = probe_sub.add_parser("opcua", help="subscribe to every configured OPC-UA point")
+    opc.add_argument("--config", type=Path, required=True)
+    opc.add_argument("--seconds", type=float, default=3.0)
+    opc.add_argument("--json", action="store_true", help="print a JSON array")
+    opc.set_defaults(func=_cmd_probe_opcua)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("config", type=Path)
+    check.set_defaults(func=_cmd_check_config)
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from console.app import run_console
+
+    settings = config_mod.load(args.config)
+    return run_console(settings, args.screenshot, args.quit_after)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from console.app import run_console
+
+    settings = config_mod.load(config_mod.default_config_path())
+    port = args.port if _port_free(args.port) else _free_port()
+    settings = replace(settings, sources=tuple(
+        replace(s, endpoint=f"opc.tcp://127.0.0.1:{port}/energynet/grid") if s.name == "grid-sim" else s
+        for s in settings.sources
+    ))
+    sim = subprocess.Popen(
+        [sys.executable, "-m", "console", "--log-level", "warning", "sim", "grid", "--port", str(port)],
+        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "")},
+    )
+    try:
+        if not _wait_for_port(port, 20.0, sim):
+            print(f"energynet demo: the grid simulator did not start on port {port}", file=sys.stderr)
+            return 1
+        log.info("grid simulator on opc.tcp://127.0.0.1:%d (pid %d)", port, sim.pid)
+        return run_console(settings, args.screenshot, args.quit_after)
+    finally:
+        sim.terminate()
+        try:
+            sim.wait(5)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+
+
+def _cmd_sim_grid(args: argparse.Namespace) -> int:
+    from console.bootstrap import run_grid_simulator
+
+    print(f"grid simulator: opc.tcp://{args.host}:{args.port}/energynet/grid (Ctrl+C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_grid_simulator(args.host, args.port, trips=not args.no_trips))
+    return 0
+
+
+def _cmd_probe_opcua(args: argparse.Namespace) -> int:
+    from console.bootstrap import probe_opcua
+
+    settings = config_mod.load(args.config)
+    results, statuses = asyncio.run(probe_opcua(settings, args.seconds))
+    for st in statuses:
+        for problem in ([st.last_error] if st.last_error and not st.faults else []) + [f.message for f in st.faults]:
+            print(f"energynet probe: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=2))
+    else:
+        for r in results:
+            value = "—" if r.value is None else f"{r.value:.6g}"
+            print(f"{r.point:28} {value:>14} {r.unit:6} {r.quality}")
+    return 0 if all(r.value is not None for r in results) else 1
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    settings = config_mod.load(args.config)
+    print(f"{args.config}: OK — {len(settings.sources)} source(s), {len(settings.points)} point(s)")
+    return 0
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen[bytes]) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.1)
+    return False

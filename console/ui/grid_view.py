@@ -1,0 +1,204 @@
+"""The control-room grid view: readouts on top, trends below."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from console.services.acquisition import ROCOF_SERIES, AcquisitionService
+from core.bands import Band, FrequencyBands, VoltageBands
+from core.frequency import FrequencyEvent
+from core.grid import GridSnapshot, Reading
+from core.points import PointKind, Quality
+from core.series import SeriesBuffer
+from widgets.readout import Readout
+from widgets.trend import TrendWidget
+
+MW = 1e-6
+
+
+@dataclass(slots=True)
+class _Binding:
+    """One series drawn on one trend, redrawn only when its buffer changed."""
+
+    trend: TrendWidget
+    name: str
+    buffer: SeriesBuffer
+    scale: float = 1.0
+    drawn_version: int = -1
+
+
+class GridView(QWidget):
+    """Frequency, ROCOF, demand/supply and bus voltages of one grid area."""
+
+    def __init__(
+        self,
+        acquisition: AcquisitionService,
+        frequency_bands: FrequencyBands,
+        voltage_bands: VoltageBands,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.acq = acquisition
+        self.nominal_hz = frequency_bands.nominal_hz
+        points = acquisition.points
+        self.frequency_id = next((p.id for p in points if p.kind is PointKind.FREQUENCY), None)
+        self.voltage_points = [p for p in points if p.kind is PointKind.VOLTAGE]
+        demand = next((p for p in points if p.kind is PointKind.DEMAND), None)
+        supply = next((p for p in points if p.kind is PointKind.SUPPLY), None)
+
+        # Readouts ---------------------------------------------------------
+        self.freq_readout = Readout("FREQUENCY", "Hz", decimals=3)
+        self.rocof_readout = Readout("ROCOF (500 ms)", "Hz/s", decimals=3)
+        self.demand_readout = Readout("DEMAND", "MW", decimals=1)
+        self.supply_readout = Readout("SUPPLY", "MW", decimals=1)
+        self.balance_readout = Readout("BALANCE (supply − demand)", "MW", decimals=1)
+        self.event_card = QLabel("No frequency event")
+        self.event_card.setObjectName("eventCard")
+        self.event_card.setWordWrap(True)
+        self.event_card.setMinimumWidth(230)
+        top = QHBoxLayout()
+        top.setSpacing(6)
+        for w in (self.freq_readout, self.rocof_readout, self.demand_readout, self.supply_readout,
+                  self.balance_readout):
+            top.addWidget(w, 1)
+        top.addWidget(self.event_card, 1)
+
+        self.bus_readouts: dict[str, Readout] = {}
+        buses = QHBoxLayout()
+        buses.setSpacing(6)
+        for p in self.voltage_points:
+            r = Readout(p.name.upper(), p.unit, decimals=1)
+            r.setProperty("compact", "true")
+            self.bus_readouts[p.id] = r
+            buses.addWidget(r, 1)
+
+        # Trends -------------------------------------------------------------
+        fb = frequency_bands
+        self.freq_trend = TrendWidget("Frequency", "Hz")
+        self.freq_trend.set_band(fb.normal_low_hz, fb.normal_high_hz)
+        for limit in (fb.normal_low_hz, fb.normal_high_hz):
+            self.freq_trend.add_limit(limit, "alert")
+        self.rocof_trend = TrendWidget("ROCOF", "Hz/s")
+        self.power_trend = TrendWidget("Demand vs supply", "MW")
+        self.voltage_trend = TrendWidget("Feeder voltages", "V")
+        nominals = {p.nominal for p in self.voltage_points if math.isfinite(p.nominal)}
+        if len(nominals) == 1:
+            low, high = voltage_bands.limits(nominals.pop())
+            self.voltage_trend.set_band(low, high)
+            self.voltage_trend.add_limit(low, "alert")
+            self.voltage_trend.add_limit(high, "alert")
+        self.trends = (self.freq_trend, self.rocof_trend, self.power_trend, self.voltage_trend)
+
+        self._bindings: list[_Binding] = []
+        if self.frequency_id:
+            self._bind(self.freq_trend, self.frequency_id)
+            self._bind(self.rocof_trend, ROCOF_SERIES)
+        for p, label in ((demand, "Demand"), (supply, "Supply")):
+            if p is not None:
+                self._bind(self.power_trend, p.id, label, scale=MW)
+        if demand is not None and supply is not None:
+            self.power_trend.show_legend()
+        for p in self.voltage_points:
+            self._bind(self.voltage_trend, p.id, p.name)
+        self.voltage_trend.show_legend()
+
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        grid.addWidget(self.freq_trend, 0, 0)
+        grid.addWidget(self.voltage_trend, 0, 1)
+        grid.addWidget(self.rocof_trend, 1, 0)
+        grid.addWidget(self.power_trend, 1, 1)
+        grid.setRowStretch(0, 3)
+        grid.setRowStretch(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
+        layout.addLayout(top)
+        layout.addLayout(buses)
+        layout.addLayout(grid, 1)
+        self.last_frame_s = 0.0
+
+    def _bind(self, trend: TrendWidget, series: str, label: str | None = None, scale: float = 1.0) -> None:
+        trend.add_series(series, label)
+        self._bindings.append(_Binding(trend, series, self.acq.series[series], scale))
+
+    # ---- per frame ------------------------------------------------------------
+
+    def refresh(self, snap: GridSnapshot) -> None:
+        """Update every readout and trend from one snapshot (one UI frame)."""
+        started = time.perf_counter()
+        self._show(self.freq_readout, snap.frequency)
+        rocof_band = Band.NORMAL if math.isfinite(snap.rocof_hz_s) else Band.UNKNOWN
+        self.rocof_readout.set_value(snap.rocof_hz_s, snap.rocof_quality, rocof_band)
+        self._show(self.demand_readout, snap.demand, MW)
+        self._show(self.supply_readout, snap.supply, MW)
+        self._show_balance(snap)
+        for p in self.voltage_points:
+            self._show(self.bus_readouts[p.id], snap.reading(p.id))
+        self._show_event(snap.active_event, snap.last_event)
+        for b in self._bindings:
+            if b.buffer.version != b.drawn_version:
+                t, v = b.buffer.arrays()
+                b.trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v)
+                b.drawn_version = b.buffer.version
+        for trend in self.trends:
+            if trend.live:
+                trend.follow(snap.ts)
+        self.last_frame_s = time.perf_counter() - started
+
+    def set_window(self, seconds: float) -> None:
+        for trend in self.trends:
+            trend.set_window(seconds)
+        for b in self._bindings:
+            b.drawn_version = -1  # a wider window needs the older data too
+
+    def set_live(self, live: bool) -> None:
+        for trend in self.trends:
+            trend.set_live(live)
+        for b in self._bindings:
+            b.drawn_version = -1
+
+    def _show(self, readout: Readout, reading: Reading | None, scale: float = 1.0) -> None:
+        if reading is None:
+            readout.set_value(math.nan, Quality.COMM_FAILURE, Band.UNKNOWN, "no value yet")
+            return
+        readout.set_value(reading.value * scale, reading.quality, reading.band)
+
+    def _show_balance(self, snap: GridSnapshot) -> None:
+        parts = [r for r in (snap.demand, snap.supply) if r is not None]
+        if len(parts) < 2:
+            self.balance_readout.set_value(math.nan, Quality.COMM_FAILURE, Band.UNKNOWN)
+            return
+        worst = next((r.quality for r in parts if not r.quality.usable), Quality.GOOD)
+        self.balance_readout.set_value(snap.balance_w * MW, worst, Band.NORMAL)
+
+    def _show_event(self, active: FrequencyEvent | None, last: FrequencyEvent | None) -> None:
+        event = active or last
+        if event is None:
+            text = "No frequency event"
+        else:
+            head = "FREQUENCY EVENT since" if active else "Last event"
+            extreme = (
+                f"nadir {event.nadir_hz:.3f} Hz at {_clock(event.nadir_ts)}"
+                if self.nominal_hz - event.nadir_hz >= event.zenith_hz - self.nominal_hz
+                else f"zenith {event.zenith_hz:.3f} Hz at {_clock(event.zenith_ts)}"
+            )
+            text = (f"{head} {_clock(event.start_ts)}\n{extreme}\n"
+                    f"max |ROCOF| {event.max_abs_rocof:.3f} Hz/s")
+            if event.end_ts is not None:
+                text += f", ended {_clock(event.end_ts)}"
+        self.event_card.setText(text)
+        active_flag = "true" if active else "false"
+        if self.event_card.property("active") != active_flag:
+            self.event_card.setProperty("active", active_flag)
+            self.event_card.style().unpolish(self.event_card)
+            self.event_card.style().polish(self.event_card)
+
+
+def _clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))

@@ -1,0 +1,133 @@
+"""Main window: the grid view, time-window and pause controls, status bar."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QPushButton, QVBoxLayout, QWidget
+
+from console.config import Settings
+from console.services.acquisition import AcquisitionService
+from console.services.loop_monitor import LoopMonitor
+from console.ui.grid_view import GridView
+from core.sources import SourceStatus
+from widgets.source_status import SourceIndicator
+
+WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
+
+
+class MainWindow(QMainWindow):
+    """Top-level window. Pulls one snapshot per frame (≤ 20 Hz)."""
+
+    def __init__(self, settings: Settings, acquisition: AcquisitionService, loop_monitor: LoopMonitor) -> None:
+        super().__init__()
+        self.settings = settings
+        self.acq = acquisition
+        self.loop_monitor = loop_monitor
+        self.setWindowTitle(settings.console.title)
+        self.view = GridView(acquisition, settings.frequency_bands, settings.voltage_bands)
+
+        # Controls: time window (keys 1/2/3) and pause/live (space) ----------
+        controls = QHBoxLayout()
+        controls.setContentsMargins(6, 4, 6, 0)
+        title = QLabel(settings.console.title)
+        title.setStyleSheet("font-size: 11pt; color: #c9ccd0;")
+        controls.addWidget(title)
+        controls.addStretch(1)
+        controls.addWidget(QLabel("Window:"))
+        self.window_buttons = QButtonGroup(self)
+        for seconds, label, key in WINDOWS:
+            button = QPushButton(label)
+            button.setCheckable(True)
+            button.setToolTip(f"Show the last {label} (key {key})")
+            button.setChecked(seconds == settings.console.trend_window_s)
+            button.clicked.connect(lambda _=False, s=seconds: self.set_window(s))
+            QShortcut(QKeySequence(key), self, activated=button.click)
+            self.window_buttons.addButton(button)
+            controls.addWidget(button)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setObjectName("pauseButton")
+        self.pause_button.setToolTip("Freeze the trends to scroll back (Space); Live resumes")
+        self.pause_button.clicked.connect(self.toggle_pause)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_pause)
+        controls.addWidget(self.pause_button)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(controls)
+        layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+        # Status bar -----------------------------------------------------------
+        self.indicators: dict[str, SourceIndicator] = {}
+        for spec in settings.sources:
+            ind = SourceIndicator(spec.name)
+            self.indicators[spec.name] = ind
+            self.statusBar().addWidget(ind)
+        self.rate_label = QLabel("")
+        self.lag_label = QLabel("")
+        self.clock_label = QLabel("")
+        for w in (self.rate_label, self.lag_label, self.clock_label):
+            self.statusBar().addPermanentWidget(w)
+
+        self.paused = False
+        for trend in self.view.trends:
+            trend.interacted.connect(self._on_trend_interaction)
+        self.set_window(settings.console.trend_window_s)
+
+        self._last_count = 0
+        self._last_count_t = time.monotonic()
+        self.frames = 0
+        self.timer = QTimer(self)
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start(int(1000 / settings.console.refresh_hz))
+        self.resize(1600, 900)
+
+    def set_window(self, seconds: float) -> None:
+        """Show the last ``seconds`` of every trend."""
+        for button, (s, _, _) in zip(self.window_buttons.buttons(), WINDOWS, strict=True):
+            button.setChecked(s == seconds)
+        self.view.set_window(seconds)
+
+    def toggle_pause(self) -> None:
+        self.set_paused(not self.paused)
+
+    def set_paused(self, paused: bool) -> None:
+        """Paused trends stay put for scrolling back; live follows the data."""
+        if paused == self.paused:
+            return
+        self.paused = paused
+        self.view.set_live(not paused)
+        self.pause_button.setText("▶ Live" if paused else "Pause")
+        self.pause_button.setProperty("paused", "true" if paused else "false")
+        self.pause_button.style().unpolish(self.pause_button)
+        self.pause_button.style().polish(self.pause_button)
+
+    def _on_trend_interaction(self) -> None:
+        self.set_paused(True)  # the operator grabbed a trend: stop moving it
+
+    def refresh(self) -> None:
+        """One UI frame: pull the snapshot, update every view."""
+        snap = self.acq.snapshot()
+        self.view.refresh(snap)
+        for status in snap.sources:
+            self._show_source(status)
+        self.frames += 1
+        now = time.monotonic()
+        if now - self._last_count_t >= 1.0:
+            stats = self.acq.stats()
+            rate = (stats.samples - self._last_count) / (now - self._last_count_t)
+            self._last_count, self._last_count_t = stats.samples, now
+            self.rate_label.setText(f"{rate:,.0f} samples/s")
+            self.lag_label.setText(f"loop lag p99 {self.loop_monitor.p99_ms():.0f} ms")
+            self.clock_label.setText(time.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def _show_source(self, status: SourceStatus) -> None:
+        ind = self.indicators.get(status.source)
+        if ind is not None:
+            ind.show_status(status)

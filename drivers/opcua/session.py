@@ -1,0 +1,271 @@
+"""One OPC-UA source: connect, subscribe, watch the session, reconnect.
+
+Each source runs in its own task, so a dead server or a bad node on one
+source never delays another. On every connection the client is created
+afresh and every point is resolved and subscribed again: a server that came
+back may have restarted with a different address space.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from asyncua import ua
+from asyncua.client.client import Client
+from asyncua.common.node import Node
+from asyncua.common.subscription import DataChangeEvent, Subscription
+from asyncua.ua.uaerrors import UaStatusCodeError, UaStringParsingError
+
+from core.points import Quality, Sample
+from core.ports import SampleSink, StatusSink
+from core.sources import (
+    ConnectionState,
+    OpcUaSourceSpec,
+    PointBinding,
+    PointFault,
+    SecurityMode,
+    SourceStatus,
+)
+from drivers.backoff import Backoff
+from drivers.opcua.quality import as_float, quality_of, status_name, to_posix
+
+log = logging.getLogger(__name__)
+
+
+class SourceSession:
+    """Keeps one OPC-UA endpoint's points flowing for as long as it runs."""
+
+    def __init__(
+        self,
+        spec: OpcUaSourceSpec,
+        on_samples: SampleSink,
+        on_status: StatusSink,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spec = spec
+        self._on_samples = on_samples
+        self._on_status = on_status
+        self._clock = clock
+        self._backoff = Backoff(spec.reconnect_min_s, spec.reconnect_max_s)
+        self._lost = asyncio.Event()
+        self._by_node: dict[ua.NodeId, PointBinding] = {}
+        self._last_ts: dict[str, float] = {}
+        self._pending: list[Sample] = []
+        self._flush_scheduled = False
+        self.status = SourceStatus(spec.name, spec.endpoint, ConnectionState.CONNECTING, clock())
+        self.notifications = 0
+
+    # ---- lifecycle -------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and reconnect until cancelled."""
+        reconnects = 0
+        while True:
+            self._set_status(ConnectionState.CONNECTING, reconnects=reconnects, next_retry_s=None)
+            client = self._make_client()
+            try:
+                await self._serve(client)
+                error = "connection lost"
+            except asyncio.CancelledError:
+                await self._close(client)
+                self._mark_all(Quality.STALE)
+                self._set_status(ConnectionState.STOPPED)
+                raise
+            except Exception as exc:  # any failure of this source stays in this source
+                error = _describe(exc, self.spec.endpoint)
+            await self._close(client)
+            self._mark_all(Quality.STALE)
+            delay = self._backoff.next_delay()
+            reconnects += 1
+            log.warning("OPC-UA source %r: %s; retrying in %.1f s", self.spec.name, error, delay)
+            self._set_status(
+                ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay
+            )
+            await asyncio.sleep(delay)
+
+    def _make_client(self) -> Client:
+        spec = self.spec
+        client = Client(
+            spec.endpoint, timeout=spec.request_timeout_s, watchdog_intervall=spec.watchdog_interval_s
+        )
+        client.session_timeout = 30_000  # server drops our session 30 s after we vanish
+        self._lost = asyncio.Event()
+        lost = self._lost
+
+        async def on_lost(exc: Exception) -> None:
+            lost.set()
+
+        client.connection_lost_callback = on_lost
+        return client
+
+    async def _serve(self, client: Client) -> None:
+        spec = self.spec
+        if spec.security_mode is not SecurityMode.NONE:
+            await client.set_security_string(
+                f"{spec.security_policy},{spec.security_mode.value},{spec.certificate},{spec.private_key}"
+            )
+        await asyncio.wait_for(client.connect(), timeout=spec.request_timeout_s * 3)
+        sub = await client.create_subscription(spec.publishing_interval_ms, None, queue_maxsize=0)
+        faults = await self._subscribe_all(client, sub)
+        self._backoff.reset()
+        state = ConnectionState.DEGRADED if faults else ConnectionState.CONNECTED
+        self._set_status(state, last_error=faults[0].message if faults else None, faults=tuple(faults))
+        consumer = asyncio.create_task(self._consume(sub), name=f"opcua-{spec.name}-consume")
+        try:
+            lost_wait = asyncio.create_task(self._lost.wait())
+            done, _ = await asyncio.wait({consumer, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
+            lost_wait.cancel()
+            if consumer in done:
+                consumer.result()  # re-raise a consumer failure
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await consumer
+
+    async def _close(self, client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), timeout=1.0)
+
+    # ---- subscription ----------------------------------------------------
+
+    async def _subscribe_all(self, client: Client, sub: Subscription) -> list[PointFault]:
+        faults: list[PointFault] = []
+        nodes: list[Node] = []
+        bindings: list[PointBinding] = []
+        for binding in self.spec.points:
+            try:
+                nodes.append(await self._resolve(client, binding))
+                bindings.append(binding)
+            except Exception as exc:
+                faults.append(self._fault(binding, _describe_node_error(exc)))
+        self._by_node = {n.nodeid: b for n, b in zip(nodes, bindings, strict=True)}
+        if nodes:
+            results = await sub.subscribe_data_change(
+                nodes, sampling_interval=ua.Double(self.spec.sampling_interval_ms)
+            )
+            if not isinstance(results, list):
+                results = [results]
+            for node, binding, result in zip(nodes, bindings, results, strict=True):
+                if isinstance(result, ua.StatusCode):
+                    faults.append(self._fault(binding, _explain_status(result)))
+                    del self._by_node[node.nodeid]
+        if faults:
+            now = self._clock()
+            self._on_samples([
+                Sample(f.point, math.nan, self._unit(f.point), Quality.BAD, now, now) for f in faults
+            ])
+        return faults
+
+    async def _resolve(self, client: Client, binding: PointBinding) -> Node:
+        if binding.node_id is not None:
+            return client.get_node(ua.NodeId.from_string(binding.node_id))
+        path = list(binding.browse_path)
+        start = client.nodes.root if path and path[0] in ("0:Objects", "Objects") else client.nodes.objects
+        if start is client.nodes.root and path[0] == "Objects":
+            path[0] = "0:Objects"
+        return await start.get_child(path)
+
+    def _fault(self, binding: PointBinding, problem: str) -> PointFault:
+        kind = "node" if binding.node_id is not None else "browse path"
+        message = (
+            f"source {self.spec.name!r}, point {binding.point.id!r}, {kind} {binding.address!r}: {problem} "
+            f"— check this point's address in the config"
+        )
+        log.error("OPC-UA %s", message)
+        return PointFault(binding.point.id, binding.address, message)
+
+    async def _consume(self, sub: Subscription) -> None:
+        loop = asyncio.get_running_loop()
+        async for event in sub:
+            if isinstance(event, DataChangeEvent):
+                self._on_data_change(event)
+                if not self._flush_scheduled:
+                    # Runs once the queue is drained: one batch per publish response.
+                    self._flush_scheduled = True
+                    loop.call_soon(self._flush)
+
+    def _on_data_change(self, event: DataChangeEvent) -> None:
+        binding = self._by_node.get(event.node.nodeid)
+        if binding is None:
+            return
+        self.notifications += 1
+        now = self._clock()
+        dv = event.data.monitored_item.Value
+        quality = quality_of(dv.StatusCode) if dv is not None else Quality.BAD
+        value = as_float(event.value) * binding.scale + binding.offset
+        if math.isnan(value) and quality is Quality.GOOD:
+            quality = Quality.BAD  # a non-numeric value cannot be trended
+        source_ts = to_posix(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
+        self._last_ts[binding.point.id] = source_ts
+        self._pending.append(Sample(binding.point.id, value, binding.point.unit, quality, source_ts, now))
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._on_samples(batch)
+
+    # ---- status ----------------------------------------------------------
+
+    def _mark_all(self, quality: Quality) -> None:
+        """Every point of this source gets ``quality`` at once (after a loss)."""
+        self._flush()
+        now = self._clock()
+        self._on_samples([
+            Sample(b.point.id, math.nan, b.point.unit, quality, self._last_ts.get(b.point.id, now), now)
+            for b in self.spec.points
+        ])
+
+    def _unit(self, point_id: str) -> str:
+        return next((b.point.unit for b in self.spec.points if b.point.id == point_id), "")
+
+    def _set_status(self, state: ConnectionState, **changes: object) -> None:
+        now = self._clock()
+        since = self.status.since if state is self.status.state else now
+        if state is not ConnectionState.DEGRADED and "faults" not in changes:
+            changes["faults"] = () if state is ConnectionState.CONNECTED else self.status.faults
+        self.status = replace(self.status, state=state, since=since, **changes)  # type: ignore[arg-type]
+        self._on_status(self.status)
+
+
+def _describe(exc: BaseException, endpoint: str) -> str:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return f"no answer from {endpoint} (timed out)"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot connect to {endpoint}: connection refused (is the server running?)"
+    if isinstance(exc, OSError):
+        return f"cannot connect to {endpoint}: {exc.strerror or exc}"
+    if isinstance(exc, UaStatusCodeError):
+        return f"{endpoint} answered {type(exc).__name__}: {exc}"
+    return f"{endpoint}: {type(exc).__name__}: {exc}"
+
+
+def _describe_node_error(exc: BaseException) -> str:
+    if isinstance(exc, UaStatusCodeError):
+        return f"{type(exc).__name__} (the server has no such node)"
+    if isinstance(exc, ValueError | UaStringParsingError):
+        return f"not a valid node id ({exc})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _explain_status(status: ua.StatusCode) -> str:
+    name = status_name(status)
+    hints = {
+        "BadNodeIdUnknown": "the server has no node with this id",
+        "BadNodeIdInvalid": "the node id is not valid on this server",
+        "BadAttributeIdInvalid": "the node has no Value (is it an object, not a variable?)",
+        "BadUserAccessDenied": "the server refuses this user read access",
+    }
+    hint = hints.get(name)
+    return f"{name} ({hint})" if hint else name
+
+
+def points_of(specs: Sequence[OpcUaSourceSpec]) -> list[str]:
+    """All point ids served by the given sources."""
+    return [b.point.id for s in specs for b in s.points]

@@ -1,0 +1,133 @@
+"""Real-time trend: time axis, shaded normal band, limit lines, many series.
+
+Built for refresh at 10–20 Hz: curves use peak downsampling and clip to the
+view, and in live mode only the visible window is handed to pyqtgraph.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from widgets.palette import ALERT, BACKGROUND, BAND_FILL, EMERGENCY, GRID, SERIES, TEXT_DIM
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
+    """A time trend of one or more series sharing a unit.
+
+    Signals
+    -------
+    interacted:
+        The operator panned or zoomed with the mouse (the console pauses).
+    """
+
+    interacted = Signal()
+
+    def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
+        self.unit = unit
+        self.window_s = 60.0
+        self.live = True
+        self._latest_t = 0.0
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        item = self.getPlotItem()
+        item.setTitle(f"<span style='color:{TEXT_DIM}'>{title} [{unit}]</span>", size="9pt")
+        item.showGrid(x=True, y=True, alpha=0.12)
+        item.setDownsampling(auto=True, mode="peak")
+        item.setClipToView(True)
+        item.setMenuEnabled(False)
+        item.hideButtons()
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(pg.mkPen(GRID))
+            axis.setTextPen(pg.mkPen(TEXT_DIM))
+        item.getAxis("left").setWidth(52)
+        self._legend: pg.LegendItem | None = None
+        vb = item.getViewBox()
+        vb.setAutoVisible(y=True)
+        vb.enableAutoRange(axis="y")
+        vb.sigRangeChangedManually.connect(self._on_manual_range)
+        self.setMinimumHeight(120)
+
+    # ---- decoration ------------------------------------------------------
+
+    def add_series(self, name: str, label: str | None = None, color: str | None = None) -> None:
+        """Declare a series; its colour is a calm grey/blue unless given."""
+        if name in self._curves:
+            return
+        pen = pg.mkPen(color or SERIES[len(self._curves) % len(SERIES)], width=1)
+        curve = self.getPlotItem().plot(pen=pen, connect="finite", name=label or name)
+        curve.setDownsampling(auto=True, method="peak")
+        curve.setClipToView(True)
+        self._curves[name] = curve
+
+    def show_legend(self) -> None:
+        """A small legend in the top-left corner (for multi-series trends)."""
+        if self._legend is None:
+            self._legend = self.getPlotItem().addLegend(
+                offset=(4, 4), labelTextColor=TEXT_DIM, labelTextSize="8pt"
+            )
+            for name, curve in self._curves.items():
+                self._legend.addItem(curve, curve.name() or name)
+
+    def set_band(self, low: float, high: float) -> None:
+        """Shade the normal band so an excursion is visible at a glance."""
+        region = pg.LinearRegionItem(
+            values=(low, high), orientation="horizontal", movable=False,
+            brush=pg.mkBrush(*BAND_FILL), pen=pg.mkPen(None),
+        )
+        region.setZValue(-10)
+        self.getPlotItem().addItem(region, ignoreBounds=True)
+
+    def add_limit(self, value: float, severity: str = "alert") -> None:
+        """A dashed limit line in the severity's colour."""
+        color = EMERGENCY if severity == "emergency" else ALERT
+        line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine))
+        line.setOpacity(0.6)
+        self.getPlotItem().addItem(line, ignoreBounds=True)
+
+    # ---- data ------------------------------------------------------------
+
+    def set_series_data(self, name: str, t: FloatArray, v: FloatArray) -> None:
+        """Replace a series' data (times in POSIX seconds, NaN = gap)."""
+        curve = self._curves[name]
+        if t.size:
+            self._latest_t = max(self._latest_t, float(t[-1]))
+            if self.live:
+                # Only the visible window (plus a margin) goes to pyqtgraph.
+                start = int(np.searchsorted(t, self._latest_t - self.window_s * 1.05))
+                t, v = t[start:], v[start:]
+        curve.setData(t, v)
+
+    def set_window(self, seconds: float) -> None:
+        """Width of the visible time window in live mode."""
+        self.window_s = float(seconds)
+        if self.live:
+            self.follow()
+
+    def set_live(self, live: bool) -> None:
+        """Live follows the newest data; paused leaves the view to the operator."""
+        self.live = live
+        self.getPlotItem().getViewBox().setMouseEnabled(x=True, y=not live)
+        if live:
+            self.getPlotItem().getViewBox().enableAutoRange(axis="y")
+            self.follow()
+
+    def follow(self, now: float | None = None) -> None:
+        """Move the time window so it ends at ``now`` (default: newest data)."""
+        end = now if now is not None else self._latest_t
+        if end > 0:
+            self.getPlotItem().setXRange(end - self.window_s, end, padding=0)
+
+    def curve_data(self, name: str) -> tuple[FloatArray, FloatArray]:
+        """What the named curve currently holds (for tests)."""
+        x, y = self._curves[name].getData()
+        return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
+
+    def _on_manual_range(self, *args: object) -> None:
+        self.interacted.emit()
