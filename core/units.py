@@ -20,9 +20,9 @@ class UnitRangeError(ValueError):
 def _to_uint(value: float, scale: int, what: str) -> int:
     if not math.isfinite(value):
         raise UnitRangeError(f"{what} must be a finite number, got {value!r}")
-    scaled = (Decimal(repr(value)) * scale).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-    if scaled < 0:
+    if value < 0:
         raise UnitRangeError(f"{what} must not be negative on chain, got {value!r}")
+    scaled = (Decimal(repr(value)) * scale).to_integral_value(rounding=ROUND_HALF_UP)
     if scaled > UINT256_MAX:
         raise UnitRangeError(f"{what} is too large for uint256: {value!r}")
     return int(scaled)

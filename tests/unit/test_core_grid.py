@@ -1,0 +1,118 @@
+"""Bands, ROCOF, frequency events and the process image."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.bands import Band, FrequencyBands, VoltageBands
+from core.frequency import FrequencyEventTracker, RocofEstimator
+from core.grid import GridState
+from core.points import PointDef, PointKind, Quality, Sample
+from core.series import SeriesBuffer
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("hz", "band"),
+    [(50.0, Band.NORMAL), (49.8, Band.NORMAL), (50.2, Band.NORMAL), (49.79, Band.ALERT),
+     (50.21, Band.ALERT), (49.2, Band.ALERT), (49.19, Band.EMERGENCY), (50.81, Band.EMERGENCY),
+     (math.nan, Band.UNKNOWN)],
+)
+def test_entsoe_frequency_bands(hz: float, band: Band) -> None:
+    assert FrequencyBands().classify(hz) is band
+
+
+def test_frequency_bands_must_be_ordered() -> None:
+    with pytest.raises(ValueError, match="emergency_low < normal_low"):
+        FrequencyBands(normal_low_hz=49.1)
+
+
+@pytest.mark.parametrize(
+    ("volts", "band"),
+    [(230.0, Band.NORMAL), (207.0, Band.NORMAL), (253.0, Band.NORMAL), (206.9, Band.ALERT),
+     (253.1, Band.ALERT), (195.0, Band.EMERGENCY), (265.0, Band.EMERGENCY)],
+)
+def test_en50160_voltage_band(volts: float, band: Band) -> None:
+    assert VoltageBands().classify(volts, 230.0) is band
+
+
+def test_rocof_is_the_slope_over_the_window_despite_noise() -> None:
+    rng = np.random.default_rng(1)
+    est = RocofEstimator(0.5)
+    for i in range(200):  # 20 Hz for 10 s, falling 0.2 Hz/s with 5 mHz noise
+        t = i * 0.05
+        est.add(1000 + t, 50.0 - 0.2 * t + rng.normal(0, 0.005))
+    assert est.value == pytest.approx(-0.2, abs=0.05)
+
+
+def test_rocof_needs_a_filled_window_and_ignores_out_of_order() -> None:
+    est = RocofEstimator(0.5)
+    est.add(0.0, 50.0)
+    est.add(0.1, 50.0)
+    assert math.isnan(est.value)
+    for i in range(2, 12):
+        est.add(i * 0.1, 50.0 + 0.1 * i * 0.1)
+    est.add(0.95, 10.0)  # late, out of order: dropped
+    assert est.value == pytest.approx(0.1, rel=1e-6)
+
+
+def test_event_tracker_records_nadir_and_its_time_then_closes() -> None:
+    tr = FrequencyEventTracker(start_dev_hz=0.1, end_dev_hz=0.05, hold_s=5)
+    trace = [(0, 50.0), (1, 49.95), (2, 49.85), (3, 49.72), (4, 49.70), (5, 49.76), (6, 49.9)]
+    trace += [(7 + i, 49.97) for i in range(8)]
+    for t, f in trace:
+        tr.add(float(t), f, -0.1)
+    assert tr.active is None and tr.last is not None
+    assert tr.last.start_ts == 2 and tr.last.nadir_hz == 49.70 and tr.last.nadir_ts == 4
+    assert tr.last.end_ts is not None and tr.last.end_ts >= 12
+    assert tr.last.max_abs_rocof == pytest.approx(0.1)
+
+
+def _points() -> list[PointDef]:
+    return [
+        PointDef("f", "Frequency", "Hz", PointKind.FREQUENCY, 50.0),
+        PointDef("d", "Demand", "W", PointKind.DEMAND),
+        PointDef("s", "Supply", "W", PointKind.SUPPLY),
+        PointDef("v1", "Bus 1", "V", PointKind.VOLTAGE, 230.0),
+        PointDef("t", "Temp", "degC", PointKind.OTHER, low_limit=-10, high_limit=40),
+    ]
+
+
+def _s(point: str, value: float, ts: float, q: Quality = Quality.GOOD) -> Sample:
+    return Sample(point, value, "", q, ts, ts)
+
+
+def test_grid_state_snapshot_bands_balance_and_stale_keeps_last_value() -> None:
+    gs = GridState(_points())
+    gs.apply([_s("f", 49.7, 1), _s("d", 8e9, 1), _s("s", 7.9e9, 1), _s("v1", 270.0, 1), _s("t", 55, 1)])
+    snap = gs.snapshot(2.0)
+    assert snap.frequency is not None and snap.frequency.band is Band.ALERT
+    assert snap.balance_w == pytest.approx(-1e8)
+    assert snap.voltages[0].band is Band.EMERGENCY
+    t = snap.reading("t")
+    assert t is not None and t.band is Band.ALERT and t.abnormal
+    gs.apply([_s("v1", math.nan, 3, Quality.STALE)])
+    v1 = gs.snapshot(3.0).reading("v1")
+    assert v1 is not None and v1.value == 270.0 and v1.quality is Quality.STALE
+
+
+def test_grid_state_counts_unknown_points_and_rejects_two_frequency_points() -> None:
+    gs = GridState(_points())
+    gs.apply([_s("nope", 1, 1)])
+    assert gs.unknown_samples == 1
+    with pytest.raises(ValueError, match="only one frequency"):
+        GridState([*_points(), PointDef("f2", "F2", "Hz", PointKind.FREQUENCY)])
+
+
+def test_series_buffer_wraps_in_time_order_and_stores_nan_gaps() -> None:
+    buf = SeriesBuffer(4)
+    for i in range(6):
+        buf.append(float(i), math.nan if i == 4 else float(i * 10))
+    t, v = buf.arrays()
+    assert t.tolist() == [2.0, 3.0, 4.0, 5.0]
+    assert v[0] == 20 and math.isnan(v[2])
+    assert buf.last_time() == 5.0 and len(buf) == 4
