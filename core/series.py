@@ -44,6 +44,25 @@ class SeriesBuffer:
             return self._t[: self._count].copy(), self._v[: self._count].copy()
         return np.roll(self._t, -self._next), np.roll(self._v, -self._next)
 
+    def arrays_since(self, t0: float) -> tuple[FloatArray, FloatArray]:
+        """(times, values) with time >= ``t0`` plus the one point before it
+        (so a line enters the window from its left edge), without copying
+        the whole buffer: live trends ask only for their visible window."""
+        if self._count < self.capacity:
+            segments = [(self._t[: self._count], self._v[: self._count])]
+        else:
+            segments = [(self._t[self._next:], self._v[self._next:]), (self._t[: self._next], self._v[: self._next])]
+        ts: list[FloatArray] = []
+        vs: list[FloatArray] = []
+        for t, v in reversed(segments):  # newest segment first
+            idx = int(np.searchsorted(t, t0))
+            start = max(idx - 1, 0)
+            ts.insert(0, t[start:])
+            vs.insert(0, v[start:])
+            if idx > 0:  # this segment already holds the point before t0
+                break
+        return np.concatenate(ts), np.concatenate(vs)
+
     def last_time(self) -> float:
         """Time of the newest point (``nan`` when empty)."""
         if self._count == 0:

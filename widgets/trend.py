@@ -93,15 +93,23 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
 
     # ---- data ------------------------------------------------------------
 
-    def set_series_data(self, name: str, t: FloatArray, v: FloatArray) -> None:
-        """Replace a series' data (times in POSIX seconds, NaN = gap)."""
+    def set_series_data(self, name: str, t: FloatArray, v: FloatArray, hold_until: float | None = None) -> None:
+        """Replace a series' data (times in POSIX seconds, NaN = gap).
+
+        Servers report by exception, so an unchanged value sends nothing:
+        ``hold_until`` extends the last valid value to that time, as a
+        historian trend does, instead of ending the line at the last change.
+        """
         curve = self._curves[name]
         if t.size:
+            if hold_until is not None and hold_until > t[-1] and np.isfinite(v[-1]):
+                t = np.append(t, hold_until)
+                v = np.append(v, v[-1])
             self._latest_t = max(self._latest_t, float(t[-1]))
             if self.live:
                 # Only the visible window (plus a margin) goes to pyqtgraph.
                 start = int(np.searchsorted(t, self._latest_t - self.window_s * 1.05))
-                t, v = t[start:], v[start:]
+                t, v = t[max(start - 1, 0):], v[max(start - 1, 0):]
         curve.setData(t, v)
 
     def set_window(self, seconds: float) -> None:

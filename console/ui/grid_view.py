@@ -62,9 +62,16 @@ class GridView(QWidget):
         self.event_card.setMinimumWidth(230)
         top = QHBoxLayout()
         top.setSpacing(6)
-        for w in (self.freq_readout, self.rocof_readout, self.demand_readout, self.supply_readout,
-                  self.balance_readout):
+        shown = [
+            (self.freq_readout, self.frequency_id is not None),
+            (self.rocof_readout, self.frequency_id is not None),
+            (self.demand_readout, demand is not None),
+            (self.supply_readout, supply is not None),
+            (self.balance_readout, demand is not None and supply is not None),
+        ]
+        for w, configured in shown:
             top.addWidget(w, 1)
+            w.setVisible(configured)  # no magenta "BAD" for a point that was never configured
         top.addWidget(self.event_card, 1)
 
         self.bus_readouts: dict[str, Readout] = {}
@@ -142,14 +149,24 @@ class GridView(QWidget):
             self._show(self.bus_readouts[p.id], snap.reading(p.id))
         self._show_event(snap.active_event, snap.last_event)
         for b in self._bindings:
-            if b.buffer.version != b.drawn_version:
-                t, v = b.buffer.arrays()
-                b.trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v)
+            # Redraw on new data, and in live mode every frame to hold the last value to "now".
+            if b.buffer.version != b.drawn_version or b.trend.live:
+                if b.trend.live:
+                    t, v = b.buffer.arrays_since(snap.ts - b.trend.window_s * 1.05)
+                else:
+                    t, v = b.buffer.arrays()
+                hold = snap.ts if b.trend.live and self._holds(b.name, snap) else None
+                b.trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v, hold)
                 b.drawn_version = b.buffer.version
         for trend in self.trends:
             if trend.live:
                 trend.follow(snap.ts)
         self.last_frame_s = time.perf_counter() - started
+
+    def _holds(self, series: str, snap: GridSnapshot) -> bool:
+        """A value is held to "now" only while its source still vouches for it."""
+        reading = snap.reading(self.frequency_id if series == ROCOF_SERIES and self.frequency_id else series)
+        return reading is not None and reading.quality.usable
 
     def set_window(self, seconds: float) -> None:
         for trend in self.trends:

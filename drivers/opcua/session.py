@@ -117,16 +117,16 @@ class SourceSession:
         state = ConnectionState.DEGRADED if faults else ConnectionState.CONNECTED
         self._set_status(state, last_error=faults[0].message if faults else None, faults=tuple(faults))
         consumer = asyncio.create_task(self._consume(sub), name=f"opcua-{spec.name}-consume")
+        lost_wait = asyncio.create_task(self._lost.wait(), name=f"opcua-{spec.name}-watch")
         try:
-            lost_wait = asyncio.create_task(self._lost.wait())
             done, _ = await asyncio.wait({consumer, lost_wait}, return_when=asyncio.FIRST_COMPLETED)
-            lost_wait.cancel()
             if consumer in done:
                 consumer.result()  # re-raise a consumer failure
         finally:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await consumer
+            for task in (consumer, lost_wait):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def _close(self, client: Client) -> None:
         with contextlib.suppress(Exception):

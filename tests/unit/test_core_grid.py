@@ -116,3 +116,15 @@ def test_series_buffer_wraps_in_time_order_and_stores_nan_gaps() -> None:
     assert t.tolist() == [2.0, 3.0, 4.0, 5.0]
     assert v[0] == 20 and math.isnan(v[2])
     assert buf.last_time() == 5.0 and len(buf) == 4
+
+
+@pytest.mark.parametrize("n", [3, 4, 10, 17])
+def test_series_since_matches_a_filter_of_all_data(n: int) -> None:
+    buf = SeriesBuffer(8)
+    for i in range(n):
+        buf.append(float(i), float(i))
+    t_all, _ = buf.arrays()
+    for t0 in (-1.0, 0.0, n - 5.5, n - 1.0, n + 3.0):
+        t, v = buf.arrays_since(t0)
+        expected = t_all[max(int(np.searchsorted(t_all, t0)) - 1, 0):]
+        assert t.tolist() == expected.tolist() and v.tolist() == expected.tolist()
