@@ -74,13 +74,13 @@ class SourceSession:
                 error = "connection lost"
             except asyncio.CancelledError:
                 await self._close(client)
-                self._mark_all(Quality.STALE)
+                self._mark_lost()
                 self._set_status(ConnectionState.STOPPED)
                 raise
             except Exception as exc:  # any failure of this source stays in this source
                 error = _describe(exc, self.spec.endpoint)
             await self._close(client)
-            self._mark_all(Quality.STALE)
+            self._mark_lost()
             delay = self._backoff.next_delay()
             reconnects += 1
             log.warning("OPC-UA source %r: %s; retrying in %.1f s", self.spec.name, error, delay)
@@ -213,12 +213,16 @@ class SourceSession:
 
     # ---- status ----------------------------------------------------------
 
-    def _mark_all(self, quality: Quality) -> None:
-        """Every point of this source gets ``quality`` at once (after a loss)."""
+    def _mark_lost(self) -> None:
+        """After a loss every point of this source changes quality at once:
+        stale if it had a value (the last one stays shown), comm-failure if
+        it never had one."""
         self._flush()
         now = self._clock()
         self._on_samples([
-            Sample(b.point.id, math.nan, b.point.unit, quality, self._last_ts.get(b.point.id, now), now)
+            Sample(b.point.id, math.nan, b.point.unit,
+                   Quality.STALE if b.point.id in self._last_ts else Quality.COMM_FAILURE,
+                   self._last_ts.get(b.point.id, now), now)
             for b in self.spec.points
         ])
 

@@ -60,7 +60,8 @@ async def main(port: int, layout: str, rate_hz: float) -> None:
             now = datetime.now(UTC)
             for node, fn in nodes:
                 value = fn(t)
-                variant = ua.Variant(value, ua.VariantType.Boolean if isinstance(value, bool) else ua.VariantType.Double)
+                vtype = ua.VariantType.Boolean if isinstance(value, bool) else ua.VariantType.Double
+                variant = ua.Variant(value, vtype)
                 await server.write_attribute_value(
                     node.nodeid, ua.DataValue(variant, SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[attr-defined]
                 )
