@@ -37,8 +37,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         self._curves: dict[str, pg.PlotDataItem] = {}
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{TEXT_DIM}'>{title} [{unit}]</span>", size="9pt")
-        item.showGrid(x=True, y=True, alpha=0.12)
-        item.setDownsampling(auto=True, mode="peak")
+        # No grid lines: the shaded band and limit lines are the reference (ISA-101:
+        # less ink), and the grid cost a quarter of the frame time in bench/trend_render.py.
         item.setClipToView(True)
         item.setMenuEnabled(False)
         item.hideButtons()
@@ -46,12 +46,15 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             axis = item.getAxis(name)
             axis.setPen(pg.mkPen(GRID))
             axis.setTextPen(pg.mkPen(TEXT_DIM))
+            axis.setStyle(maxTickLevel=1, maxTextLevel=1)  # major + minor ticks only: calmer and cheaper
         item.getAxis("left").setWidth(52)
         self._legend: pg.LegendItem | None = None
         vb = item.getViewBox()
-        vb.setAutoVisible(y=True)
-        vb.enableAutoRange(axis="y")
+        vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
         vb.sigRangeChangedManually.connect(self._on_manual_range)
+        self._bounds: dict[str, tuple[float, float]] = {}
+        self._min_y_range: tuple[float, float] | None = None
+        self._y_range: tuple[float, float] | None = None
         self.setMinimumHeight(120)
 
     # ---- decoration ------------------------------------------------------
@@ -62,7 +65,6 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             return
         pen = pg.mkPen(color or SERIES[len(self._curves) % len(SERIES)], width=1)
         curve = self.getPlotItem().plot(pen=pen, connect="finite", name=label or name)
-        curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)
         self._curves[name] = curve
 
@@ -83,6 +85,11 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         )
         region.setZValue(-10)
         self.getPlotItem().addItem(region, ignoreBounds=True)
+
+    def set_min_y_range(self, low: float, high: float) -> None:
+        """Always show at least [low, high] (e.g. the normal band), so the scale
+        stays put in normal operation and grows only when the data leaves it."""
+        self._min_y_range = (low, high)
 
     def add_limit(self, value: float, severity: str = "alert") -> None:
         """A dashed limit line in the severity's colour."""
@@ -110,7 +117,37 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
                 # Only the visible window (plus a margin) goes to pyqtgraph.
                 start = int(np.searchsorted(t, self._latest_t - self.window_s * 1.05))
                 t, v = t[max(start - 1, 0):], v[max(start - 1, 0):]
+        # Peak downsampling only when there are more points than pixels can show;
+        # pyqtgraph's auto mode costs more than it saves on short series.
+        factor = max(1, t.size // max(self.width(), 1))
+        if factor != curve.opts["downsample"]:
+            curve.setDownsampling(ds=factor, auto=False, method="peak")
         curve.setData(t, v)
+        finite = v[np.isfinite(v)]
+        if finite.size:
+            self._bounds[name] = (float(finite.min()), float(finite.max()))
+        else:
+            self._bounds.pop(name, None)
+
+    def end_frame(self) -> None:
+        """Fit the y axis to what was handed over this frame (live mode only:
+        a paused trend belongs to the operator's mouse)."""
+        if not self.live:
+            return
+        spans = list(self._bounds.values())
+        if self._min_y_range is not None:
+            spans.append(self._min_y_range)
+        if not spans:
+            return
+        low = min(s[0] for s in spans)
+        high = max(s[1] for s in spans)
+        pad = (high - low) * 0.05 or max(abs(high) * 0.01, 1e-3)
+        target = (low - pad, high + pad)
+        current = self._y_range
+        # Re-scale only on a visible change: every setYRange re-clips all curves.
+        if current is None or abs(target[0] - current[0]) + abs(target[1] - current[1]) > (high - low + 2 * pad) * 0.02:
+            self._y_range = target
+            self.getPlotItem().setYRange(*target, padding=0)
 
     def set_window(self, seconds: float) -> None:
         """Width of the visible time window in live mode."""
@@ -123,7 +160,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         self.live = live
         self.getPlotItem().getViewBox().setMouseEnabled(x=True, y=not live)
         if live:
-            self.getPlotItem().getViewBox().enableAutoRange(axis="y")
+            self._y_range = None  # re-fit on the next frame
             self.follow()
 
     def follow(self, now: float | None = None) -> None:
@@ -134,7 +171,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
 
     def curve_data(self, name: str) -> tuple[FloatArray, FloatArray]:
         """What the named curve currently holds (for tests)."""
-        x, y = self._curves[name].getData()
+        x, y = self._curves[name].getOriginalDataset()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
 
     def _on_manual_range(self, *args: object) -> None:

@@ -87,6 +87,8 @@ class GridView(QWidget):
         fb = frequency_bands
         self.freq_trend = TrendWidget("Frequency", "Hz")
         self.freq_trend.set_band(fb.normal_low_hz, fb.normal_high_hz)
+        margin = (fb.normal_high_hz - fb.normal_low_hz) * 0.25
+        self.freq_trend.set_min_y_range(fb.normal_low_hz - margin, fb.normal_high_hz + margin)
         for limit in (fb.normal_low_hz, fb.normal_high_hz):
             self.freq_trend.add_limit(limit, "alert")
         self.rocof_trend = TrendWidget("ROCOF", "Hz/s")
@@ -96,6 +98,7 @@ class GridView(QWidget):
         if len(nominals) == 1:
             low, high = voltage_bands.limits(nominals.pop())
             self.voltage_trend.set_band(low, high)
+            self.voltage_trend.set_min_y_range(low - (high - low) * 0.1, high + (high - low) * 0.1)
             self.voltage_trend.add_limit(low, "alert")
             self.voltage_trend.add_limit(high, "alert")
         self.trends = (self.freq_trend, self.rocof_trend, self.power_trend, self.voltage_trend)
@@ -148,6 +151,9 @@ class GridView(QWidget):
         for p in self.voltage_points:
             self._show(self.bus_readouts[p.id], snap.reading(p.id))
         self._show_event(snap.active_event, snap.last_event)
+        for trend in self.trends:
+            if trend.live:
+                trend.follow(snap.ts)  # first the window, then the data clipped to it
         for b in self._bindings:
             # Redraw on new data, and in live mode every frame to hold the last value to "now".
             if b.buffer.version != b.drawn_version or b.trend.live:
@@ -159,8 +165,7 @@ class GridView(QWidget):
                 b.trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v, hold)
                 b.drawn_version = b.buffer.version
         for trend in self.trends:
-            if trend.live:
-                trend.follow(snap.ts)
+            trend.end_frame()
         self.last_frame_s = time.perf_counter() - started
 
     def _holds(self, series: str, snap: GridSnapshot) -> bool:
