@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.grid import GridSnapshot, GridState
-from core.points import PointDef, PointKind, Sample
+from core.points import PointDef, Sample
 from core.series import SeriesBuffer
 from core.sources import SourceStatus
 
@@ -52,10 +52,9 @@ class AcquisitionService:
     ) -> None:
         self.state = state
         self._clock = clock
-        capacity = max(int(history_s * rate_hz), 2)
-        self.series: dict[str, SeriesBuffer] = {pid: SeriesBuffer(capacity) for pid in state.points}
-        self.series[ROCOF_SERIES] = SeriesBuffer(capacity)
-        self._frequency_id = next((p.id for p in state.points.values() if p.kind is PointKind.FREQUENCY), None)
+        self._capacity = max(int(history_s * rate_hz), 2)
+        # Trend memory only for what a view shows: 5,000 points x 1 h would be gigabytes.
+        self.series: dict[str, SeriesBuffer] = {}
         self._statuses: dict[str, SourceStatus] = {}
         self._samples = 0
         self._batches = 0
@@ -65,6 +64,16 @@ class AcquisitionService:
     @property
     def points(self) -> Sequence[PointDef]:
         return list(self.state.points.values())
+
+    def trend(self, series_id: str) -> SeriesBuffer:
+        """The trend buffer of a point (or of ``ROCOF_SERIES``), filled from now on."""
+        if series_id not in self.series:
+            if series_id != ROCOF_SERIES and series_id not in self.state.points:
+                raise KeyError(f"no point {series_id!r} is configured")
+            buf = self.series[series_id] = SeriesBuffer(self._capacity)
+            if series_id == ROCOF_SERIES:
+                self.state.on_rocof = buf.append
+        return self.series[series_id]
 
     def subscribe(self, listener: Callable[[Sequence[Sample]], None]) -> None:
         """Also hand every batch to ``listener`` (historian, alarms...)."""
@@ -84,9 +93,6 @@ class AcquisitionService:
                     continue
                 # Trends show only trustworthy values; NaN draws a gap.
                 buf.append(s.source_ts, s.value if s.quality.usable else math.nan)
-                if s.point == self._frequency_id:
-                    rocof = self.state.rocof.value if s.quality.usable else math.nan
-                    self.series[ROCOF_SERIES].append(s.source_ts, rocof)
             self._samples += len(batch)
             self._batches += 1
             self._last_latency = self._clock() - batch[-1].source_ts

@@ -135,7 +135,7 @@ class GridView(QWidget):
 
     def _bind(self, trend: TrendWidget, series: str, label: str | None = None, scale: float = 1.0) -> None:
         trend.add_series(series, label)
-        self._bindings.append(_Binding(trend, series, self.acq.series[series], scale))
+        self._bindings.append(_Binding(trend, series, self.acq.trend(series), scale))
 
     # ---- per frame ------------------------------------------------------------
 

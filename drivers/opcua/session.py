@@ -54,7 +54,7 @@ class SourceSession:
         self._clock = clock
         self._backoff = Backoff(spec.reconnect_min_s, spec.reconnect_max_s)
         self._lost = asyncio.Event()
-        self._by_node: dict[ua.NodeId, PointBinding] = {}
+        self._by_handle: dict[int, PointBinding] = {}  # monitored-item server handle → binding
         self._last_ts: dict[str, float] = {}
         self._pending: list[Sample] = []
         self._flush_scheduled = False
@@ -144,17 +144,18 @@ class SourceSession:
                 bindings.append(binding)
             except Exception as exc:
                 faults.append(self._fault(binding, _describe_node_error(exc)))
-        self._by_node = {n.nodeid: b for n, b in zip(nodes, bindings, strict=True)}
+        self._by_handle = {}
         if nodes:
             results = await sub.subscribe_data_change(
                 nodes, sampling_interval=ua.Double(self.spec.sampling_interval_ms)
             )
             if not isinstance(results, list):
                 results = [results]
-            for node, binding, result in zip(nodes, bindings, results, strict=True):
+            for binding, result in zip(bindings, results, strict=True):
                 if isinstance(result, ua.StatusCode):
                     faults.append(self._fault(binding, _explain_status(result)))
-                    del self._by_node[node.nodeid]
+                else:
+                    self._by_handle[result] = binding
         if faults:
             now = self._clock()
             self._on_samples([
@@ -191,7 +192,7 @@ class SourceSession:
                     loop.call_soon(self._flush)
 
     def _on_data_change(self, event: DataChangeEvent) -> None:
-        binding = self._by_node.get(event.node.nodeid)
+        binding = self._by_handle.get(event.data.subscription_data.server_handle or -1)
         if binding is None:
             return
         self.notifications += 1
