@@ -54,8 +54,14 @@ def run_console(settings: Settings, screenshot: Path | None = None, quit_after: 
                 await closed.wait()
             if screenshot is not None:
                 window.refresh()
-                window.grab().save(str(screenshot))
-                log.info("screenshot written to %s", screenshot)
+                if not window.grab().save(str(screenshot)):
+                    log.error("could not write the screenshot to %s", screenshot)
+                else:
+                    log.info("screenshot written to %s", screenshot)
+            stats = acquisition.stats()
+            states = ", ".join(f"{s.source}={s.state.value}" for s in acquisition.statuses())
+            log.info("session summary: frames=%d samples=%d loop_lag_p99_ms=%.0f sources: %s",
+                     window.frames, stats.samples, monitor.p99_ms(), states or "none")
         finally:
             window.timer.stop()
             await sources.stop()
