@@ -17,10 +17,25 @@ from console.services.loop_monitor import LoopMonitor
 log = logging.getLogger(__name__)
 
 
-def run_console(settings: Settings, screenshot: Path | None = None, quit_after: float | None = None) -> int:
+def headless_fallback() -> bool:
+    """Without a display (and no platform chosen) Qt cannot open a window:
+    run offscreen instead. Returns True when it did so."""
+    if os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    return True
+
+
+def run_console(
+    settings: Settings,
+    screenshot: Path | None = None,
+    quit_after: float | None = None,
+    screenshot_every_s: float | None = None,
+) -> int:
     """Open the main window and run until it closes (or ``quit_after`` s).
 
-    With ``screenshot`` the window is grabbed to that PNG just before quitting.
+    With ``screenshot`` the window is grabbed to that PNG just before quitting,
+    and also every ``screenshot_every_s`` seconds if given (headless demo).
     """
     os.environ.setdefault("QT_API", "pyside6")
     import qasync
@@ -43,9 +58,24 @@ def run_console(settings: Settings, screenshot: Path | None = None, quit_after: 
     app.aboutToQuit.connect(closed.set)
     app.lastWindowClosed.connect(closed.set)
 
+    def save_screenshot() -> None:
+        assert screenshot is not None
+        window.refresh()
+        if window.grab().save(str(screenshot)):
+            log.info("screenshot written to %s", screenshot)
+        else:
+            log.error("could not write the screenshot to %s", screenshot)
+
+    async def snapshot_periodically(period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            save_screenshot()
+
     async def main() -> None:
         monitor.start()
         await sources.start()
+        periodic = (asyncio.create_task(snapshot_periodically(screenshot_every_s))
+                    if screenshot is not None and screenshot_every_s else None)
         try:
             if quit_after is not None:
                 with contextlib.suppress(TimeoutError):
@@ -53,16 +83,14 @@ def run_console(settings: Settings, screenshot: Path | None = None, quit_after: 
             else:
                 await closed.wait()
             if screenshot is not None:
-                window.refresh()
-                if not window.grab().save(str(screenshot)):
-                    log.error("could not write the screenshot to %s", screenshot)
-                else:
-                    log.info("screenshot written to %s", screenshot)
+                save_screenshot()
             stats = acquisition.stats()
             states = ", ".join(f"{s.source}={s.state.value}" for s in acquisition.statuses())
             log.info("session summary: frames=%d samples=%d loop_lag_p99_ms=%.0f sources: %s",
                      window.frames, stats.samples, monitor.p99_ms(), states or "none")
         finally:
+            if periodic is not None:
+                periodic.cancel()
             window.timer.stop()
             await sources.stop()
             await monitor.stop()

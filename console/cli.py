@@ -79,16 +79,23 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from console.app import run_console
+def _launch(settings: config_mod.Settings, args: argparse.Namespace) -> int:
+    from console.app import headless_fallback, run_console
 
-    settings = config_mod.load(args.config)
-    return run_console(settings, args.screenshot, args.quit_after)
+    every = None
+    if headless_fallback() and args.quit_after is None:
+        args.screenshot = args.screenshot or Path("energynet-screen.png")
+        every = 5.0
+        log.warning("no display: running offscreen; the window is saved to %s every %.0f s (Ctrl+C stops)",
+                    args.screenshot.resolve(), every)
+    return run_console(settings, args.screenshot, args.quit_after, every)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    return _launch(config_mod.load(args.config), args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from console.app import run_console
-
     settings = config_mod.load(config_mod.default_config_path())
     port = args.port if _port_free(args.port) else _free_port()
     settings = replace(settings, sources=tuple(
@@ -104,7 +111,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"energynet demo: the grid simulator did not start on port {port}", file=sys.stderr)
             return 1
         log.info("grid simulator on opc.tcp://127.0.0.1:%d (pid %d)", port, sim.pid)
-        return run_console(settings, args.screenshot, args.quit_after)
+        return _launch(settings, args)
     finally:
         sim.terminate()
         try:
