@@ -1,0 +1,1 @@
+"""Grid-area simulator: physics model and the OPC-UA server that publishes it."""
