@@ -163,6 +163,10 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             self._y_range = None  # re-fit on the next frame
             self.follow()
 
+    def seconds_per_pixel(self) -> float:
+        """How much time one pixel column of the plot area shows."""
+        return self.window_s / max(self.getPlotItem().getViewBox().width(), 1.0)
+
     def follow(self, now: float | None = None) -> None:
         """Move the time window so it ends at ``now`` (default: newest data)."""
         end = now if now is not None else self._latest_t

@@ -18,6 +18,8 @@ from widgets.readout import Readout
 from widgets.trend import TrendWidget
 
 MW = 1e-6
+REFRESH_CAP_HZ = 20.0
+PAUSED_REDRAW_S = 2.0
 
 
 @dataclass(slots=True)
@@ -104,6 +106,7 @@ class GridView(QWidget):
         self.trends = (self.freq_trend, self.rocof_trend, self.power_trend, self.voltage_trend)
 
         self._bindings: list[_Binding] = []
+        self._next_draw: dict[TrendWidget, float] = {}
         if self.frequency_id:
             self._bind(self.freq_trend, self.frequency_id)
             self._bind(self.rocof_trend, ROCOF_SERIES)
@@ -152,21 +155,30 @@ class GridView(QWidget):
             self._show(self.bus_readouts[p.id], snap.reading(p.id))
         self._show_event(snap.active_event, snap.last_event)
         for trend in self.trends:
-            if trend.live:
-                trend.follow(snap.ts)  # first the window, then the data clipped to it
-        for b in self._bindings:
-            # Redraw on new data, and in live mode every frame to hold the last value to "now".
-            if b.buffer.version != b.drawn_version or b.trend.live:
-                if b.trend.live:
-                    t, v = b.buffer.arrays_since(snap.ts - b.trend.window_s * 1.05)
-                else:
-                    t, v = b.buffer.arrays()
-                hold = snap.ts if b.trend.live and self._holds(b.name, snap) else None
-                b.trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v, hold)
-                b.drawn_version = b.buffer.version
-        for trend in self.trends:
-            trend.end_frame()
+            if snap.ts >= self._next_draw.get(trend, 0.0):
+                self._draw(trend, snap)
         self.last_frame_s = time.perf_counter() - started
+
+    def _draw(self, trend: TrendWidget, snap: GridSnapshot) -> None:
+        """Hand one trend its data. A live trend redraws once per pixel column of
+        time (1 min: ~12 Hz, 1 h: every ~5 s): more often moves nothing on
+        screen. A paused trend only picks up new data every 2 s."""
+        self._next_draw[trend] = snap.ts + (
+            max(trend.seconds_per_pixel(), 0.5 / REFRESH_CAP_HZ) if trend.live else PAUSED_REDRAW_S
+        )
+        if trend.live:
+            trend.follow(snap.ts)  # first the window, then the data clipped to it
+        for b in self._bindings:
+            if b.trend is not trend or (not trend.live and b.buffer.version == b.drawn_version):
+                continue
+            if trend.live:
+                t, v = b.buffer.arrays_since(snap.ts - trend.window_s * 1.05)
+            else:
+                t, v = b.buffer.arrays()
+            hold = snap.ts if trend.live and self._holds(b.name, snap) else None  # hold the last value to now
+            trend.set_series_data(b.name, t, v * b.scale if b.scale != 1.0 else v, hold)
+            b.drawn_version = b.buffer.version
+        trend.end_frame()
 
     def _holds(self, series: str, snap: GridSnapshot) -> bool:
         """A value is held to "now" only while its source still vouches for it."""
@@ -176,12 +188,15 @@ class GridView(QWidget):
     def set_window(self, seconds: float) -> None:
         for trend in self.trends:
             trend.set_window(seconds)
-        for b in self._bindings:
-            b.drawn_version = -1  # a wider window needs the older data too
+        self._redraw_all()  # a wider window needs the older data too
 
     def set_live(self, live: bool) -> None:
         for trend in self.trends:
             trend.set_live(live)
+        self._redraw_all()
+
+    def _redraw_all(self) -> None:
+        self._next_draw.clear()
         for b in self._bindings:
             b.drawn_version = -1
 
