@@ -156,25 +156,27 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=5000)
     ap.add_argument("--rate-hz", type=float, default=1.0)
     ap.add_argument("--seconds", type=float, default=15.0)
-    ap.add_argument("--warmup", type=float, default=6.0)
+    ap.add_argument("--warmup", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "opcua_load_server.py"), "--port", str(port),
-         "--items", str(args.items), "--rate-hz", str(args.rate_hz)],
-        stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        assert server.stdout is not None and server.stdout.readline().startswith("READY")
-        endpoint = f"opc.tcp://127.0.0.1:{port}/load"
-        runs: dict[str, list[dict[str, float]]] = {"bare_asyncua": [], "console": []}
-        for _ in range(args.runs):
-            runs["bare_asyncua"].append(asyncio.run(run_bare(endpoint, args.items, args.warmup, args.seconds)))
-            runs["console"].append(asyncio.run(run_console(endpoint, args.items, args.warmup, args.seconds)))
-    finally:
-        server.kill()
+    runs: dict[str, list[dict[str, float]]] = {"bare_asyncua": [], "console": []}
+    for _ in range(args.runs):
+        for name, runner in (("bare_asyncua", run_bare), ("console", run_console)):
+            # A fresh load server per measurement: nothing left over from the previous client.
+            port = free_port()
+            server = subprocess.Popen(
+                [sys.executable, str(ROOT / "bench" / "opcua_load_server.py"), "--port", str(port),
+                 "--items", str(args.items), "--rate-hz", str(args.rate_hz)],
+                stdout=subprocess.PIPE, text=True,
+            )
+            try:
+                assert server.stdout is not None and server.stdout.readline().startswith("READY")
+                endpoint = f"opc.tcp://127.0.0.1:{port}/load"
+                runs[name].append(asyncio.run(runner(endpoint, args.items, args.warmup, args.seconds)))
+            finally:
+                server.kill()
+                server.wait()
     medians = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
     cpu = {k: v["cpu_percent_of_one_core"] for k, v in medians.items()}
     out = {

@@ -31,7 +31,7 @@ from widgets.trend import TrendWidget
 
 FRAMES = 120
 RUNS = 5
-SIZE = (900, 400)
+SIZE = (720, 330)  # one trend panel of the 1600 x 900 main window
 
 
 def make_data(frame: int) -> list[tuple[np.ndarray, np.ndarray]]:

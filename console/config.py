@@ -77,6 +77,7 @@ class SourceModel(_Strict):
     security_policy: Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep", "Aes256Sha256RsaPss"] = "None"
     certificate: str | None = None
     private_key: str | None = None
+    application_uri: Annotated[str, Field(min_length=1)] = "urn:energynet:console"
     publishing_interval_ms: Annotated[float, Field(gt=0, le=60_000)] = 100.0
     sampling_interval_ms: Annotated[float, Field(ge=0, le=60_000)] = 50.0
     request_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
@@ -248,6 +249,7 @@ def _build(model: FileModel, path: Path | None) -> Settings:
             security_policy=src.security_policy,
             certificate=src.certificate,
             private_key=src.private_key,
+            application_uri=src.application_uri,
             publishing_interval_ms=src.publishing_interval_ms,
             sampling_interval_ms=src.sampling_interval_ms,
             request_timeout_s=src.request_timeout_s,

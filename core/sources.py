@@ -47,6 +47,7 @@ class OpcUaSourceSpec:
     security_policy: str = "None"
     certificate: str | None = None
     private_key: str | None = None
+    application_uri: str = "urn:energynet:console"  # must match the URI in the client certificate
     publishing_interval_ms: float = 100.0
     sampling_interval_ms: float = 50.0
     request_timeout_s: float = 2.0

@@ -122,8 +122,11 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         factor = max(1, t.size // max(self.width(), 1))
         if factor != curve.opts["downsample"]:
             curve.setDownsampling(ds=factor, auto=False, method="peak")
-        curve.setData(t, v)
-        finite = v[np.isfinite(v)]
+        finite_mask = np.isfinite(v)
+        # 'finite' (gaps at NaN) costs a mask pass in pyqtgraph; only pay it when there is a gap.
+        all_finite = bool(finite_mask.all())
+        curve.setData(t, v, connect="all" if all_finite else "finite", skipFiniteCheck=all_finite)
+        finite = v[finite_mask]
         if finite.size:
             self._bounds[name] = (float(finite.min()), float(finite.max()))
         else:

@@ -95,6 +95,8 @@ class SourceSession:
             spec.endpoint, timeout=spec.request_timeout_s, watchdog_intervall=spec.watchdog_interval_s
         )
         client.session_timeout = 30_000  # server drops our session 30 s after we vanish
+        client.name = client.description = "EnergyNet Console"
+        client.application_uri = spec.application_uri
         self._lost = asyncio.Event()
         lost = self._lost
 
@@ -129,8 +131,10 @@ class SourceSession:
                     await task
 
     async def _close(self, client: Client) -> None:
+        # A clean close deletes our subscriptions on the server; give it a request
+        # timeout, or the server keeps serving a ghost session until it expires.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=1.0)
+            await asyncio.wait_for(client.disconnect(), timeout=self.spec.request_timeout_s + 1.0)
 
     # ---- subscription ----------------------------------------------------
 
