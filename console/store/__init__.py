@@ -1,0 +1,4 @@
+"""Historian and records: SQLAlchemy models, migrations, writer, queries.
+
+SQLite (WAL) in the user's data directory by default; PostgreSQL through a URL.
+"""

@@ -1,0 +1,159 @@
+"""Sample repository: idempotent bulk inserts and pixel-sized bucket queries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from console.store.schema import points, samples
+from core.history import Bucket
+from core.points import PointDef, Quality
+
+# Row as the writer and the spool carry it: point key (not id, so the spool is
+# readable without the database), time in µs, value (None = NaN), quality code.
+Row = tuple[str, int, float | None, int]
+
+QUALITY_CODES = {q: i for i, q in enumerate(Quality)}
+QUALITY_OF_CODE = dict(enumerate(Quality))
+
+
+def to_row(point: str, value: float, quality: Quality, ts: float) -> Row:
+    return (point, round(ts * 1_000_000), value if math.isfinite(value) else None, QUALITY_CODES[quality])
+
+
+class SampleStore:
+    """Reads and writes samples of one database. Thread-safe through the engine pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._ids: dict[str, int] = {}
+
+    # ---- points -----------------------------------------------------------------
+
+    def register(self, defs: Iterable[PointDef]) -> None:
+        """Make sure every point has a row (name/unit/kind as configured)."""
+        with self.engine.begin() as conn:
+            known = {k: i for k, i in conn.execute(select(points.c.key, points.c.id))}
+            for d in defs:
+                if d.id not in known:
+                    known[d.id] = conn.execute(
+                        insert(points).values(key=d.id, name=d.name, unit=d.unit, kind=d.kind.value)
+                        .returning(points.c.id)
+                    ).scalar_one()
+        self._ids.update(known)
+
+    def point_id(self, key: str) -> int:
+        """Id of a point key, creating a bare row for a key not registered yet."""
+        pid = self._ids.get(key)
+        if pid is None:
+            with self.engine.begin() as conn:
+                pid = conn.execute(select(points.c.id).where(points.c.key == key)).scalar()
+                if pid is None:
+                    pid = conn.execute(insert(points).values(key=key, name=key, unit="", kind="other")
+                                       .returning(points.c.id)).scalar_one()
+            self._ids[key] = pid
+        return pid
+
+    # ---- writes -------------------------------------------------------------------
+
+    def insert(self, rows: Sequence[Row]) -> int:
+        """Insert rows; rows already stored (same point and time) are skipped.
+        Returns how many rows were handed over."""
+        if not rows:
+            return 0
+        ids = [(self.point_id(key), ts, value, q) for key, ts, value, q in rows]
+        if self.dialect == "postgresql":
+            self._copy_postgres(ids)
+        else:
+            stmt = sqlite_insert(samples).on_conflict_do_nothing()
+            with self.engine.begin() as conn:
+                conn.execute(stmt, [{"point_id": p, "ts_us": t, "value": v, "quality": q} for p, t, v, q in ids])
+        return len(rows)
+
+    def _copy_postgres(self, rows: list[tuple[int, int, float | None, int]]) -> None:
+        # COPY is ~5x faster than executemany; it cannot skip duplicates, so it
+        # fills a temporary table and one INSERT ... ON CONFLICT moves the rows.
+        with self.engine.begin() as conn:
+            conn.execute(text(
+                "CREATE TEMP TABLE IF NOT EXISTS samples_in "
+                "(point_id INTEGER, ts_us BIGINT, value DOUBLE PRECISION, quality SMALLINT) ON COMMIT DELETE ROWS"
+            ))
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy("COPY samples_in (point_id, ts_us, value, quality) FROM STDIN") as cp:
+                for row in rows:
+                    cp.write_row(row)
+            conn.execute(text(
+                "INSERT INTO samples (point_id, ts_us, value, quality) "
+                "SELECT point_id, ts_us, value, quality FROM samples_in ON CONFLICT DO NOTHING"
+            ))
+
+    # ---- reads ----------------------------------------------------------------------
+
+    def count(self, key: str | None = None) -> int:
+        stmt = select(func.count()).select_from(samples)
+        if key is not None:
+            stmt = stmt.where(samples.c.point_id == self.point_id(key))
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def latest(self, key: str) -> tuple[int, float | None, Quality] | None:
+        """Newest stored (ts_us, value, quality) of a point."""
+        pid = self.point_id(key)
+        stmt = (select(samples.c.ts_us, samples.c.value, samples.c.quality)
+                .where(samples.c.point_id == pid).order_by(samples.c.ts_us.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else (row[0], row[1], QUALITY_OF_CODE[row[2]])
+
+    def buckets(self, key: str, t0_us: int, t1_us: int, count: int) -> list[Bucket]:
+        """min/max/avg/last of good values in ``count`` equal buckets over [t0, t1).
+
+        Size ``count`` to the plot's pixel columns: the result is at most one
+        row per column, drawn as a min–max envelope.
+        """
+        if count <= 0 or t1_us <= t0_us:
+            return []
+        width = max(1, -(-(t1_us - t0_us) // count))  # ceil
+        pid = self.point_id(key)
+        good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
+        # "last" = value at the newest time of the bucket: join the aggregate back
+        # on the primary key (portable; SQLite has no array_agg).
+        sql = text("""
+            WITH agg AS (
+                SELECT (ts_us - :t0) / :w AS b, min(value) AS vmin, max(value) AS vmax, avg(value) AS vavg,
+                       max(ts_us) AS tmax, count(*) AS n
+                FROM samples
+                WHERE point_id = :pid AND ts_us >= :t0 AND ts_us < :t1 AND quality IN (:g0, :g1)
+                  AND value IS NOT NULL
+                GROUP BY b
+            )
+            SELECT agg.b, agg.vmin, agg.vmax, agg.vavg, s.value, agg.n
+            FROM agg JOIN samples s ON s.point_id = :pid AND s.ts_us = agg.tmax
+            ORDER BY agg.b
+        """)
+        params = {"t0": t0_us, "t1": t1_us, "w": width, "pid": pid, "g0": good[0], "g1": good[1]}
+        with self.engine.connect() as conn:
+            return [Bucket(t0_us + int(b) * width, vmin, vmax, vavg, vlast, n)
+                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, params)]
+
+    def export(
+        self, key: str, t0_us: int, t1_us: int, chunk: int = 10_000
+    ) -> Iterator[tuple[int, float | None, Quality]]:
+        """Every raw sample of a point in [t0, t1), oldest first, streamed in chunks."""
+        pid = self.point_id(key)
+        cursor = t0_us
+        while True:
+            stmt = (select(samples.c.ts_us, samples.c.value, samples.c.quality)
+                    .where(samples.c.point_id == pid, samples.c.ts_us >= cursor, samples.c.ts_us < t1_us)
+                    .order_by(samples.c.ts_us).limit(chunk))
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+            for ts, value, q in rows:
+                yield ts, value, QUALITY_OF_CODE[q]
+            if len(rows) < chunk:
+                return
+            cursor = rows[-1][0] + 1
