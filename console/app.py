@@ -51,8 +51,9 @@ def run_console(
 
     acquisition = bootstrap.build_acquisition(settings)
     sources = bootstrap.build_field_sources(settings, acquisition)
+    historian = bootstrap.build_historian(settings, acquisition)
     monitor = LoopMonitor()
-    window = MainWindow(settings, acquisition, monitor)
+    window = MainWindow(settings, acquisition, monitor, historian)
     window.show()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
@@ -73,6 +74,8 @@ def run_console(
 
     async def main() -> None:
         monitor.start()
+        if historian is not None:
+            await historian.start()
         await sources.start()
         periodic = (asyncio.create_task(snapshot_periodically(screenshot_every_s))
                     if screenshot is not None and screenshot_every_s else None)
@@ -93,6 +96,9 @@ def run_console(
                 periodic.cancel()
             window.timer.stop()
             await sources.stop()
+            if historian is not None:
+                await historian.stop()
+                log.info("historian: %s", historian.stats())
             await monitor.stop()
 
     with loop:

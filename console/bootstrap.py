@@ -8,14 +8,20 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
+from console.services.historian import HistorianService
 from core.grid import GridState
 from core.points import Quality, Sample
 from core.ports import SampleSource
 from core.sources import SourceStatus
 from drivers.opcua import OpcUaHub
+
+if TYPE_CHECKING:
+    from console.store.historian import SqlHistorian
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +50,67 @@ def build_acquisition(settings: Settings) -> AcquisitionService:
 def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> SampleSource:
     """The drivers for every configured source, feeding ``acquisition``."""
     return OpcUaHub(settings.sources, acquisition.on_samples, acquisition.on_status)
+
+
+def historian_url(settings: Settings) -> str:
+    """The configured database, or SQLite in the user's data directory."""
+    from console.store.database import default_url
+
+    return settings.historian.url or default_url()
+
+
+def build_sql_historian(settings: Settings) -> SqlHistorian:
+    """The historian on the configured database (not started)."""
+    from console.store.database import default_data_dir
+    from console.store.historian import SqlHistorian
+    from console.store.retention import RetentionPolicy
+
+    h = settings.historian
+    url = historian_url(settings)
+    if h.spool:
+        spool = Path(h.spool)
+    elif url.startswith("sqlite:///"):
+        spool = Path(url.removeprefix("sqlite:///") + ".spool")
+    else:
+        spool = default_data_dir() / "historian.spool"
+    return SqlHistorian(url, spool, settings.points, RetentionPolicy(h.raw_days, h.minute_days, h.hour_days),
+                        batch_rows=h.batch_rows, flush_s=h.flush_s)
+
+
+def build_historian(settings: Settings, acquisition: AcquisitionService) -> HistorianService | None:
+    """Historian service fed by every acquisition batch (None when disabled)."""
+    if not settings.historian.enabled:
+        return None
+    service = HistorianService(build_sql_historian(settings), dict(settings.deadbands),
+                               heartbeat_s=settings.historian.heartbeat_s)
+    acquisition.subscribe(service.on_samples)
+    return service
+
+
+def upgrade_database(url: str) -> tuple[str, str | None]:
+    """Run migrations; returns (url shown without password, revision now current)."""
+    from console.store.database import make_engine, upgrade
+
+    engine = make_engine(url)
+    try:
+        return engine.url.render_as_string(hide_password=True), upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def database_status(url: str) -> dict[str, object]:
+    """Revision, head and sample count of a database."""
+    from console.store.database import current_revision, head_revision, make_engine
+    from console.store.samples import SampleStore
+
+    engine = make_engine(url)
+    try:
+        current = current_revision(engine)
+        count = SampleStore(engine).count() if current else 0
+        return {"url": engine.url.render_as_string(hide_password=True), "revision": current,
+                "head": head_revision(), "samples": count}
+    finally:
+        engine.dispose()
 
 
 async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeResult], list[SourceStatus]]:

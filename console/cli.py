@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("asyncua", "asyncua.client.ua_client", "asyncua.server"):
+    for noisy in ("asyncua", "asyncua.client.ua_client", "asyncua.server", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     opc.add_argument("--seconds", type=float, default=3.0)
     opc.add_argument("--json", action="store_true", help="print a JSON array")
     opc.set_defaults(func=_cmd_probe_opcua)
+
+    db = sub.add_parser("db", help="the historian database")
+    db_sub = db.add_subparsers(dest="db", required=True)
+    for name, func, text in (("upgrade", _cmd_db_upgrade, "migrate to the current schema"),
+                             ("status", _cmd_db_status, "show revision and sample count")):
+        sp = db_sub.add_parser(name, help=text)
+        group = sp.add_mutually_exclusive_group()
+        group.add_argument("--url", help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        group.add_argument("--config", type=Path, help="take [historian] url from this config")
+        sp.set_defaults(func=func)
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", type=Path)
@@ -144,6 +154,30 @@ def _cmd_probe_opcua(args: argparse.Namespace) -> int:
             value = "—" if r.value is None else f"{r.value:.6g}"
             print(f"{r.point:28} {value:>14} {r.unit:6} {r.quality}")
     return 0 if all(r.value is not None for r in results) else 1
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    from console.bootstrap import historian_url
+
+    if args.url:
+        return str(args.url)
+    settings = config_mod.load(args.config or config_mod.default_config_path())
+    return historian_url(settings)
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from console.bootstrap import upgrade_database
+
+    shown, revision = upgrade_database(_db_url(args))
+    print(f"{shown}: at revision {revision}")
+    return 0
+
+
+def _cmd_db_status(args: argparse.Namespace) -> int:
+    from console.bootstrap import database_status
+
+    print(json.dumps(database_status(_db_url(args)), indent=2))
+    return 0
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:

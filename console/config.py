@@ -44,6 +44,7 @@ class PointModel(_Strict):
     bus: str | None = None
     scale: float = 1.0
     offset: float = 0.0
+    deadband: Annotated[float, Field(ge=0)] = 0.0  # historian: store only changes at least this large
 
     @field_validator("node")
     @classmethod
@@ -119,6 +120,25 @@ class ConsoleModel(_Strict):
     trend_window_s: Literal[60, 600, 3600] = 60
 
 
+class HistorianModel(_Strict):
+    enabled: bool = True
+    url: str | None = None  # default: SQLite in the user's data directory
+    spool: str | None = None  # default: beside the SQLite file / in the data directory
+    batch_rows: Annotated[int, Field(ge=100, le=100_000)] = 5000
+    flush_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    heartbeat_s: Annotated[float, Field(gt=0)] = 60.0
+    raw_days: Annotated[float, Field(gt=0)] = 30.0
+    minute_days: Annotated[float, Field(gt=0)] = 365.0
+    hour_days: Annotated[float, Field(gt=0)] = 3650.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^(sqlite:///.+|postgresql(\+psycopg)?://.+)$", v):
+            raise ValueError(f"{v!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+        return v
+
+
 class BandsModel(_Strict):
     frequency: FrequencyBandsModel = FrequencyBandsModel()
     voltage: VoltageBandsModel = VoltageBandsModel()
@@ -127,6 +147,7 @@ class BandsModel(_Strict):
 class FileModel(_Strict):
     console: ConsoleModel = ConsoleModel()
     bands: BandsModel = BandsModel()
+    historian: HistorianModel = HistorianModel()
     sources: Annotated[list[SourceModel], Field(min_length=1)]
 
 
@@ -140,6 +161,19 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorianSettings:
+    enabled: bool
+    url: str | None
+    spool: str | None
+    batch_rows: int
+    flush_s: float
+    heartbeat_s: float
+    raw_days: float
+    minute_days: float
+    hour_days: float
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the console needs, validated."""
 
@@ -148,6 +182,8 @@ class Settings:
     frequency_bands: FrequencyBands
     voltage_bands: VoltageBands
     sources: tuple[OpcUaSourceSpec, ...]
+    historian: HistorianSettings
+    deadbands: tuple[tuple[str, float], ...] = ()
 
     @property
     def points(self) -> tuple[PointDef, ...]:
@@ -274,6 +310,8 @@ def _build(model: FileModel, path: Path | None) -> Settings:
         frequency_bands=FrequencyBands(**fb.model_dump()),
         voltage_bands=VoltageBands(vb.normal_fraction, vb.emergency_fraction),
         sources=tuple(sources),
+        historian=HistorianSettings(**model.historian.model_dump()),
+        deadbands=tuple((p.id, p.deadband) for src in model.sources for p in src.points if p.deadband > 0),
     )
 
 

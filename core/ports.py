@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from core.history import Bucket, HistorianStats
 from core.points import Sample
 from core.sources import SourceStatus
 
@@ -23,3 +24,28 @@ class SampleSource(Protocol):
 
     def statuses(self) -> Sequence[SourceStatus]:
         """Current status of every source this object serves."""
+
+
+class Historian(Protocol):
+    """Stores every sample and answers history queries (blocking calls: the
+    console runs them in a worker thread)."""
+
+    def start(self) -> None:
+        """Start the background writer."""
+
+    def stop(self) -> None:
+        """Write or spool what is queued and stop."""
+
+    def record(self, samples: Sequence[Sample]) -> None:
+        """Queue samples for storage; never blocks on the database."""
+
+    def history(self, point: str, t0: float, t1: float, buckets: int) -> list[Bucket]:
+        """min/max/avg/last of ``point`` in ``buckets`` equal buckets over [t0, t1) (POSIX s)."""
+        ...
+
+    def maintain(self, now: float) -> None:
+        """Roll up closed periods and drop data past its retention."""
+
+    def stats(self) -> HistorianStats:
+        """Writer counters and database health."""
+        ...

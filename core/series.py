@@ -63,6 +63,12 @@ class SeriesBuffer:
                 break
         return np.concatenate(ts), np.concatenate(vs)
 
+    def first_time(self) -> float:
+        """Time of the oldest point held (``nan`` when empty)."""
+        if self._count == 0:
+            return math.nan
+        return float(self._t[0] if self._count < self.capacity else self._t[self._next])
+
     def last_time(self) -> float:
         """Time of the newest point (``nan`` when empty)."""
         if self._count == 0:

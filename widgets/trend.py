@@ -27,6 +27,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
     """
 
     interacted = Signal()
+    # (t0, t1) of the visible time range after the operator moved a paused trend
+    range_moved = Signal(float, float)
 
     def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
@@ -52,6 +54,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
         vb.sigRangeChangedManually.connect(self._on_manual_range)
+        vb.sigXRangeChanged.connect(self._on_x_range)
+        self._history: dict[str, pg.PlotDataItem] = {}
         self._bounds: dict[str, tuple[float, float]] = {}
         self._min_y_range: tuple[float, float] | None = None
         self._y_range: tuple[float, float] | None = None
@@ -164,6 +168,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         self.getPlotItem().getViewBox().setMouseEnabled(x=True, y=not live)
         if live:
             self._y_range = None  # re-fit on the next frame
+            self.clear_history()
             self.follow()
 
     def seconds_per_pixel(self) -> float:
@@ -181,5 +186,29 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         x, y = self._curves[name].getOriginalDataset()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
 
+    def set_history_data(self, name: str, t: FloatArray, v: FloatArray) -> None:
+        """History from the historian under a series (a dimmer min–max envelope)."""
+        curve = self._history.get(name)
+        if curve is None:
+            pen = self._curves[name].opts["pen"]
+            color = pg.mkColor(pen.color())
+            color.setAlpha(150)
+            curve = self.getPlotItem().plot(pen=pg.mkPen(color, width=1), connect="finite")
+            curve.setZValue(-1)
+            self._history[name] = curve
+        curve.setData(t, v)
+
+    def clear_history(self) -> None:
+        for curve in self._history.values():
+            curve.setData([], [])
+
+    def visible_range(self) -> tuple[float, float]:
+        (t0, t1), _ = self.getPlotItem().getViewBox().viewRange()
+        return float(t0), float(t1)
+
     def _on_manual_range(self, *args: object) -> None:
         self.interacted.emit()
+
+    def _on_x_range(self, *args: object) -> None:
+        if not self.live:
+            self.range_moved.emit(*self.visible_range())

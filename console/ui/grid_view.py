@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import math
 import time
 from dataclasses import dataclass
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from console.services.acquisition import ROCOF_SERIES, AcquisitionService
+from console.services.historian import HistorianService
 from core.bands import Band, FrequencyBands, VoltageBands
 from core.frequency import FrequencyEvent
 from core.grid import GridSnapshot, Reading
@@ -16,6 +20,8 @@ from core.points import PointKind, Quality
 from core.series import SeriesBuffer
 from widgets.readout import Readout
 from widgets.trend import TrendWidget
+
+log = logging.getLogger(__name__)
 
 MW = 1e-6
 REFRESH_CAP_HZ = 20.0
@@ -41,10 +47,18 @@ class GridView(QWidget):
         acquisition: AcquisitionService,
         frequency_bands: FrequencyBands,
         voltage_bands: VoltageBands,
+        historian: HistorianService | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.acq = acquisition
+        self.historian = historian
+        self._history_due: set[TrendWidget] = set()
+        self._history_timer = QTimer(self)
+        self._history_timer.setSingleShot(True)
+        self._history_timer.setInterval(150)  # debounce: fetch once the operator stops dragging
+        self._history_timer.timeout.connect(self._fetch_history)
+        self.history_tasks: set[asyncio.Task[None]] = set()
         self.nominal_hz = frequency_bands.nominal_hz
         points = acquisition.points
         self.frequency_id = next((p.id for p in points if p.kind is PointKind.FREQUENCY), None)
@@ -104,6 +118,8 @@ class GridView(QWidget):
             self.voltage_trend.add_limit(low, "alert")
             self.voltage_trend.add_limit(high, "alert")
         self.trends = (self.freq_trend, self.rocof_trend, self.power_trend, self.voltage_trend)
+        for trend in self.trends:
+            trend.range_moved.connect(lambda _t0, _t1, tr=trend: self._history_wanted(tr))
 
         self._bindings: list[_Binding] = []
         self._next_draw: dict[TrendWidget, float] = {}
@@ -199,6 +215,45 @@ class GridView(QWidget):
         self._next_draw.clear()
         for b in self._bindings:
             b.drawn_version = -1
+
+    # ---- history (paused trends scrolled past the live buffer) ----------------------
+
+    def _history_wanted(self, trend: TrendWidget) -> None:
+        if self.historian is None or trend.live:
+            return
+        t0, _ = trend.visible_range()
+        firsts = (b.buffer.first_time() for b in self._bindings if b.trend is trend)
+        oldest = min((t for t in firsts if math.isfinite(t)), default=math.inf)
+        if not t0 < oldest:
+            return  # the live buffer covers the view
+        self._history_due.add(trend)
+        self._history_timer.start()
+
+    def _fetch_history(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop (widget tests without qasync)
+        for trend in list(self._history_due):
+            task = loop.create_task(self._load_history(trend))
+            self.history_tasks.add(task)
+            task.add_done_callback(self.history_tasks.discard)
+        self._history_due.clear()
+
+    async def _load_history(self, trend: TrendWidget) -> None:
+        assert self.historian is not None
+        t0, t1 = trend.visible_range()
+        columns = max(int(trend.getPlotItem().getViewBox().width()), 100)
+        for b in self._bindings:
+            if b.trend is not trend or b.name == ROCOF_SERIES:
+                continue
+            try:
+                t, v = await self.historian.envelope(b.name, t0, t1, columns)
+            except Exception:
+                log.exception("history of %s could not be read", b.name)
+                continue
+            if not trend.live:  # the operator may have pressed Live meanwhile
+                trend.set_history_data(b.name, t, v * b.scale if b.scale != 1.0 else v)
 
     def _show(self, readout: Readout, reading: Reading | None, scale: float = 1.0) -> None:
         if reading is None:

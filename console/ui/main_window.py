@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QP
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
+from console.services.historian import HistorianService
 from console.services.loop_monitor import LoopMonitor
 from console.ui.grid_view import GridView
 from core.sources import SourceStatus
@@ -21,13 +22,20 @@ WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
 class MainWindow(QMainWindow):
     """Top-level window. Pulls one snapshot per frame (≤ 20 Hz)."""
 
-    def __init__(self, settings: Settings, acquisition: AcquisitionService, loop_monitor: LoopMonitor) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        acquisition: AcquisitionService,
+        loop_monitor: LoopMonitor,
+        historian: HistorianService | None = None,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.acq = acquisition
         self.loop_monitor = loop_monitor
+        self.historian = historian
         self.setWindowTitle(settings.console.title)
-        self.view = GridView(acquisition, settings.frequency_bands, settings.voltage_bands)
+        self.view = GridView(acquisition, settings.frequency_bands, settings.voltage_bands, historian)
 
         # Controls: time window (keys 1/2/3) and pause/live (space) ----------
         controls = QHBoxLayout()
@@ -69,9 +77,11 @@ class MainWindow(QMainWindow):
             self.indicators[spec.name] = ind
             self.statusBar().addWidget(ind)
         self.rate_label = QLabel("")
+        self.historian_label = QLabel("")
+        self.historian_label.setObjectName("historianStatus")
         self.lag_label = QLabel("")
         self.clock_label = QLabel("")
-        for w in (self.rate_label, self.lag_label, self.clock_label):
+        for w in (self.rate_label, self.historian_label, self.lag_label, self.clock_label):
             self.statusBar().addPermanentWidget(w)
 
         self.paused = False
@@ -125,7 +135,28 @@ class MainWindow(QMainWindow):
             self._last_count, self._last_count_t = stats.samples, now
             self.rate_label.setText(f"{rate:,.0f} samples/s")
             self.lag_label.setText(f"loop lag p99 {self.loop_monitor.p99_ms():.0f} ms")
+            self._show_historian()
             self.clock_label.setText(time.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def _show_historian(self) -> None:
+        if self.historian is None:
+            self.historian_label.setText("historian off")
+            return
+        st = self.historian.stats()
+        text = f"historian: {st.written + st.replayed:,} stored, {st.queued:,} queued"
+        state = "normal"
+        if st.spool_pending or not st.db_ok:
+            text += f", {st.spooled - st.replayed:,} spooled — database unreachable"
+            state = "alert"
+        if st.corrupt_records:
+            text += f", {st.corrupt_records} corrupt spool record(s) skipped"
+            state = "alert"
+        self.historian_label.setText(text)
+        self.historian_label.setToolTip(st.last_error or "writing normally")
+        if self.historian_label.property("state") != state:
+            self.historian_label.setProperty("state", state)
+            self.historian_label.style().unpolish(self.historian_label)
+            self.historian_label.style().polish(self.historian_label)
 
     def _show_source(self, status: SourceStatus) -> None:
         ind = self.indicators.get(status.source)

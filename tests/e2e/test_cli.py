@@ -16,8 +16,10 @@ from tests.conftest import ServerProcess
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 
-def energynet(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def energynet(*args: str, timeout: float = 90, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    if data_dir is not None:
+        env["XDG_DATA_HOME"] = str(data_dir)
     return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -99,6 +101,6 @@ def test_probe_unreachable_endpoint_says_so(tmp_path: Path) -> None:
 def test_invalid_config_is_refused_with_file_and_key(tmp_path: Path) -> None:
     cfg = tmp_path / "broken.toml"
     cfg.write_text(plant_config("opc.tcp://127.0.0.1:1/x").replace('unit = "Hz"', 'unit = "Hz"\n  colour = "red"'))
-    out = energynet("run", "--config", str(cfg), "--quit-after", "1")
+    out = energynet("run", "--config", str(cfg), "--quit-after", "1", data_dir=tmp_path)
     assert out.returncode == 2
     assert f"{cfg}: sources[0 'plant7'].points[0 'plant7.frequency'].colour: unknown key" in out.stderr

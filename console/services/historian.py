@@ -1,0 +1,71 @@
+"""Historian use case: every sample (past the deadband) to storage; history
+queries off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from core.history import Bucket, DeadbandFilter, HistorianStats
+from core.points import Sample
+from core.ports import Historian
+
+log = logging.getLogger(__name__)
+
+
+class HistorianService:
+    """Feeds the historian and serves history to the views."""
+
+    def __init__(self, historian: Historian, deadbands: Mapping[str, float] | None = None,
+                 heartbeat_s: float = 60.0, maintain_every_s: float = 60.0) -> None:
+        self.historian = historian
+        self.deadband = DeadbandFilter(deadbands or {}, heartbeat_s)
+        self.maintain_every_s = maintain_every_s
+        self._task: asyncio.Task[None] | None = None
+
+    def on_samples(self, batch: Sequence[Sample]) -> None:
+        """Acquisition listener: cheap, never blocks (the writer has its own thread)."""
+        self.historian.record(list(self.deadband(batch)))
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.historian.start)  # migrations may take a moment
+        self._task = asyncio.create_task(self._maintain_loop(), name="historian-maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await asyncio.to_thread(self.historian.stop)
+
+    async def history(self, point: str, t0: float, t1: float, buckets: int) -> list[Bucket]:
+        """Buckets of a point, queried in a worker thread so the UI keeps drawing."""
+        return await asyncio.to_thread(self.historian.history, point, t0, t1, buckets)
+
+    async def envelope(self, point: str, t0: float, t1: float, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+        """History as a min–max envelope ready to plot (two points per bucket)."""
+        rows = await self.history(point, t0, t1, buckets)
+        width = (t1 - t0) / max(buckets, 1)
+        t = np.empty(2 * len(rows))
+        v = np.empty(2 * len(rows))
+        for i, b in enumerate(rows):
+            start = b.start_us / 1e6
+            t[2 * i], t[2 * i + 1] = start, start + width / 2
+            v[2 * i], v[2 * i + 1] = b.vmin, b.vmax
+        return t, v
+
+    def stats(self) -> HistorianStats:
+        return self.historian.stats()
+
+    async def _maintain_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.maintain_every_s)
+            try:
+                await asyncio.to_thread(self.historian.maintain, time.time())
+            except Exception:
+                log.exception("historian maintenance failed; will retry")
