@@ -41,6 +41,7 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/trend_render.py
 	$(PY) bench/opcua_throughput.py
+	$(PY) bench/historian.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
