@@ -73,13 +73,14 @@ class SourceSession:
                 await self._serve(client)
                 error = "connection lost"
             except asyncio.CancelledError:
-                await self._close(client)
+                # A clean stop: give the server time to delete our subscriptions.
+                await self._close(client, self.spec.request_timeout_s + 1.0)
                 self._mark_lost()
                 self._set_status(ConnectionState.STOPPED)
                 raise
             except Exception as exc:  # any failure of this source stays in this source
                 error = _describe(exc, self.spec.endpoint)
-            await self._close(client)
+            # Tell the operator first: closing a frozen server's session can take its timeout.
             self._mark_lost()
             delay = self._backoff.next_delay()
             reconnects += 1
@@ -87,6 +88,7 @@ class SourceSession:
             self._set_status(
                 ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay
             )
+            await self._close(client, 1.0)
             await asyncio.sleep(delay)
 
     def _make_client(self) -> Client:
@@ -130,11 +132,11 @@ class SourceSession:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def _close(self, client: Client) -> None:
-        # A clean close deletes our subscriptions on the server; give it a request
-        # timeout, or the server keeps serving a ghost session until it expires.
+    async def _close(self, client: Client, timeout_s: float) -> None:
+        # A clean close deletes our subscriptions on the server; without it the
+        # server keeps serving a ghost session until the session times out.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(client.disconnect(), timeout=self.spec.request_timeout_s + 1.0)
+            await asyncio.wait_for(client.disconnect(), timeout=timeout_s)
 
     # ---- subscription ----------------------------------------------------
 
