@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from console.store.schema import points, samples
+from console.store.retention import HOUR_US
+from console.store.schema import points, samples, samples_1h, samples_1m
 from core.history import Bucket
 from core.points import PointDef, Quality
 
@@ -113,12 +114,43 @@ class SampleStore:
         """min/max/avg/last of good values in ``count`` equal buckets over [t0, t1).
 
         Size ``count`` to the plot's pixel columns: the result is at most one
-        row per column, drawn as a min–max envelope.
+        row per column, drawn as a min–max envelope. Where raw samples are
+        gone (past their retention) the 1-minute or 1-hour rollups fill in, so
+        history reaches as far back as the rollups are kept.
         """
         if count <= 0 or t1_us <= t0_us:
             return []
         width = max(1, -(-(t1_us - t0_us) // count))  # ceil
         pid = self.point_id(key)
+        with self.engine.connect() as conn:
+            oldest_raw = conn.execute(select(func.min(samples.c.ts_us)).where(samples.c.point_id == pid)).scalar()
+        if oldest_raw is None or oldest_raw > t0_us:
+            split = t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us)
+            table = samples_1h if width >= HOUR_US else samples_1m
+            older = self._rollup_buckets(table, pid, t0_us, split, width)
+            newer = self._raw_buckets(pid, t0_us, split, t1_us, width) if split < t1_us else []
+            return _merge(older, newer)
+        return self._raw_buckets(pid, t0_us, t0_us, t1_us, width)
+
+    def _rollup_buckets(self, table: Table, pid: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
+        sql = text(f"""
+            SELECT agg.b, agg.vmin, agg.vmax, agg.vavg,
+                   (SELECT r.vlast FROM {table.name} r WHERE r.point_id = :pid AND r.bucket_us = agg.tmax), agg.n
+            FROM (
+                SELECT (bucket_us - :t0) / :w AS b, min(vmin) AS vmin, max(vmax) AS vmax,
+                       sum(vavg * n) / sum(n) AS vavg, max(bucket_us) AS tmax, sum(n) AS n
+                FROM {table.name}
+                WHERE point_id = :pid AND bucket_us >= :t0 AND bucket_us < :t1
+                GROUP BY b
+            ) agg
+            ORDER BY agg.b
+        """)
+        with self.engine.connect() as conn:
+            return [Bucket(t0_us + int(b) * width, vmin, vmax, vavg, vlast, int(n))
+                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, {"t0": t0_us, "t1": t1_us, "w": width,
+                                                                            "pid": pid})]
+
+    def _raw_buckets(self, pid: int, grid_t0: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
         good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
         # "last" = the value at the newest time of the bucket: one primary-key lookup
         # per bucket (portable; a join made PostgreSQL hash every row of the point).
@@ -127,7 +159,7 @@ class SampleStore:
                    (SELECT s.value FROM samples s WHERE s.point_id = :pid AND s.ts_us = agg.tmax) AS vlast,
                    agg.n
             FROM (
-                SELECT (ts_us - :t0) / :w AS b, min(value) AS vmin, max(value) AS vmax, avg(value) AS vavg,
+                SELECT (ts_us - :g) / :w AS b, min(value) AS vmin, max(value) AS vmax, avg(value) AS vavg,
                        max(ts_us) AS tmax, count(*) AS n
                 FROM samples
                 WHERE point_id = :pid AND ts_us >= :t0 AND ts_us < :t1 AND quality IN (:g0, :g1)
@@ -136,14 +168,14 @@ class SampleStore:
             ) agg
             ORDER BY agg.b
         """)
-        params = {"t0": t0_us, "t1": t1_us, "w": width, "pid": pid, "g0": good[0], "g1": good[1]}
+        params = {"g": grid_t0, "t0": t0_us, "t1": t1_us, "w": width, "pid": pid, "g0": good[0], "g1": good[1]}
         with self.engine.begin() as conn:
             if self.dialect == "postgresql":
                 # The sub-plan inflates the cost estimate: JIT then adds ~15 ms for nothing,
                 # and the default work_mem sends the bucket sort to disk.
                 conn.execute(text("SET LOCAL jit = off"))
                 conn.execute(text("SET LOCAL work_mem = '32MB'"))
-            return [Bucket(t0_us + int(b) * width, vmin, vmax, vavg, vlast, n)
+            return [Bucket(grid_t0 + int(b) * width, vmin, vmax, vavg, vlast, n)
                     for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, params)]
 
     def export(
@@ -163,3 +195,14 @@ class SampleStore:
             if len(rows) < chunk:
                 return
             cursor = rows[-1][0] + 1
+
+
+def _merge(older: list[Bucket], newer: list[Bucket]) -> list[Bucket]:
+    """Join rollup and raw buckets on the same grid; a bucket both cover is combined."""
+    if older and newer and older[-1].start_us == newer[0].start_us:
+        a, b = older[-1], newer[0]
+        n = a.n + b.n
+        both = Bucket(a.start_us, min(a.vmin, b.vmin), max(a.vmax, b.vmax), (a.vavg * a.n + b.vavg * b.n) / n,
+                      b.vlast, n)
+        return [*older[:-1], both, *newer[1:]]
+    return older + newer

@@ -37,3 +37,22 @@ def test_rollups_cover_closed_buckets_once_and_retention_trims(db_url: str) -> N
     deleted = enforce(engine, T0 + 3 * DAY_US, RetentionPolicy(raw_days=2.5, minute_days=2.9, hour_days=10))
     assert deleted == {"samples": 7200, "samples_1m": 120, "samples_1h": 0}
     assert store.count() == 0
+
+
+def test_history_past_raw_retention_comes_from_rollups(db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    store = SampleStore(engine)
+    store.insert([("v", T0 + s * 1_000_000, float(s // 60), 0) for s in range(7200)])
+    rollup(engine, T0 + 2 * HOUR_US)
+    # Raw data of the first hour is past its retention; the minute rollups remain.
+    enforce(engine, T0 + HOUR_US + 3 * DAY_US, RetentionPolicy(raw_days=3, minute_days=30, hour_days=365))
+    assert store.count("v") == 3600
+    buckets = store.buckets("v", T0, T0 + 2 * HOUR_US, 120)  # one per minute
+    assert len(buckets) == 120
+    assert [b.start_us for b in buckets] == [T0 + i * MINUTE_US for i in range(120)]
+    assert [b.vmin for b in buckets] == [float(i) for i in range(120)]
+    assert [b.vlast for b in buckets] == [float(i) for i in range(120)]
+    assert sum(b.n for b in buckets) == 7200
+    coarse = store.buckets("v", T0, T0 + 2 * HOUR_US, 2)  # one per hour, from 1 h rollups + raw
+    assert [(b.vmin, b.vmax, b.n) for b in coarse] == [(0.0, 59.0, 3600), (60.0, 119.0, 3600)]
