@@ -9,7 +9,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
@@ -109,6 +109,28 @@ def database_status(url: str) -> dict[str, object]:
         count = SampleStore(engine).count() if current else 0
         return {"url": engine.url.render_as_string(hide_password=True), "revision": current,
                 "head": head_revision(), "samples": count}
+    finally:
+        engine.dispose()
+
+
+def export_samples(url: str, point: str, start: float, end: float, out: TextIO) -> int:
+    """Write raw samples of ``point`` in [start, end) as CSV; returns the row count."""
+    import csv
+    from datetime import UTC, datetime
+
+    from console.store.database import make_engine
+    from console.store.samples import SampleStore
+
+    engine = make_engine(url)
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["time_utc", "point", "value", "quality"])
+        n = 0
+        for ts_us, value, quality in SampleStore(engine).export(point, round(start * 1e6), round(end * 1e6)):
+            stamp = datetime.fromtimestamp(ts_us / 1e6, UTC).isoformat(timespec="microseconds")
+            writer.writerow([stamp, point, "" if value is None else repr(value), quality.value])
+            n += 1
+        return n
     finally:
         engine.dispose()
 

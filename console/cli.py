@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
         group.add_argument("--config", type=Path, help="take [historian] url from this config")
         sp.set_defaults(func=func)
 
+    export = db_sub.add_parser("export", help="raw samples of one point as CSV")
+    group = export.add_mutually_exclusive_group()
+    group.add_argument("--url", help="sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    group.add_argument("--config", type=Path, help="take [historian] url from this config")
+    export.add_argument("--point", required=True, help="point id, e.g. grid.frequency")
+    export.add_argument("--from", dest="start", required=True, help="ISO time, e.g. 2026-11-25T08:00:00Z")
+    export.add_argument("--to", dest="end", required=True, help="ISO time (exclusive)")
+    export.add_argument("--out", type=Path, help="CSV file (default: standard output)")
+    export.set_defaults(func=_cmd_db_export)
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", type=Path)
     check.set_defaults(func=_cmd_check_config)
@@ -177,6 +187,33 @@ def _cmd_db_status(args: argparse.Namespace) -> int:
     from console.bootstrap import database_status
 
     print(json.dumps(database_status(_db_url(args)), indent=2))
+    return 0
+
+
+def _parse_time(text: str, option: str) -> float:
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(f"energynet db export: {option} {text!r} is not an ISO time (2026-11-25T08:00:00Z)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _cmd_db_export(args: argparse.Namespace) -> int:
+    from console.bootstrap import export_samples
+
+    start, end = _parse_time(args.start, "--from"), _parse_time(args.end, "--to")
+    if end <= start:
+        print("energynet db export: --to must be after --from", file=sys.stderr)
+        return 2
+    out = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
+    try:
+        rows = export_samples(_db_url(args), args.point, start, end, out)
+    finally:
+        if args.out:
+            out.close()
+    print(f"energynet db export: {rows} samples of {args.point}", file=sys.stderr)
     return 0
 
 

@@ -104,3 +104,31 @@ def test_invalid_config_is_refused_with_file_and_key(tmp_path: Path) -> None:
     out = energynet("run", "--config", str(cfg), "--quit-after", "1", data_dir=tmp_path)
     assert out.returncode == 2
     assert f"{cfg}: sources[0 'plant7'].points[0 'plant7.frequency'].colour: unknown key" in out.stderr
+
+
+def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
+    from console.store.database import make_engine, upgrade
+    from console.store.samples import SampleStore
+
+    url = f"sqlite:///{tmp_path / 'h.sqlite'}"
+    out = energynet("db", "upgrade", "--url", url)
+    assert out.returncode == 0 and "at revision 0002" in out.stdout
+    engine = make_engine(url)
+    upgrade(engine)
+    t0 = 1_795_600_000  # 2026-11-25T09:46:40Z
+    SampleStore(engine).insert([("grid.frequency", (t0 + s) * 1_000_000, 50.0 + s / 1000, 0) for s in range(10)]
+                               + [("grid.frequency", (t0 + 10) * 1_000_000, None, 3)])
+    engine.dispose()
+    status = json.loads(energynet("db", "status", "--url", url).stdout)
+    assert status["revision"] == status["head"] == "0002" and status["samples"] == 11
+    csv_path = tmp_path / "f.csv"
+    out = energynet("db", "export", "--url", url, "--point", "grid.frequency",
+                    "--from", "2026-11-25T09:46:42Z", "--to", "2026-11-25T09:46:51Z", "--out", str(csv_path))
+    assert out.returncode == 0, out.stderr
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "time_utc,point,value,quality"
+    assert lines[1] == "2026-11-25T09:46:42.000000+00:00,grid.frequency,50.002,good"
+    assert lines[-1] == "2026-11-25T09:46:50.000000+00:00,grid.frequency,,stale"
+    assert len(lines) == 1 + 9
+    bad = energynet("db", "export", "--url", url, "--point", "x", "--from", "yesterday", "--to", "now")
+    assert bad.returncode != 0 and "'yesterday' is not an ISO time" in bad.stderr
