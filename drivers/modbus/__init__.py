@@ -1,0 +1,1 @@
+"""Modbus TCP field devices: declarative profiles, SunSpec discovery, polling hub."""

@@ -1,0 +1,122 @@
+"""SunSpec: discovery of the model chain and profiles built from the official
+model definitions shipped with pysunspec2 (not typed in by hand)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from drivers.modbus.codec import DataType
+from drivers.modbus.profile import Profile, ProfilePoint, Table
+
+SUNS = (0x5375, 0x6E53)  # "SunS"
+BASE_ADDRESSES = (40000, 50000, 0)
+END_MODEL = 0xFFFF
+SUPPORTED = (1, 101, 102, 103, 201, 202, 203, 204, 124, 802)
+
+Reader = Callable[[int, int], Awaitable[list[int]]]
+
+
+class SunSpecError(Exception):
+    """No SunSpec map where one was expected, or a broken model chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHeader:
+    """One model found on a device: id, start address (of its ID register), length."""
+
+    model_id: int
+    start: int
+    length: int
+
+
+def model_definition(model_id: int) -> dict[str, Any]:
+    """The SunSpec JSON definition of a model, from pysunspec2's package data."""
+    try:
+        text = resources.files("sunspec2").joinpath(f"models/json/model_{model_id}.json").read_text()
+    except FileNotFoundError:
+        raise SunSpecError(f"SunSpec model {model_id} is not defined in pysunspec2") from None
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+async def discover(read: Reader, max_models: int = 64) -> list[ModelHeader]:
+    """Find ``SunS`` at 40000, 50000 or 0 and walk the model chain."""
+    for base in BASE_ADDRESSES:
+        try:
+            marker = await read(base, 2)
+        except Exception:
+            continue  # an illegal address here is normal: try the next base
+        if tuple(marker) != SUNS:
+            continue
+        models: list[ModelHeader] = []
+        address = base + 2
+        for _ in range(max_models):
+            model_id, length = await read(address, 2)
+            if model_id == END_MODEL:
+                return models
+            models.append(ModelHeader(model_id, address, length))
+            address += 2 + length
+        raise SunSpecError(f"SunSpec chain at {base} has more than {max_models} models or no end marker")
+    raise SunSpecError(f"no SunSpec marker 'SunS' at addresses {', '.join(map(str, BASE_ADDRESSES))}")
+
+
+def model_points(header: ModelHeader, poll: str = "fast") -> list[ProfilePoint]:
+    """Profile points of one model at its discovered address."""
+    group = model_definition(header.model_id)["group"]
+    prefix = group["name"]
+    points: list[ProfilePoint] = []
+    offset = 0
+    for p in group["points"]:
+        size = int(p.get("size", 1))
+        address = header.start + offset
+        offset += size
+        if p["name"] in ("ID", "L") or p["type"] == "pad":
+            continue
+        try:
+            dtype = DataType(p["type"])
+        except ValueError:
+            continue  # types without a numeric value (ipaddr, eui48...) are not polled
+        sf = p.get("sf")
+        points.append(ProfilePoint(
+            id=f"{prefix}.{p['name']}",
+            name=p.get("label", p["name"]),
+            address=address,
+            dtype=dtype,
+            unit=_unit(p.get("units")),
+            table=Table.HOLDING,
+            words=size,
+            scale=10.0 ** sf if isinstance(sf, int) else 1.0,
+            sf=f"{prefix}.{sf}" if isinstance(sf, str) else None,
+            poll="identity" if header.model_id == 1 else poll,
+            writable=p.get("access") == "RW",
+            role=_role(header.model_id, p["name"]),
+        ))
+    return points
+
+
+def sunspec_profile(headers: list[ModelHeader], name: str = "SunSpec device") -> Profile:
+    """A profile of every supported model found on a device."""
+    points = [pt for h in headers if h.model_id in SUPPORTED for pt in model_points(h)]
+    if not points:
+        found = ", ".join(str(h.model_id) for h in headers) or "none"
+        raise SunSpecError(f"no supported SunSpec model on the device (found: {found}; supported: {SUPPORTED})")
+    kinds = {h.model_id // 100 for h in headers}
+    kind = "inverter" if 1 in kinds else "meter" if 2 in kinds else "battery" if 8 in kinds else "device"
+    return Profile(name, kind, tuple(points), {"fast": 1.0, "identity": 3600.0}, max_gap=0,
+                   source="SunSpec discovery")
+
+
+def _unit(units: str | None) -> str:
+    return {"Pct": "%", "C": "°C", "WH": "Wh", "VAh": "VAh", "varh": "varh"}.get(units or "", units or "")
+
+
+def _role(model_id: int, point: str) -> str | None:
+    if 200 <= model_id < 300:
+        return {"TotWhImp": "energy_import", "TotWhExp": "energy_export", "W": "power"}.get(point)
+    if model_id == 1 and point == "SN":
+        return "serial"
+    return None
