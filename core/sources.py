@@ -56,6 +56,25 @@ class OpcUaSourceSpec:
     reconnect_max_s: float = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class ModbusDeviceSpec:
+    """One Modbus TCP device: where it is and which profile decodes it.
+
+    ``profile`` is a profile file (see docs/modbus-profiles.md) or ``"sunspec"``
+    to discover the SunSpec models on the device.
+    """
+
+    name: str
+    host: str
+    port: int
+    device_id: int
+    profile: str
+    timeout_s: float = 1.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    poll_overrides: tuple[tuple[str, float], ...] = ()  # (poll group, interval s)
+
+
 class ConnectionState(enum.Enum):
     """Connection state of one data source."""
 
@@ -87,3 +106,6 @@ class SourceStatus:
     reconnects: int = 0
     next_retry_s: float | None = None
     faults: tuple[PointFault, ...] = ()
+    reads_ok: int = 0
+    reads_failed: int = 0
+    latency_ms: float | None = None

@@ -1,0 +1,258 @@
+"""The Modbus hub: one supervised task per device, poll groups, block reads.
+
+Each device has its own TCP connection and task, so a slow or dead device
+never delays another's cycle. Within a device every poll group has its own
+interval; due groups are read block by block (≤ 125 registers), decoded by
+the profile and handed over as one batch of samples. A timeout marks the
+device's points stale at once and reconnects with capped, jittered backoff;
+a Modbus exception marks only the points of that block bad and names the
+device and registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusException
+
+from core.points import Quality, Sample
+from core.ports import SampleSink, StatusSink
+from core.sources import ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
+from drivers.backoff import Backoff
+from drivers.modbus.codec import DataType, decode
+from drivers.modbus.profile import Block, Profile, ProfileError, Table, load_profile, plan_blocks
+from drivers.modbus.sunspec import discover, sunspec_profile
+
+log = logging.getLogger(__name__)
+
+EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
+                   4: "device failure", 5: "acknowledge", 6: "device busy", 10: "gateway path unavailable",
+                   11: "gateway target failed to respond"}
+
+
+class ModbusReadError(Exception):
+    """The device answered a read with a Modbus exception."""
+
+
+class DeviceSession:
+    """Polls one device for as long as it runs."""
+
+    def __init__(self, spec: ModbusDeviceSpec, on_samples: SampleSink, on_status: StatusSink,
+                 clock: Callable[[], float] = time.time, profile: Profile | None = None) -> None:
+        self.spec = spec
+        self._on_samples = on_samples
+        self._on_status = on_status
+        self._clock = clock
+        self._backoff = Backoff(spec.reconnect_min_s, spec.reconnect_max_s)
+        self.profile = profile
+        self.status = SourceStatus(spec.name, f"modbus://{spec.host}:{spec.port}/{spec.device_id}",
+                                   ConnectionState.CONNECTING, clock())
+        self.identity: dict[str, str] = {}
+        self._raw: dict[str, float | None] = {}  # latest decoded values (scale factors included)
+        self._seen: set[str] = set()
+        self._ok = self._failed = 0
+        self._latency: float | None = None
+        self._reported = 0.0
+
+    def point_ids(self) -> list[str]:
+        return [f"{self.spec.name}.{p.id}" for p in self.profile.points] if self.profile else []
+
+    async def run(self) -> None:
+        reconnects = 0
+        while True:
+            client = AsyncModbusTcpClient(self.spec.host, port=self.spec.port, timeout=self.spec.timeout_s,
+                                          retries=0)
+            try:
+                await self._serve(client)
+            except asyncio.CancelledError:
+                client.close()
+                self._mark(Quality.STALE)
+                self._set(ConnectionState.STOPPED)
+                raise
+            except Exception as exc:  # this device's trouble stays with this device
+                error = _describe(exc, self.spec)
+                self._failed += 1
+                self._mark(Quality.STALE)
+                delay = self._backoff.next_delay()
+                reconnects += 1
+                log.warning("Modbus device %r: %s; retrying in %.1f s", self.spec.name, error, delay)
+                self._set(ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay)
+                client.close()
+                await asyncio.sleep(delay)
+
+    async def _serve(self, client: AsyncModbusTcpClient) -> None:
+        if not await client.connect():
+            raise ConnectionRefusedError(f"cannot connect to {self.spec.host}:{self.spec.port}")
+        if self.profile is None:
+            self.profile = await self._load_profile(client)
+        blocks = plan_blocks(self.profile)
+        intervals = dict(self.profile.poll_groups)
+        intervals.update(dict(self.spec.poll_overrides))
+        due = dict.fromkeys(intervals, time.monotonic())
+        self._backoff.reset()
+        self._set(ConnectionState.CONNECTED, last_error=None, next_retry_s=None, faults=())
+        while True:
+            group = min(due, key=lambda g: due[g])
+            await asyncio.sleep(max(0.0, due[group] - time.monotonic()))
+            due[group] = max(due[group] + intervals[group], time.monotonic())  # skip missed cycles
+            await self._poll(client, [b for b in blocks if b.poll == group])
+
+    async def _load_profile(self, client: AsyncModbusTcpClient) -> Profile:
+        if self.spec.profile.lower() != "sunspec":
+            return load_profile(self.spec.profile)
+
+        async def read(address: int, count: int) -> list[int]:
+            return await self._read(client, Table.HOLDING, address, count)
+
+        headers = await discover(read)
+        log.info("Modbus device %r: SunSpec models %s", self.spec.name, [h.model_id for h in headers])
+        return sunspec_profile(headers, f"SunSpec device {self.spec.name}")
+
+    async def _poll(self, client: AsyncModbusTcpClient, blocks: Sequence[Block]) -> None:
+        assert self.profile is not None
+        now = self._clock()
+        samples: list[Sample] = []
+        faults: list[PointFault] = []
+        for block in blocks:
+            started = time.perf_counter()
+            try:
+                regs = await self._read(client, block.table, block.start, block.count)
+            except ModbusReadError as exc:
+                self._failed += 1
+                faults.extend(PointFault(f"{self.spec.name}.{p.id}", f"{block.table.value} {p.address}", str(exc))
+                              for p in block.points)
+                samples.extend(self._sample(p.id, math.nan, p.unit, Quality.BAD, now) for p in block.points)
+                continue
+            self._ok += 1
+            took = (time.perf_counter() - started) * 1000
+            self._latency = took if self._latency is None else 0.8 * self._latency + 0.2 * took
+            for p in block.points:
+                value = decode(regs[p.address - block.start: p.end - block.start], p.dtype,
+                               self.profile.word_order, self.profile.byte_order)
+                if isinstance(value, str):
+                    self.identity[p.id] = value
+                    continue
+                self._raw[p.id] = value
+        failed = {f.point for f in faults}
+        for block in blocks:
+            for p in block.points:
+                if p.dtype is DataType.STRING or p.id not in self._raw or f"{self.spec.name}.{p.id}" in failed:
+                    continue
+                scaled = self._scaled(p.id, self._raw[p.id])
+                quality = Quality.GOOD if scaled is not None else Quality.BAD  # None: not implemented
+                samples.append(self._sample(p.id, math.nan if scaled is None else scaled, p.unit, quality, now))
+        if samples:
+            self._on_samples(samples)
+        state = ConnectionState.DEGRADED if faults else ConnectionState.CONNECTED
+        # Report changes at once, and the counters (ok / errors / latency) once a second.
+        if (state is not self.status.state or tuple(faults) != self.status.faults
+                or time.monotonic() - self._reported >= 1.0):
+            self._set(state, faults=tuple(faults), last_error=faults[0].message if faults else None)
+
+    def _scaled(self, point_id: str, value: float | None) -> float | None:
+        assert self.profile is not None
+        if value is None:
+            return None
+        p = self.profile.point(point_id)
+        value *= p.scale
+        if p.sf is not None:
+            sf = self._raw.get(p.sf)
+            if sf is None:
+                return None  # the scale factor itself is not implemented
+            value *= 10.0 ** sf
+        return value
+
+    async def _read(self, client: AsyncModbusTcpClient, table: Table, address: int, count: int) -> list[int]:
+        read = client.read_holding_registers if table is Table.HOLDING else client.read_input_registers
+        rr = await read(address, count=count, device_id=self.spec.device_id)
+        if rr.isError():
+            code = getattr(rr, "exception_code", 0)
+            raise ModbusReadError(
+                f"device {self.spec.name!r} (id {self.spec.device_id} at {self.spec.host}:{self.spec.port}) "
+                f"answered Modbus exception {code} ({EXCEPTION_NAMES.get(code, 'unknown')}) for {table.value} "
+                f"registers {address}–{address + count - 1}"
+            )
+        return list(rr.registers)
+
+    def _sample(self, point: str, value: float, unit: str, quality: Quality, now: float) -> Sample:
+        self._seen.add(point)
+        return Sample(f"{self.spec.name}.{point}", value, unit, quality, now, now)
+
+    def _mark(self, quality: Quality) -> None:
+        if self.profile is None:
+            return
+        now = self._clock()
+        self._on_samples([
+            Sample(f"{self.spec.name}.{p.id}", math.nan, p.unit,
+                   quality if p.id in self._seen else Quality.COMM_FAILURE, now, now)
+            for p in self.profile.points if p.dtype is not DataType.STRING
+        ])
+
+    def _set(self, state: ConnectionState, **changes: Any) -> None:
+        now = self._clock()
+        since = self.status.since if state is self.status.state else now
+        changes.update(reads_ok=self._ok, reads_failed=self._failed, latency_ms=self._latency)
+        self._reported = time.monotonic()
+        self.status = replace(self.status, state=state, since=since, **changes)
+        self._on_status(self.status)
+
+
+class ModbusHub:
+    """All configured Modbus devices. A device whose profile cannot be loaded
+    is reported and left out; the others start."""
+
+    def __init__(self, specs: Sequence[ModbusDeviceSpec], on_samples: SampleSink, on_status: StatusSink,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.sessions: list[DeviceSession] = []
+        self.errors: list[str] = []
+        for spec in specs:
+            profile = None
+            if spec.profile.lower() != "sunspec":
+                try:
+                    profile = load_profile(spec.profile)
+                except ProfileError as exc:
+                    message = f"device {spec.name!r} not started: {exc}"
+                    log.error("%s", message)
+                    self.errors.append(message)
+                    on_status(SourceStatus(spec.name, f"modbus://{spec.host}:{spec.port}/{spec.device_id}",
+                                           ConnectionState.STOPPED, clock(), last_error=message))
+                    continue
+            self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile))
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(s.run(), name=f"modbus-{s.spec.name}") for s in self.sessions]
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+
+    def statuses(self) -> Sequence[SourceStatus]:
+        return [s.status for s in self.sessions]
+
+
+def _describe(exc: BaseException, spec: ModbusDeviceSpec) -> str:
+    where = f"{spec.host}:{spec.port} device id {spec.device_id}"
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+        return f"no answer from {where} within {spec.timeout_s:g} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"cannot connect to {spec.host}:{spec.port} (connection refused; is the device on?)"
+    if isinstance(exc, ModbusException):
+        text = str(exc)
+        if "timeout" in text.lower() or "no response" in text.lower():
+            return f"no answer from {where} within {spec.timeout_s:g} s"
+        return f"{where}: {text}"
+    return f"{where}: {type(exc).__name__}: {exc}"

@@ -1,0 +1,131 @@
+"""Modbus hub against a real pymodbus device fleet on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from core.points import Quality
+from core.sources import ConnectionState, ModbusDeviceSpec
+from drivers.modbus.hub import ModbusHub
+from drivers.sim.devices import DeviceFleet
+from tests.conftest import free_port
+from tests.drivers.test_opcua_hub import Recorder, wait_until
+
+pytestmark = [pytest.mark.drivers, pytest.mark.timeout(60)]
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[DeviceFleet]:
+    f = DeviceFleet(count=3, port=free_port())  # ids 1, 2: SDM630 meters; 3: SunSpec inverter
+    await f.start()
+    yield f
+    await f.stop()
+
+
+def meter(f: DeviceFleet, name: str, device_id: int, profile: str = "eastron_sdm630.toml") -> ModbusDeviceSpec:
+    return ModbusDeviceSpec(name, f.host, f.port, device_id, profile, timeout_s=0.3, reconnect_min_s=0.2,
+                            reconnect_max_s=1.0, poll_overrides=(("power", 0.2), ("energy", 0.5)))
+
+
+async def test_sdm630_floats_decode_with_units_and_scale(fleet: DeviceFleet) -> None:
+    rec = Recorder()
+    hub = ModbusHub([meter(fleet, "m1", 1)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: all(rec.latest(f"m1.{p}") for p in ("voltage_l1", "frequency", "energy_import",
+                                                                      "serial")), 10)
+        v = rec.latest("m1.voltage_l1")
+        assert v is not None and v.unit == "V" and 220 < v.value < 240 and v.quality is Quality.GOOD
+        hz = rec.latest("m1.frequency")
+        assert hz is not None and 49.9 < hz.value < 50.1
+        serial = rec.latest("m1.serial")
+        assert serial is not None and serial.value == 10_000_001
+        energy = rec.latest("m1.energy_import")
+        assert energy is not None and energy.unit == "Wh"
+        await wait_until(lambda: rec.status("m1").reads_ok > 0, 3)
+        status = rec.status("m1")
+        assert status.state is ConnectionState.CONNECTED and status.latency_ms is not None
+    finally:
+        await hub.stop()
+
+
+async def test_sunspec_discovery_and_scale_factors(fleet: DeviceFleet) -> None:
+    rec = Recorder()
+    spec = ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
+                            poll_overrides=(("fast", 0.2),))
+    hub = ModbusHub([spec], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("inv3.inverter_three_phase.Hz") is not None, 10)
+        session = hub.sessions[0]
+        assert session.profile is not None and session.profile.kind == "inverter"
+        hz = rec.latest("inv3.inverter_three_phase.Hz")
+        assert hz is not None and hz.value == pytest.approx(50.0) and hz.unit == "Hz"  # 5000 × 10^-2
+        v = rec.latest("inv3.inverter_three_phase.PhVphA")
+        assert v is not None and v.value == pytest.approx(230.1)  # 2301 × 10^-1
+        # Not implemented points (sentinel 0x8000 / 0xFFFF) are "no value", not a number.
+        va = rec.latest("inv3.inverter_three_phase.VA")
+        assert va is not None and va.quality is Quality.BAD
+        await wait_until(lambda: "common.Mn" in session.identity, 5)
+        assert session.identity["common.Mn"] == "EnergyNet" and session.identity["common.SN"] == "INV10000003"
+    finally:
+        await hub.stop()
+
+
+async def test_silent_device_goes_stale_within_one_interval_while_others_keep_cycling(fleet: DeviceFleet) -> None:
+    rec = Recorder()
+    hub = ModbusHub([meter(fleet, "m1", 1), meter(fleet, "m2", 2)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("m1.power") >= 3 and rec.count("m2.power") >= 3, 10)
+        fleet.set_fault(2, "no_answer")
+        silenced = time.monotonic()
+        took = await wait_until(lambda: rec.count("m2.power", Quality.STALE, silenced) > 0, 1.0)
+        assert took <= 0.2 + 0.3 + 0.3  # next poll (0.2 s) + timeout (0.3 s), with margin
+        assert "no answer" in (rec.status("m2").last_error or "")
+        mark = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert rec.count("m1.power", since=mark) >= 4  # m1 kept its 0.2 s cycle
+        fleet.set_fault(2, None)
+        back = time.monotonic()
+        await wait_until(lambda: rec.count("m2.power", since=back) > 0, 10)
+    finally:
+        await hub.stop()
+
+
+async def test_exception_code_names_device_and_registers(fleet: DeviceFleet) -> None:
+    rec = Recorder()
+    hub = ModbusHub([meter(fleet, "m1", 1)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("m1.power") >= 1, 10)
+        fleet.set_fault(1, "exception")
+        await wait_until(lambda: rec.status("m1").state is ConnectionState.DEGRADED, 5)
+        message = rec.status("m1").last_error or ""
+        assert "device 'm1' (id 1" in message and "Modbus exception 4 (device failure)" in message
+        assert "input registers 0–11" in message or "registers" in message
+        bad = rec.latest("m1.voltage_l1")
+        assert bad is not None and bad.quality is Quality.BAD
+    finally:
+        await hub.stop()
+
+
+async def test_malformed_profile_leaves_that_device_out(fleet: DeviceFleet, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[profile]\nname = "x"\n[[points]]\nid = "a"\naddress = 1\ntype = "float33"\n')
+    rec = Recorder()
+    hub = ModbusHub([meter(fleet, "bad", 1, profile=str(broken)), meter(fleet, "m2", 2)], rec.on_samples,
+                    rec.on_status)
+    await hub.start()
+    try:
+        assert len(hub.errors) == 1
+        assert str(broken) in hub.errors[0] and "points[0 'a'].type: 'float33' is not a data type" in hub.errors[0]
+        assert rec.status("bad").state is ConnectionState.STOPPED
+        await wait_until(lambda: rec.count("m2.power") >= 2, 10)
+    finally:
+        await hub.stop()
