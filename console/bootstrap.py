@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -18,6 +19,7 @@ from core.grid import GridState
 from core.points import Quality, Sample
 from core.ports import SampleSource
 from core.sources import SourceStatus
+from drivers.modbus.hub import ModbusHub
 from drivers.opcua import OpcUaHub
 
 if TYPE_CHECKING:
@@ -47,9 +49,32 @@ def build_acquisition(settings: Settings) -> AcquisitionService:
                               rate_hz=settings.console.refresh_hz)
 
 
+class FieldSources:
+    """All field drivers as one :class:`core.ports.SampleSource`."""
+
+    def __init__(self, parts: Sequence[SampleSource]) -> None:
+        self.parts = list(parts)
+
+    async def start(self) -> None:
+        for part in self.parts:
+            await part.start()
+
+    async def stop(self) -> None:
+        for part in self.parts:
+            await part.stop()
+
+    def statuses(self) -> Sequence[SourceStatus]:
+        return [st for part in self.parts for st in part.statuses()]
+
+
 def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> SampleSource:
     """The drivers for every configured source, feeding ``acquisition``."""
-    return OpcUaHub(settings.sources, acquisition.on_samples, acquisition.on_status)
+    parts: list[SampleSource] = []
+    if settings.sources:
+        parts.append(OpcUaHub(settings.sources, acquisition.on_samples, acquisition.on_status))
+    if settings.modbus:
+        parts.append(ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status))
+    return FieldSources(parts)
 
 
 def historian_url(settings: Settings) -> str:
@@ -160,6 +185,77 @@ async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeRes
             value = s.value if math.isfinite(s.value) else None
             results.append(ProbeResult(p.id, value, s.unit, s.quality.value, s.source_ts))
     return results, list(statuses.values())
+
+
+async def probe_modbus(settings: Settings, seconds: float) -> tuple[list[dict[str, object]], list[str]]:
+    """Poll every Modbus device for ``seconds``; one row per device point, plus problems."""
+    latest: dict[str, Sample] = {}
+
+    def keep(batch: Sequence[Sample]) -> None:
+        for s in batch:
+            latest[s.point] = s
+
+    statuses: dict[str, SourceStatus] = {}
+    hub = ModbusHub(settings.modbus, keep, lambda st: statuses.__setitem__(st.source, st))
+    await hub.start()
+    try:
+        await asyncio.sleep(seconds)
+        final = dict(latest)  # before stop() marks every point stale
+    finally:
+        await hub.stop()
+    rows: list[dict[str, object]] = []
+    problems = list(hub.errors)
+    for session in hub.sessions:
+        name = session.spec.name
+        st = statuses.get(name)
+        if st is not None and st.last_error and st.last_error not in problems:
+            problems.append(f"device {name!r}: {st.last_error}")
+        for point_id, text in sorted(session.identity.items()):
+            rows.append({"device": name, "point": point_id, "value": text, "unit": "", "quality": "good"})
+        for p in session.profile.points if session.profile else ():
+            sample = final.get(f"{name}.{p.id}")
+            if p.id in session.identity or (sample is None and p.dtype.value == "string"):
+                continue
+            value = sample.value if sample is not None and math.isfinite(sample.value) else None
+            quality = sample.quality.value if sample is not None else Quality.COMM_FAILURE.value
+            rows.append({"device": name, "point": p.id, "value": value, "unit": p.unit, "quality": quality})
+    return rows, problems
+
+
+async def probe_sunspec(host: str, port: int, device_id: int) -> list[dict[str, object]]:
+    """The SunSpec models a device announces."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    from drivers.modbus.sunspec import discover, model_definition
+
+    client = AsyncModbusTcpClient(host, port=port, timeout=2.0, retries=0)
+    if not await client.connect():
+        raise ConnectionError(f"cannot connect to {host}:{port}")
+    try:
+        async def read(address: int, count: int) -> list[int]:
+            rr = await client.read_holding_registers(address, count=count, device_id=device_id)
+            if rr.isError():
+                raise OSError(f"Modbus exception {getattr(rr, 'exception_code', '?')} at {address}")
+            return list(rr.registers)
+
+        headers = await discover(read)
+    finally:
+        client.close()
+    out: list[dict[str, object]] = []
+    for h in headers:
+        try:
+            name = str(model_definition(h.model_id)["group"].get("label") or "")
+        except Exception:
+            name = "(not defined in pysunspec2)"
+        out.append({"model": h.model_id, "address": h.start, "length": h.length, "name": name})
+    return out
+
+
+async def run_device_fleet(host: str, port: int, count: int) -> None:
+    """Serve the simulated Modbus device fleet until cancelled."""
+    from drivers.sim.devices import run_device_fleet as serve
+
+    await serve(host, port, count)
 
 
 async def run_grid_simulator(host: str, port: int, trips: bool = True) -> None:

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--no-trips", action="store_true", help="no scheduled generator trips")
     grid.set_defaults(func=_cmd_sim_grid)
 
+    meters = sim_sub.add_parser("meters", help="Modbus TCP fleet: SDM630 meters and SunSpec PV inverters")
+    meters.add_argument("--host", default="127.0.0.1")
+    meters.add_argument("--port", type=int, default=5020)
+    meters.add_argument("--count", type=int, default=50, help="devices (ids 1..count); every third is an inverter")
+    meters.set_defaults(func=_cmd_sim_meters)
+
     probe = sub.add_parser("probe", help="read points once and print them")
     probe_sub = probe.add_subparsers(dest="protocol", required=True)
     opc = probe_sub.add_parser("opcua", help="subscribe to every configured OPC-UA point")
@@ -92,6 +98,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", required=True, help="ISO time (exclusive)")
     export.add_argument("--out", type=Path, help="CSV file (default: standard output)")
     export.set_defaults(func=_cmd_db_export)
+
+    mb = probe_sub.add_parser("modbus", help="poll every configured Modbus device once")
+    mb.add_argument("--config", type=Path, required=True)
+    mb.add_argument("--seconds", type=float, default=3.0)
+    mb.add_argument("--json", action="store_true", help="print a JSON array")
+    mb.set_defaults(func=_cmd_probe_modbus)
+    ss = probe_sub.add_parser("sunspec", help="list the SunSpec models of a device")
+    ss.add_argument("address", metavar="HOST[:PORT]")
+    ss.add_argument("--device-id", type=int, default=1)
+    ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=_cmd_probe_sunspec)
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", type=Path)
@@ -146,6 +163,47 @@ def _cmd_sim_grid(args: argparse.Namespace) -> int:
     print(f"grid simulator: opc.tcp://{args.host}:{args.port}/energynet/grid (Ctrl+C stops)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_grid_simulator(args.host, args.port, trips=not args.no_trips))
+    return 0
+
+
+def _cmd_sim_meters(args: argparse.Namespace) -> int:
+    from console.bootstrap import run_device_fleet
+
+    print(f"device fleet: {args.count} Modbus TCP devices on {args.host}:{args.port} (Ctrl+C stops)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_device_fleet(args.host, args.port, args.count))
+    return 0
+
+
+def _cmd_probe_modbus(args: argparse.Namespace) -> int:
+    from console.bootstrap import probe_modbus
+
+    settings = config_mod.load(args.config)
+    if not settings.modbus:
+        print(f"energynet probe: {args.config} has no [[modbus]] devices", file=sys.stderr)
+        return 2
+    rows, problems = asyncio.run(probe_modbus(settings, args.seconds))
+    for problem in problems:
+        print(f"energynet probe: {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            value = "—" if r["value"] is None else f"{r['value']:.6g}" if isinstance(r["value"], float) else r["value"]
+            print(f"{r['device']:12} {r['point']:36} {value:>14} {r['unit']:6} {r['quality']}")
+    return 0 if rows and not problems else 1
+
+
+def _cmd_probe_sunspec(args: argparse.Namespace) -> int:
+    from console.bootstrap import probe_sunspec
+
+    host, _, port = args.address.partition(":")
+    models = asyncio.run(probe_sunspec(host, int(port or 502), args.device_id))
+    if args.json:
+        print(json.dumps(models, indent=2))
+    else:
+        for m in models:
+            print(f"model {m['model']:>4} at {m['address']:>5}, {m['length']:>3} registers  {m['name']}")
     return 0
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from core.bands import FrequencyBands, VoltageBands
 from core.points import PointDef, PointKind
-from core.sources import OpcUaSourceSpec, PointBinding, SecurityMode
+from core.sources import ModbusDeviceSpec, OpcUaSourceSpec, PointBinding, SecurityMode
 
 NODE_ID = re.compile(r"^(ns=\d+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$")
 
@@ -99,6 +99,18 @@ class SourceModel(_Strict):
         return self
 
 
+class ModbusDeviceModel(_Strict):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    host: Annotated[str, Field(min_length=1)]
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    device_id: Annotated[int, Field(ge=0, le=247)] = 1
+    profile: Annotated[str, Field(min_length=1)]  # a profile file, or "sunspec" to discover
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
+    reconnect_max_s: Annotated[float, Field(gt=0)] = 10.0
+    poll: dict[str, Annotated[float, Field(gt=0)]] = {}  # poll group → interval override (s)
+
+
 class FrequencyBandsModel(_Strict):
     nominal_hz: float = 50.0
     normal_low_hz: float = 49.8
@@ -148,7 +160,14 @@ class FileModel(_Strict):
     console: ConsoleModel = ConsoleModel()
     bands: BandsModel = BandsModel()
     historian: HistorianModel = HistorianModel()
-    sources: Annotated[list[SourceModel], Field(min_length=1)]
+    sources: list[SourceModel] = []
+    modbus: list[ModbusDeviceModel] = []
+
+    @model_validator(mode="after")
+    def _something(self) -> FileModel:
+        if not self.sources and not self.modbus:
+            raise ValueError("configure at least one [[sources]] (OPC-UA) or [[modbus]] device")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +203,7 @@ class Settings:
     sources: tuple[OpcUaSourceSpec, ...]
     historian: HistorianSettings
     deadbands: tuple[tuple[str, float], ...] = ()
+    modbus: tuple[ModbusDeviceSpec, ...] = ()
 
     @property
     def points(self) -> tuple[PointDef, ...]:
@@ -293,7 +313,7 @@ def _build(model: FileModel, path: Path | None) -> Settings:
             reconnect_min_s=src.reconnect_min_s,
             reconnect_max_s=src.reconnect_max_s,
         ))
-    names = [s.name for s in sources]
+    names = [s.name for s in sources] + [d.name for d in model.modbus]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"source names must be unique, repeated: {dupes}")
@@ -312,7 +332,17 @@ def _build(model: FileModel, path: Path | None) -> Settings:
         sources=tuple(sources),
         historian=HistorianSettings(**model.historian.model_dump()),
         deadbands=tuple((p.id, p.deadband) for src in model.sources for p in src.points if p.deadband > 0),
+        modbus=tuple(_modbus(d, path) for d in model.modbus),
     )
+
+
+def _modbus(d: ModbusDeviceModel, path: Path | None) -> ModbusDeviceSpec:
+    profile = d.profile
+    if profile.lower() != "sunspec" and path is not None and not Path(profile).is_absolute():
+        local = path.parent / profile
+        profile = str(local) if local.exists() else profile  # else: a profile shipped with EnergyNet
+    return ModbusDeviceSpec(d.name, d.host, d.port, d.device_id, profile, d.timeout_s, d.reconnect_min_s,
+                            d.reconnect_max_s, tuple(d.poll.items()))
 
 
 def default_config_path() -> Path:

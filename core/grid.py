@@ -105,8 +105,10 @@ class GridState:
         for s in samples:
             point = self.points.get(s.point)
             if point is None:
+                # Points a driver discovers at run time (SunSpec models, Modbus profiles)
+                # join the image as plain points the first time they report.
+                point = self.points[s.point] = PointDef(s.point, s.point, s.unit)
                 self.unknown_samples += 1
-                continue
             previous = self._latest.get(s.point)
             value = s.value
             if not math.isfinite(value) and previous is not None and not s.quality.usable:

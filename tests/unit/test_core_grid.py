@@ -100,10 +100,12 @@ def test_grid_state_snapshot_bands_balance_and_stale_keeps_last_value() -> None:
     assert v1 is not None and v1.value == 270.0 and v1.quality is Quality.STALE
 
 
-def test_grid_state_counts_unknown_points_and_rejects_two_frequency_points() -> None:
+def test_grid_state_adopts_points_discovered_at_run_time_and_rejects_two_frequency_points() -> None:
     gs = GridState(_points())
-    gs.apply([_s("nope", 1, 1)])
+    gs.apply([Sample("inv1.W", 1500.0, "W", Quality.GOOD, 1, 1)])
     assert gs.unknown_samples == 1
+    reading = gs.snapshot(2).reading("inv1.W")
+    assert reading is not None and reading.value == 1500.0 and reading.point.unit == "W"
     with pytest.raises(ValueError, match="only one frequency"):
         GridState([*_points(), PointDef("f2", "F2", "Hz", PointKind.FREQUENCY)])
 
