@@ -31,6 +31,7 @@ def run_console(
     screenshot: Path | None = None,
     quit_after: float | None = None,
     screenshot_every_s: float | None = None,
+    view: str = "grid",
 ) -> int:
     """Open the main window and run until it closes (or ``quit_after`` s).
 
@@ -54,6 +55,8 @@ def run_console(
     historian = bootstrap.build_historian(settings, acquisition)
     monitor = LoopMonitor()
     window = MainWindow(settings, acquisition, monitor, historian)
+    if view == "devices" and window.devices_view is not None:
+        window.tabs.setCurrentWidget(window.devices_view)
     window.show()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)

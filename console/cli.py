@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     def headless(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--screenshot", type=Path, help="write a PNG of the window before quitting")
         sp.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
+        sp.add_argument("--view", choices=["grid", "devices"], default="grid", help="view shown at start")
 
     run = sub.add_parser("run", help="run the console with a config file")
     run.add_argument("--config", type=Path, required=True)
@@ -125,7 +125,7 @@ def _launch(settings: config_mod.Settings, args: argparse.Namespace) -> int:
         every = 5.0
         log.warning("no display: running offscreen; the window is saved to %s every %.0f s (Ctrl+C stops)",
                     args.screenshot.resolve(), every)
-    return run_console(settings, args.screenshot, args.quit_after, every)
+    return run_console(settings, args.screenshot, args.quit_after, every, view=args.view)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -139,22 +139,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         replace(s, endpoint=f"opc.tcp://127.0.0.1:{port}/energynet/grid") if s.name == "grid-sim" else s
         for s in settings.sources
     ))
-    sim = subprocess.Popen(
-        [sys.executable, "-m", "console", "--log-level", "warning", "sim", "grid", "--port", str(port)],
-        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "")},
-    )
+    modbus_port = 5020 if _port_free(5020) else _free_port()
+    settings = replace(settings, modbus=tuple(replace(d, port=modbus_port) for d in settings.modbus))
+    sims = [
+        ("grid simulator", port, subprocess.Popen(
+            [sys.executable, "-m", "console", "--log-level", "warning", "sim", "grid", "--port", str(port)])),
+    ]
+    if settings.modbus:
+        sims.append(("device fleet", modbus_port, subprocess.Popen(
+            [sys.executable, "-m", "console", "--log-level", "warning", "sim", "meters", "--port", str(modbus_port),
+             "--count", str(max(d.device_id for d in settings.modbus))])))
     try:
-        if not _wait_for_port(port, 20.0, sim):
-            print(f"energynet demo: the grid simulator did not start on port {port}", file=sys.stderr)
-            return 1
-        log.info("grid simulator on opc.tcp://127.0.0.1:%d (pid %d)", port, sim.pid)
+        for what, sim_port, proc in sims:
+            if not _wait_for_port(sim_port, 20.0, proc):
+                print(f"energynet demo: the {what} did not start on port {sim_port}", file=sys.stderr)
+                return 1
+            log.info("%s on 127.0.0.1:%d (pid %d)", what, sim_port, proc.pid)
         return _launch(settings, args)
     finally:
-        sim.terminate()
-        try:
-            sim.wait(5)
-        except subprocess.TimeoutExpired:
-            sim.kill()
+        for _, _, proc in sims:
+            proc.terminate()
+        for _, _, proc in sims:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _cmd_sim_grid(args: argparse.Namespace) -> int:

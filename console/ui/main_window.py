@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QMainWindow, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
 from console.services.historian import HistorianService
 from console.services.loop_monitor import LoopMonitor
+from console.ui.devices_view import DevicesView
 from console.ui.grid_view import GridView
-from core.sources import SourceStatus
+from core.sources import ConnectionState, SourceStatus
 from widgets.source_status import SourceIndicator
 
 WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
@@ -62,12 +73,20 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.toggle_pause)
         controls.addWidget(self.pause_button)
 
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.view, "Grid  (F1)")
+        self.devices_view: DevicesView | None = None
+        if settings.modbus:
+            self.devices_view = DevicesView(settings.modbus)
+            self.tabs.addTab(self.devices_view, "Field devices  (F2)")
+        QShortcut(QKeySequence(Qt.Key.Key_F1), self, activated=lambda: self.tabs.setCurrentIndex(0))
+        QShortcut(QKeySequence(Qt.Key.Key_F2), self, activated=lambda: self.tabs.setCurrentIndex(1))
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addLayout(controls)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         # Status bar -----------------------------------------------------------
@@ -76,6 +95,11 @@ class MainWindow(QMainWindow):
             ind = SourceIndicator(spec.name)
             self.indicators[spec.name] = ind
             self.statusBar().addWidget(ind)
+        self.modbus_label = QLabel("")
+        self.modbus_label.setObjectName("modbusStatus")
+        self._modbus_names = {d.name for d in settings.modbus}
+        if settings.modbus:
+            self.statusBar().addWidget(self.modbus_label)
         self.rate_label = QLabel("")
         self.historian_label = QLabel("")
         self.historian_label.setObjectName("historianStatus")
@@ -124,9 +148,13 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """One UI frame: pull the snapshot, update every view."""
         snap = self.acq.snapshot()
-        self.view.refresh(snap)
+        if self.tabs.currentIndex() == 0:
+            self.view.refresh(snap)
+        elif self.devices_view is not None and self.frames % 5 == 0:  # a table needs no 20 Hz
+            self.devices_view.refresh(snap, snap.sources)
         for status in snap.sources:
             self._show_source(status)
+        self._show_modbus(snap.sources)
         self.frames += 1
         now = time.monotonic()
         if now - self._last_count_t >= 1.0:
@@ -137,6 +165,20 @@ class MainWindow(QMainWindow):
             self.lag_label.setText(f"loop lag p99 {self.loop_monitor.p99_ms():.0f} ms")
             self._show_historian()
             self.clock_label.setText(time.strftime("%Y-%m-%d %H:%M:%S"))
+
+    def _show_modbus(self, statuses: Sequence[SourceStatus]) -> None:
+        if not self._modbus_names:
+            return
+        mine = [s for s in statuses if s.source in self._modbus_names]
+        ok = sum(s.state in (ConnectionState.CONNECTED,) for s in mine)
+        down = len(self._modbus_names) - ok
+        self.modbus_label.setText(f"● Modbus {ok}/{len(self._modbus_names)} devices ok" +
+                                  (f", {down} not" if down else ""))
+        state = "normal" if not down else "alert"
+        if self.modbus_label.property("state") != state:
+            self.modbus_label.setProperty("state", state)
+            self.modbus_label.style().unpolish(self.modbus_label)
+            self.modbus_label.style().polish(self.modbus_label)
 
     def _show_historian(self) -> None:
         if self.historian is None:

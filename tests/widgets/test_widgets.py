@@ -125,3 +125,29 @@ def test_dragging_a_trend_pauses(window) -> None:  # type: ignore[no-untyped-def
     win, _ = window
     win.view.freq_trend.interacted.emit()
     assert win.paused
+
+
+def test_devices_view_totals_and_comm_state(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from console.ui.devices_view import DevicesView
+    from core.grid import GridState
+    from core.sources import ModbusDeviceSpec
+
+    devices = [ModbusDeviceSpec("h1", "127.0.0.1", 5020, 1, "eastron_sdm630.toml"),
+               ModbusDeviceSpec("h2", "127.0.0.1", 5020, 2, "eastron_sdm630.toml"),
+               ModbusDeviceSpec("h3", "127.0.0.1", 5020, 3, "sunspec")]
+    view = DevicesView(devices)
+    qtbot.addWidget(view)
+    state = GridState([])
+    now = time.time()
+    state.apply([Sample("h1.power", 1200.0, "W", Quality.GOOD, now, now),
+                 Sample("h2.power", -800.0, "W", Quality.GOOD, now, now),
+                 Sample("h3.inverter_three_phase.W", 3000.0, "W", Quality.GOOD, now, now)])
+    statuses = [SourceStatus("h1", "modbus://x", ConnectionState.CONNECTED, now, reads_ok=10, latency_ms=2.5),
+                SourceStatus("h2", "modbus://x", ConnectionState.DISCONNECTED, now, last_error="no answer"),
+                SourceStatus("h3", "modbus://x", ConnectionState.CONNECTED, now)]
+    view.refresh(state.snapshot(now), statuses)
+    assert view.production.text == "3.0" and view.net.text == "0.4"
+    assert view.comm.text == "2" and view.comm.state == "alert"
+    rows = {r[0]: r for r in view.table.row_texts()}
+    assert rows["h2"][3] == "disconnected" and rows["h2"][9] == "no answer"
+    assert rows["h3"][1] == "PV inverter" and rows["h1"][4] == "1.20"

@@ -1,0 +1,83 @@
+"""Field devices: production and consumption totals over a device table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+
+from core.bands import Band
+from core.grid import GridSnapshot
+from core.points import Quality
+from core.sources import ModbusDeviceSpec, SourceStatus
+from widgets.device_table import DeviceRow, DeviceTable
+from widgets.readout import Readout
+
+# Where a device's active power and energy are, by profile family (meters: SDM630-style ids;
+# SunSpec inverters and meters: model point names).
+POWER_POINTS = ("power", "inverter_three_phase.W", "inverter_single_phase.W", "inverter_split_phase.W",
+                "ac_meter_abcn.W", "ac_meter_abc.W", "ac_meter_abn.W", "ac_meter_an_or_ab.W")
+ENERGY_POINTS = ("energy_import", "inverter_three_phase.WH", "inverter_single_phase.WH", "inverter_split_phase.WH",
+                 "ac_meter_abcn.TotWhImp")
+
+
+class DevicesView(QWidget):
+    """Totals (PV production, consumption, grid exchange) and every device's state."""
+
+    def __init__(self, devices: Sequence[ModbusDeviceSpec], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.devices = list(devices)
+        self.production = Readout("PV PRODUCTION", "kW", decimals=1)
+        self.consumption = Readout("CONSUMPTION (metered)", "kW", decimals=1)
+        self.net = Readout("GRID EXCHANGE (+ import / − export)", "kW", decimals=1)
+        self.comm = Readout("DEVICES COMMUNICATING", "", decimals=0)
+        top = QHBoxLayout()
+        for r in (self.production, self.consumption, self.net, self.comm):
+            top.addWidget(r, 1)
+        self.table = DeviceTable()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+
+    def refresh(self, snap: GridSnapshot, statuses: Sequence[SourceStatus]) -> None:
+        by_name = {s.source: s for s in statuses}
+        rows = []
+        pv = load = net = 0.0
+        stale = False
+        ok = 0
+        for d in self.devices:
+            st = by_name.get(d.name)
+            power, pq = self._first(snap, d.name, POWER_POINTS)
+            energy, _ = self._first(snap, d.name, ENERGY_POINTS)
+            is_inverter = d.profile.lower() == "sunspec" and snap.reading(f"{d.name}.inverter_three_phase.W")
+            if math.isfinite(power):
+                if is_inverter:
+                    pv += power
+                else:
+                    net += power
+                    load += max(power, 0.0)
+            stale = stale or not pq.usable
+            state = st.state.value if st else "connecting"
+            ok += state == "connected"
+            rows.append(DeviceRow(d.name, "PV inverter" if is_inverter else "meter",
+                                  f"{d.host}:{d.port}/{d.device_id}", state, power, energy,
+                                  st.reads_ok if st else 0, st.reads_failed if st else 0,
+                                  st.latency_ms if st else None, (st.last_error or "") if st else ""))
+        # Meters see consumption net of rooftop PV: add PV back for consumption.
+        quality = Quality.STALE if stale else Quality.GOOD
+        self.production.set_value(pv / 1000, quality, Band.NORMAL)
+        self.consumption.set_value((load + pv) / 1000 if self.devices else math.nan, quality, Band.NORMAL)
+        self.net.set_value(net / 1000, quality, Band.NORMAL)
+        band = Band.NORMAL if ok == len(self.devices) else Band.ALERT
+        self.comm.set_value(float(ok), Quality.GOOD, band, f"of {len(self.devices)}")
+        self.table.show_rows(rows)
+
+    @staticmethod
+    def _first(snap: GridSnapshot, device: str, candidates: Sequence[str]) -> tuple[float, Quality]:
+        for point in candidates:
+            r = snap.reading(f"{device}.{point}")
+            if r is not None:
+                return r.value, r.quality
+        return math.nan, Quality.GOOD

@@ -1,0 +1,81 @@
+"""Field-device table: one row per device, communication state first."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+
+from widgets.palette import ALERT, EMERGENCY, STALE, TEXT
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """What the table shows of one device."""
+
+    name: str
+    kind: str
+    address: str
+    state: str  # connected | degraded | disconnected | connecting | stopped
+    power_w: float
+    energy_wh: float
+    reads_ok: int
+    reads_failed: int
+    latency_ms: float | None
+    last_error: str
+
+
+COLUMNS = ("Device", "Kind", "Address", "Comm", "Power [kW]", "Energy [kWh]", "Reads ok", "Errors",
+           "Latency [ms]", "Last error")
+_STATE_COLOURS = {"degraded": ALERT, "disconnected": EMERGENCY, "connecting": STALE, "stopped": STALE}
+
+
+class DeviceTable(QTableWidget):
+    """Dense, sortable, read-only; colour only on devices that need a look."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setObjectName("deviceTable")
+        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setAlternatingRowColors(False)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(20)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.setSortingEnabled(True)
+        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+
+    def show_rows(self, rows: list[DeviceRow]) -> None:
+        self.setSortingEnabled(False)  # no re-sorting while cells change
+        self.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            values = (row.name, row.kind, row.address, row.state, _num(row.power_w / 1000, 2),
+                      _num(row.energy_wh / 1000, 1), str(row.reads_ok), str(row.reads_failed),
+                      _num(row.latency_ms, 1), row.last_error)
+            colour = QColor(_STATE_COLOURS.get(row.state, TEXT))
+            for c, text in enumerate(values):
+                item = self.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    self.setItem(r, c, item)
+                item.setText(text)
+                if c in (4, 5, 6, 7, 8):
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                item.setForeground(QBrush(colour if c in (0, 3, 9) else QColor(TEXT)))
+        self.setSortingEnabled(True)
+
+    def row_texts(self) -> list[list[str]]:
+        """Cell texts (for tests)."""
+        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
+
+
+def _num(value: float | None, decimals: int) -> str:
+    if value is None or not math.isfinite(value):
+        return "—"
+    return f"{value:,.{decimals}f}"
