@@ -42,6 +42,7 @@ bench: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/trend_render.py
 	$(PY) bench/opcua_throughput.py
 	$(PY) bench/historian.py
+	$(PY) bench/modbus_cycle.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -223,9 +223,10 @@ class DeviceFleet:
         return None
 
 
-async def run_device_fleet(host: str, port: int, count: int, stop: asyncio.Event | None = None) -> None:
+async def run_device_fleet(host: str, port: int, count: int, stop: asyncio.Event | None = None,
+                           inverter_every: int = 3) -> None:
     """Serve the fleet until ``stop`` is set or the task is cancelled."""
-    fleet = DeviceFleet(count, host, port)
+    fleet = DeviceFleet(count, host, port, inverter_every=inverter_every)
     await fleet.start()
     try:
         await (stop or asyncio.Event()).wait()
