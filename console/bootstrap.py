@@ -73,7 +73,8 @@ def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> 
     if settings.sources:
         parts.append(OpcUaHub(settings.sources, acquisition.on_samples, acquisition.on_status))
     if settings.modbus:
-        parts.append(ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status))
+        parts.append(ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status,
+                               on_event=acquisition.on_event))
     return FieldSources(parts)
 
 
@@ -109,6 +110,7 @@ def build_historian(settings: Settings, acquisition: AcquisitionService) -> Hist
     service = HistorianService(build_sql_historian(settings), dict(settings.deadbands),
                                heartbeat_s=settings.historian.heartbeat_s)
     acquisition.subscribe(service.on_samples)
+    acquisition.subscribe_events(service.on_event)
     return service
 
 

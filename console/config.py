@@ -109,6 +109,8 @@ class ModbusDeviceModel(_Strict):
     reconnect_min_s: Annotated[float, Field(gt=0)] = 0.5
     reconnect_max_s: Annotated[float, Field(gt=0)] = 10.0
     poll: dict[str, Annotated[float, Field(gt=0)]] = {}  # poll group → interval override (s)
+    rated_power_w: Annotated[float, Field(gt=0)] = 25_000.0  # plausibility of energy jumps
+    consumer_only: bool = False  # negative power is then a reversed CT
 
 
 class FrequencyBandsModel(_Strict):
@@ -342,7 +344,7 @@ def _modbus(d: ModbusDeviceModel, path: Path | None) -> ModbusDeviceSpec:
         local = path.parent / profile
         profile = str(local) if local.exists() else profile  # else: a profile shipped with EnergyNet
     return ModbusDeviceSpec(d.name, d.host, d.port, d.device_id, profile, d.timeout_s, d.reconnect_min_s,
-                            d.reconnect_max_s, tuple(d.poll.items()))
+                            d.reconnect_max_s, tuple(d.poll.items()), d.rated_power_w, d.consumer_only)
 
 
 def default_config_path() -> Path:

@@ -46,6 +46,9 @@ class Historian(Protocol):
     def maintain(self, now: float) -> None:
         """Roll up closed periods and drop data past its retention."""
 
+    def record_event(self, ts: float, kind: str, source: str, severity: int, message: str) -> None:
+        """Journal an event (blocking: call it from a worker thread)."""
+
     def stats(self) -> HistorianStats:
         """Writer counters and database health."""
         ...

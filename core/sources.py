@@ -73,6 +73,8 @@ class ModbusDeviceSpec:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
     poll_overrides: tuple[tuple[str, float], ...] = ()  # (poll group, interval s)
+    rated_power_w: float = 25_000.0  # plausibility: the most energy the meter can count per hour
+    consumer_only: bool = False  # plausibility: negative power means a reversed CT
 
 
 class ConnectionState(enum.Enum):

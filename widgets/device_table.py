@@ -58,7 +58,9 @@ class DeviceTable(QTableWidget):
             values = (row.name, row.kind, row.address, row.state, _num(row.power_w / 1000, 2),
                       _num(row.energy_wh / 1000, 1), str(row.reads_ok), str(row.reads_failed),
                       _num(row.latency_ms, 1), row.last_error)
-            colour = QColor(_STATE_COLOURS.get(row.state, TEXT))
+            # A tamper note needs a look even while the device communicates fine.
+            attention = ALERT if row.last_error.startswith("TAMPER") else TEXT
+            colour = QColor(_STATE_COLOURS.get(row.state, attention))
             for c, text in enumerate(values):
                 item = self.item(r, c)
                 if item is None:

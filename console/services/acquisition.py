@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from core.grid import GridSnapshot, GridState
 from core.points import PointDef, Sample
 from core.series import SeriesBuffer
 from core.sources import SourceStatus
+from core.tamper import TamperEvent
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class AcquisitionService:
         self._batches = 0
         self._last_latency = math.nan
         self._listeners: list[Callable[[Sequence[Sample]], None]] = []
+        self.events: deque[TamperEvent] = deque(maxlen=500)  # newest last
+        self._event_listeners: list[Callable[[TamperEvent], None]] = []
 
     @property
     def points(self) -> Sequence[PointDef]:
@@ -103,6 +107,18 @@ class AcquisitionService:
                 listener(batch)
             except Exception:
                 log.exception("sample listener %r failed", listener)
+
+    def on_event(self, event: TamperEvent) -> None:
+        """Driver callback: a meter reading failed a plausibility check."""
+        self.events.append(event)
+        for listener in self._event_listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener %r failed", listener)
+
+    def subscribe_events(self, listener: Callable[[TamperEvent], None]) -> None:
+        self._event_listeners.append(listener)
 
     def on_status(self, status: SourceStatus) -> None:
         """Driver callback: a source's connection state changed."""

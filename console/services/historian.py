@@ -14,6 +14,7 @@ import numpy as np
 from core.history import Bucket, DeadbandFilter, HistorianStats
 from core.points import Sample
 from core.ports import Historian
+from core.tamper import TamperEvent
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,23 @@ class HistorianService:
         self.deadband = DeadbandFilter(deadbands or {}, heartbeat_s)
         self.maintain_every_s = maintain_every_s
         self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     def on_samples(self, batch: Sequence[Sample]) -> None:
         """Acquisition listener: cheap, never blocks (the writer has its own thread)."""
         self.historian.record(list(self.deadband(batch)))
+
+    def on_event(self, event: TamperEvent) -> None:
+        """Journal a meter event off the loop; a failure is logged, never raised here."""
+        task = asyncio.get_running_loop().create_task(asyncio.to_thread(
+            self.historian.record_event, event.ts, event.kind.name, f"{event.device}.{event.point}", 2, str(event)))
+        self._pending.add(task)
+        task.add_done_callback(self._event_done)
+
+    def _event_done(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not journal a meter event: %s", task.exception())
 
     async def start(self) -> None:
         await asyncio.to_thread(self.historian.start)  # migrations may take a moment

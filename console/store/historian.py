@@ -6,9 +6,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import insert
+
 from console.store.database import make_engine, upgrade
 from console.store.retention import RetentionPolicy, enforce, rollup
 from console.store.samples import QUALITY_CODES, SampleStore
+from console.store.schema import events
 from console.store.spool import Spool
 from console.store.writer import HistorianWriter
 from core.history import Bucket, HistorianStats
@@ -69,6 +72,11 @@ class SqlHistorian:
         deleted = enforce(self.engine, now_us, self.retention)
         if any(added) or any(deleted.values()):
             log.info("historian: rolled up %d minute / %d hour buckets; deleted %s", *added, deleted)
+
+    def record_event(self, ts: float, kind: str, source: str, severity: int, message: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(events).values(ts_us=round(ts * 1_000_000), kind=kind, source=source,
+                                               severity=severity, message=message))
 
     def stats(self) -> HistorianStats:
         return self.writer.stats()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
@@ -11,6 +12,7 @@ from core.bands import Band
 from core.grid import GridSnapshot
 from core.points import Quality
 from core.sources import ModbusDeviceSpec, SourceStatus
+from core.tamper import TamperEvent
 from widgets.device_table import DeviceRow, DeviceTable
 from widgets.readout import Readout
 
@@ -41,8 +43,10 @@ class DevicesView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.table, 1)
 
-    def refresh(self, snap: GridSnapshot, statuses: Sequence[SourceStatus]) -> None:
+    def refresh(self, snap: GridSnapshot, statuses: Sequence[SourceStatus],
+                events: Sequence[TamperEvent] = ()) -> None:
         by_name = {s.source: s for s in statuses}
+        last_event = {e.device: e for e in events}
         rows = []
         pv = load = net = 0.0
         stale = False
@@ -60,11 +64,15 @@ class DevicesView(QWidget):
                     load += max(power, 0.0)
             stale = stale or not pq.usable
             state = st.state.value if st else "connecting"
+            tamper = last_event.get(d.name)
+            note = (st.last_error or "") if st else ""
+            if tamper is not None:
+                note = f"TAMPER {time.strftime('%H:%M:%S', time.localtime(tamper.ts))}: {tamper.kind.value}"
             ok += state == "connected"
             rows.append(DeviceRow(d.name, "PV inverter" if is_inverter else "meter",
                                   f"{d.host}:{d.port}/{d.device_id}", state, power, energy,
                                   st.reads_ok if st else 0, st.reads_failed if st else 0,
-                                  st.latency_ms if st else None, (st.last_error or "") if st else ""))
+                                  st.latency_ms if st else None, note))
         # Meters see consumption net of rooftop PV: add PV back for consumption.
         quality = Quality.STALE if stale else Quality.GOOD
         self.production.set_value(pv / 1000, quality, Band.NORMAL)

@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         if self.tabs.currentIndex() == 0:
             self.view.refresh(snap)
         elif self.devices_view is not None and self.frames % 5 == 0:  # a table needs no 20 Hz
-            self.devices_view.refresh(snap, snap.sources)
+            self.devices_view.refresh(snap, snap.sources, self.acq.events)
         for status in snap.sources:
             self._show_source(status)
         self._show_modbus(snap.sources)

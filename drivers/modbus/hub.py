@@ -26,6 +26,7 @@ from pymodbus.exceptions import ModbusException
 from core.points import Quality, Sample
 from core.ports import SampleSink, StatusSink
 from core.sources import ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
+from core.tamper import MeterPlausibility, MeterRules, TamperEvent
 from drivers.backoff import Backoff
 from drivers.modbus.codec import DataType, decode
 from drivers.modbus.profile import Block, Profile, ProfileError, Table, load_profile, plan_blocks
@@ -46,8 +47,12 @@ class DeviceSession:
     """Polls one device for as long as it runs."""
 
     def __init__(self, spec: ModbusDeviceSpec, on_samples: SampleSink, on_status: StatusSink,
-                 clock: Callable[[], float] = time.time, profile: Profile | None = None) -> None:
+                 clock: Callable[[], float] = time.time, profile: Profile | None = None,
+                 on_event: Callable[[TamperEvent], None] | None = None) -> None:
         self.spec = spec
+        self._on_event = on_event
+        self.plausibility = MeterPlausibility(spec.name, MeterRules(spec.rated_power_w, spec.consumer_only))
+        self.events: list[TamperEvent] = []
         self._on_samples = on_samples
         self._on_status = on_status
         self._clock = clock
@@ -148,6 +153,8 @@ class DeviceSession:
                     continue
                 scaled = self._scaled(p.id, self._raw[p.id])
                 quality = Quality.GOOD if scaled is not None else Quality.BAD  # None: not implemented
+                if scaled is not None and p.role and self._implausible(p.id, p.role, scaled, now):
+                    quality = Quality.UNCERTAIN  # flagged: this reading is not settleable
                 samples.append(self._sample(p.id, math.nan if scaled is None else scaled, p.unit, quality, now))
         if samples:
             self._on_samples(samples)
@@ -156,6 +163,15 @@ class DeviceSession:
         if (state is not self.status.state or tuple(faults) != self.status.faults
                 or time.monotonic() - self._reported >= 1.0):
             self._set(state, faults=tuple(faults), last_error=faults[0].message if faults else None)
+
+    def _implausible(self, point_id: str, role: str, value: float, now: float) -> bool:
+        events = self.plausibility.check(point_id, role, value, now)
+        for event in events:
+            log.warning("%s", event)
+            self.events.append(event)
+            if self._on_event is not None:
+                self._on_event(event)
+        return bool(events)
 
     def _scaled(self, point_id: str, value: float | None) -> float | None:
         assert self.profile is not None
@@ -210,7 +226,8 @@ class ModbusHub:
     is reported and left out; the others start."""
 
     def __init__(self, specs: Sequence[ModbusDeviceSpec], on_samples: SampleSink, on_status: StatusSink,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 on_event: Callable[[TamperEvent], None] | None = None) -> None:
         self.sessions: list[DeviceSession] = []
         self.errors: list[str] = []
         for spec in specs:
@@ -225,7 +242,7 @@ class ModbusHub:
                     on_status(SourceStatus(spec.name, f"modbus://{spec.host}:{spec.port}/{spec.device_id}",
                                            ConnectionState.STOPPED, clock(), last_error=message))
                     continue
-            self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile))
+            self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile, on_event))
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -129,3 +129,28 @@ async def test_malformed_profile_leaves_that_device_out(fleet: DeviceFleet, tmp_
         await wait_until(lambda: rec.count("m2.power") >= 2, 10)
     finally:
         await hub.stop()
+
+
+async def test_counter_reset_is_detected_and_only_that_reading_flagged(fleet: DeviceFleet) -> None:
+    fleet.houses[1].imported_wh = 50_000.0
+    fleet.houses[1].pv_peak_w = 0.0  # a pure consumer: the import counter only grows
+    rec = Recorder()
+    events = []
+    hub = ModbusHub([meter(fleet, "m1", 1)], rec.on_samples, rec.on_status, on_event=events.append)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("m1.energy_import") >= 2, 10)
+        assert events == []
+        fleet.set_fault(1, "counter_reset")
+        await wait_until(lambda: bool(events), 5)
+        (event,) = events
+        assert event.kind.name == "COUNTER_RESET" and event.device == "m1" and event.point == "energy_import"
+        flagged = rec.latest("m1.energy_import")
+        assert flagged is not None and flagged.quality is Quality.UNCERTAIN  # not settleable
+        same_poll = [s for _, s in rec.samples if s.point == "m1.energy_export" and s.source_ts == flagged.source_ts]
+        assert same_poll and same_poll[0].quality is Quality.GOOD  # only that reading
+        fleet.set_fault(1, None)
+        mark = time.monotonic()
+        await wait_until(lambda: rec.count("m1.energy_import", Quality.GOOD, mark) >= 1, 5)
+    finally:
+        await hub.stop()

@@ -151,3 +151,19 @@ def test_devices_view_totals_and_comm_state(qtbot) -> None:  # type: ignore[no-u
     rows = {r[0]: r for r in view.table.row_texts()}
     assert rows["h2"][3] == "disconnected" and rows["h2"][9] == "no answer"
     assert rows["h3"][1] == "PV inverter" and rows["h1"][4] == "1.20"
+
+
+def test_devices_view_shows_tamper_events(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from console.ui.devices_view import DevicesView
+    from core.grid import GridState
+    from core.sources import ModbusDeviceSpec
+    from core.tamper import TamperEvent, TamperKind
+
+    view = DevicesView([ModbusDeviceSpec("h1", "127.0.0.1", 5020, 1, "eastron_sdm630.toml")])
+    qtbot.addWidget(view)
+    now = time.time()
+    event = TamperEvent("h1", "energy_import", TamperKind.COUNTER_RESET, now, 0.0, 5000.0, "5000 Wh → 0 Wh")
+    view.refresh(GridState([]).snapshot(now),
+                 [SourceStatus("h1", "modbus://x", ConnectionState.CONNECTED, now)], [event])
+    (row,) = view.table.row_texts()
+    assert row[3] == "connected" and row[9].startswith("TAMPER") and "energy counter was reset" in row[9]
