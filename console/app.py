@@ -53,8 +53,9 @@ def run_console(
     acquisition = bootstrap.build_acquisition(settings)
     sources = bootstrap.build_field_sources(settings, acquisition)
     historian = bootstrap.build_historian(settings, acquisition)
+    commands = bootstrap.build_commands(sources, historian)
     monitor = LoopMonitor()
-    window = MainWindow(settings, acquisition, monitor, historian)
+    window = MainWindow(settings, acquisition, monitor, historian, commands)
     if view == "devices" and window.devices_view is not None:
         window.tabs.setCurrentWidget(window.devices_view)
     window.show()

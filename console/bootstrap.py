@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
+from console.services.commands import CommandService
 from console.services.historian import HistorianService
 from core.grid import GridState
 from core.points import Quality, Sample
-from core.ports import SampleSource
+from core.ports import DeviceWriter, SampleSource
 from core.sources import SourceStatus
 from drivers.modbus.hub import ModbusHub
 from drivers.opcua import OpcUaHub
@@ -52,8 +53,9 @@ def build_acquisition(settings: Settings) -> AcquisitionService:
 class FieldSources:
     """All field drivers as one :class:`core.ports.SampleSource`."""
 
-    def __init__(self, parts: Sequence[SampleSource]) -> None:
+    def __init__(self, parts: Sequence[SampleSource], writer: DeviceWriter | None = None) -> None:
         self.parts = list(parts)
+        self.writer = writer  # the Modbus hub: devices that take setpoints
 
     async def start(self) -> None:
         for part in self.parts:
@@ -67,15 +69,24 @@ class FieldSources:
         return [st for part in self.parts for st in part.statuses()]
 
 
-def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> SampleSource:
+def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> FieldSources:
     """The drivers for every configured source, feeding ``acquisition``."""
     parts: list[SampleSource] = []
     if settings.sources:
         parts.append(OpcUaHub(settings.sources, acquisition.on_samples, acquisition.on_status))
+    modbus = None
     if settings.modbus:
-        parts.append(ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status,
-                               on_event=acquisition.on_event))
-    return FieldSources(parts)
+        modbus = ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status,
+                           on_event=acquisition.on_event)
+        parts.append(modbus)
+    return FieldSources(parts, modbus)
+
+
+def build_commands(sources: FieldSources, historian: HistorianService | None) -> CommandService | None:
+    """Operator commands to the devices that take them (None without any)."""
+    if sources.writer is None:
+        return None
+    return CommandService(sources.writer, historian.historian if historian is not None else None)
 
 
 def historian_url(settings: Settings) -> str:

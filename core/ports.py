@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from core.commands import WriteResult
 from core.history import Bucket, HistorianStats
 from core.points import Sample
 from core.sources import SourceStatus
@@ -49,6 +50,18 @@ class Historian(Protocol):
     def record_event(self, ts: float, kind: str, source: str, severity: int, message: str) -> None:
         """Journal an event (blocking: call it from a worker thread)."""
 
+    def record_audit(self, ts: float, user: str, action: str, target: str, old: str | None, new: str | None,
+                     result: str) -> None:
+        """Keep who did what, from what to what, with which result (blocking)."""
+
     def stats(self) -> HistorianStats:
         """Writer counters and database health."""
+        ...
+
+
+class DeviceWriter(Protocol):
+    """Verified writes to field devices."""
+
+    async def write(self, device: str, point: str, value: float) -> WriteResult:
+        """Write, read back, compare; raises :class:`core.commands.WriteError` when refused."""
         ...

@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from console.store.database import make_engine, upgrade
 from console.store.retention import RetentionPolicy, enforce, rollup
 from console.store.samples import QUALITY_CODES, SampleStore
-from console.store.schema import events
+from console.store.schema import audit_log, events
 from console.store.spool import Spool
 from console.store.writer import HistorianWriter
 from core.history import Bucket, HistorianStats
@@ -77,6 +77,12 @@ class SqlHistorian:
         with self.engine.begin() as conn:
             conn.execute(insert(events).values(ts_us=round(ts * 1_000_000), kind=kind, source=source,
                                                severity=severity, message=message))
+
+    def record_audit(self, ts: float, user: str, action: str, target: str, old: str | None, new: str | None,
+                     result: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(audit_log).values(ts_us=round(ts * 1_000_000), user=user, action=action,
+                                                  target=target, old=old, new=new, result=result[:200]))
 
     def stats(self) -> HistorianStats:
         return self.writer.stats()

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
+from console.services.commands import CommandService
 from console.services.historian import HistorianService
 from console.services.loop_monitor import LoopMonitor
 from console.ui.devices_view import DevicesView
@@ -39,6 +40,7 @@ class MainWindow(QMainWindow):
         acquisition: AcquisitionService,
         loop_monitor: LoopMonitor,
         historian: HistorianService | None = None,
+        commands: CommandService | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -77,7 +79,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.view, "Grid  (F1)")
         self.devices_view: DevicesView | None = None
         if settings.modbus:
-            self.devices_view = DevicesView(settings.modbus)
+            self.devices_view = DevicesView(settings.modbus, commands)
             self.tabs.addTab(self.devices_view, "Field devices  (F2)")
         QShortcut(QKeySequence(Qt.Key.Key_F1), self, activated=lambda: self.tabs.setCurrentIndex(0))
         QShortcut(QKeySequence(Qt.Key.Key_F2), self, activated=lambda: self.tabs.setCurrentIndex(1))

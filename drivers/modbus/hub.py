@@ -23,12 +23,13 @@ from typing import Any
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
+from core.commands import WriteError, WriteResult
 from core.points import Quality, Sample
 from core.ports import SampleSink, StatusSink
 from core.sources import ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
 from core.tamper import MeterPlausibility, MeterRules, TamperEvent
 from drivers.backoff import Backoff
-from drivers.modbus.codec import DataType, decode
+from drivers.modbus.codec import DataType, decode, encode
 from drivers.modbus.profile import Block, Profile, ProfileError, Table, load_profile, plan_blocks
 from drivers.modbus.sunspec import discover, sunspec_profile
 
@@ -66,6 +67,7 @@ class DeviceSession:
         self._ok = self._failed = 0
         self._latency: float | None = None
         self._reported = 0.0
+        self._client: AsyncModbusTcpClient | None = None
 
     def point_ids(self) -> list[str]:
         return [f"{self.spec.name}.{p.id}" for p in self.profile.points] if self.profile else []
@@ -75,6 +77,7 @@ class DeviceSession:
         while True:
             client = AsyncModbusTcpClient(self.spec.host, port=self.spec.port, timeout=self.spec.timeout_s,
                                           retries=0)
+            self._client = client
             try:
                 await self._serve(client)
             except asyncio.CancelledError:
@@ -163,6 +166,46 @@ class DeviceSession:
         if (state is not self.status.state or tuple(faults) != self.status.faults
                 or time.monotonic() - self._reported >= 1.0):
             self._set(state, faults=tuple(faults), last_error=faults[0].message if faults else None)
+
+    async def write(self, point_id: str, value: float) -> WriteResult:
+        """Write one value, read it back and compare; raises :class:`WriteError`
+        when the write is not allowed or the device refuses it."""
+        where = f"device {self.spec.name!r}"
+        if self.profile is None or self._client is None or self.status.state not in (
+                ConnectionState.CONNECTED, ConnectionState.DEGRADED):
+            raise WriteError(f"{where} is not connected; nothing was written")
+        try:
+            p = self.profile.point(point_id)
+        except KeyError:
+            raise WriteError(f"{where} has no point {point_id!r}") from None
+        if not p.writable:
+            raise WriteError(f"{where}, {point_id}: read-only register ({p.table.value} {p.address}); "
+                             "the profile does not allow writing it")
+        if not p.minimum <= value <= p.maximum:
+            raise WriteError(f"{where}, {point_id}: {value:g} {p.unit} is outside the allowed range "
+                             f"{p.minimum:g}–{p.maximum:g} {p.unit}; nothing was written")
+        factor = p.scale
+        if p.sf is not None:
+            sf = self._raw.get(p.sf)
+            if sf is None:
+                raise WriteError(f"{where}, {point_id}: scale factor {p.sf} unknown yet; try again after a poll")
+            factor *= 10.0 ** sf
+        old = self._scaled(point_id, self._raw.get(point_id)) if point_id in self._raw else None
+        regs = encode(value / factor, p.dtype, self.profile.word_order, self.profile.byte_order, words=p.words)
+        rr = await self._client.write_registers(p.address, regs, device_id=self.spec.device_id)
+        if rr.isError():
+            code = getattr(rr, "exception_code", 0)
+            raise WriteError(f"{where}, {point_id}: the device refused the write with Modbus exception {code} "
+                             f"({EXCEPTION_NAMES.get(code, 'unknown')}) at holding {p.address}")
+        back_regs = await self._read(self._client, Table.HOLDING, p.address, p.words)
+        raw_back = decode(back_regs, p.dtype, self.profile.word_order, self.profile.byte_order)
+        read_back = None if not isinstance(raw_back, float) else raw_back * factor
+        confirmed = read_back is not None and abs(read_back - value) <= abs(factor) / 2
+        if read_back is not None:
+            self._raw[point_id] = raw_back if isinstance(raw_back, float) else None
+        message = (f"{point_id} set to {read_back:g} {p.unit} (confirmed by read-back)" if confirmed else
+                   f"{point_id}: wrote {value:g} {p.unit} but read back {read_back!r}: the device did not take it")
+        return WriteResult(self.spec.name, point_id, old, value, read_back, confirmed, message)
 
     def _implausible(self, point_id: str, role: str, value: float, now: float) -> bool:
         events = self.plausibility.check(point_id, role, value, now)
@@ -259,6 +302,13 @@ class ModbusHub:
 
     def statuses(self) -> Sequence[SourceStatus]:
         return [s.status for s in self.sessions]
+
+    async def write(self, device: str, point: str, value: float) -> WriteResult:
+        """Verified write to one device point (see :meth:`DeviceSession.write`)."""
+        for s in self.sessions:
+            if s.spec.name == device:
+                return await s.write(point, value)
+        raise WriteError(f"no Modbus device named {device!r} is configured")
 
 
 def _describe(exc: BaseException, spec: ModbusDeviceSpec) -> str:

@@ -4,6 +4,7 @@ model definitions shipped with pysunspec2 (not typed in by hand)."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -15,7 +16,7 @@ from drivers.modbus.profile import Profile, ProfilePoint, Table
 SUNS = (0x5375, 0x6E53)  # "SunS"
 BASE_ADDRESSES = (40000, 50000, 0)
 END_MODEL = 0xFFFF
-SUPPORTED = (1, 101, 102, 103, 201, 202, 203, 204, 124, 802)
+SUPPORTED = (1, 101, 102, 103, 123, 201, 202, 203, 204, 124, 802)
 
 Reader = Callable[[int, int], Awaitable[list[int]]]
 
@@ -93,6 +94,8 @@ def model_points(header: ModelHeader, poll: str = "fast") -> list[ProfilePoint]:
             sf=f"{prefix}.{sf}" if isinstance(sf, str) else None,
             poll="identity" if header.model_id == 1 else poll,
             writable=p.get("access") == "RW",
+            minimum=0.0 if "%" in str(p.get("units") or "") else -math.inf,
+            maximum=100.0 if "%" in str(p.get("units") or "") else math.inf,
             role=_role(header.model_id, p["name"]),
         ))
     return points
@@ -111,7 +114,7 @@ def sunspec_profile(headers: list[ModelHeader], name: str = "SunSpec device") ->
 
 
 def _unit(units: str | None) -> str:
-    return {"Pct": "%", "C": "°C", "WH": "Wh", "VAh": "VAh", "varh": "varh"}.get(units or "", units or "")
+    return {"Pct": "%", "% WMax": "%", "C": "°C", "WH": "Wh", "Secs": "s"}.get(units or "", units or "")
 
 
 def _role(model_id: int, point: str) -> str | None:

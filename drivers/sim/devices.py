@@ -103,12 +103,14 @@ class SunSpecInverterMap:
     """SunSpec map (common model 1 + three-phase inverter 103) of one house's PV."""
 
     base = 40000
+    rated_w = 5000.0
 
     def __init__(self, house: House) -> None:
         self.house = house
+        self.written: dict[int, int] = {}  # registers the operator set (controls)
         self.layout: dict[str, tuple[int, DataType, int]] = {}
         address = self.base + 2
-        for model_id in (1, 103):
+        for model_id in (1, 103, 123):
             group = model_definition(model_id)["group"]
             offset = 0
             for p in group["points"]:
@@ -121,8 +123,14 @@ class SunSpecInverterMap:
             address += offset
         self.end = address
 
+    def limit_pct(self) -> float:
+        address = self.layout["controls.WMaxLimPct"][0]
+        enabled = self.written.get(self.layout["controls.WMaxLim_Ena"][0], 0) == 1
+        return float(self.written.get(address, 100)) if enabled else 100.0
+
     def holding_registers(self) -> dict[int, list[int]]:
         pv, _ = self.house.step()
+        pv = min(pv, self.rated_w * self.limit_pct() / 100)  # the inverter obeys its power limit
         regs: dict[int, list[int]] = {self.base: list(SUNS), self.end: [0xFFFF, 0]}
         for address, dtype, size in self.layout.values():
             regs[address] = encode(None, dtype, words=size) if dtype is not DataType.STRING else [0] * size
@@ -139,10 +147,14 @@ class SunSpecInverterMap:
             "inverter_three_phase.WH": max(1, round(self.house.produced_wh)), "inverter_three_phase.WH_SF": 0,
             "inverter_three_phase.TmpCab": 412, "inverter_three_phase.Tmp_SF": -1,
             "inverter_three_phase.St": 4 if pv > 0 else 2, "inverter_three_phase.Evt1": 0,
+            "controls.ID": 123, "controls.L": 24, "controls.WMaxLimPct": 100,
+            "controls.WMaxLimPct_SF": 0, "controls.WMaxLim_Ena": 0, "controls.Conn": 1,
         }
         for key, value in values.items():
             address, dtype, size = self.layout[key]
             regs[address] = encode(value, dtype, words=size)
+        for address, word in self.written.items():
+            regs[address] = [word]
         return regs
 
 
@@ -206,6 +218,12 @@ class DeviceFleet:
         if house.fault == "exception":
             return ExcCodes.DEVICE_FAILURE
         m = self.maps[device_id]
+        if set_values is not None:
+            if not isinstance(m, SunSpecInverterMap):
+                return ExcCodes.ILLEGAL_ADDRESS  # meters here have nothing writable
+            for i, word in enumerate(set_values):
+                m.written[address + i] = int(word)
+            return None
         if function_code == 4 and isinstance(m, Sdm630Map):
             regs = m.input_registers()
         elif function_code == 3:

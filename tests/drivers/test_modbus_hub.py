@@ -154,3 +154,35 @@ async def test_counter_reset_is_detected_and_only_that_reading_flagged(fleet: De
         await wait_until(lambda: rec.count("m1.energy_import", Quality.GOOD, mark) >= 1, 5)
     finally:
         await hub.stop()
+
+
+async def test_power_limit_write_is_range_checked_read_back_and_obeyed(fleet: DeviceFleet) -> None:
+    from core.commands import WriteError
+
+    fleet.houses[3].pv_peak_w = 8000.0
+    rec = Recorder()
+    spec = ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
+                            poll_overrides=(("fast", 0.2),))
+    hub = ModbusHub([spec, meter(fleet, "m1", 1)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("inv3.controls.WMaxLimPct") is not None
+                         and rec.latest("m1.power") is not None, 10)
+        with pytest.raises(WriteError, match="outside the allowed range 0–100"):
+            await hub.write("inv3", "controls.WMaxLimPct", 150)
+        with pytest.raises(WriteError, match="read-only register"):
+            await hub.write("inv3", "inverter_three_phase.W", 10)
+        with pytest.raises(WriteError, match="read-only register"):
+            await hub.write("m1", "power", 0)
+        with pytest.raises(WriteError, match="no Modbus device named 'nope'"):
+            await hub.write("nope", "x", 1)
+        enable = await hub.write("inv3", "controls.WMaxLim_Ena", 1)
+        assert enable.confirmed
+        result = await hub.write("inv3", "controls.WMaxLimPct", 40)
+        assert result.confirmed and result.old == 100 and result.read_back == 40
+        assert "confirmed by read-back" in result.message
+        mark = time.monotonic()
+        await wait_until(lambda: rec.count("inv3.inverter_three_phase.W", since=mark) >= 2, 5)
+        assert (rec.latest("inv3.inverter_three_phase.W") or pytest.fail()).value <= 2000  # 40 % of 5 kW
+    finally:
+        await hub.stop()

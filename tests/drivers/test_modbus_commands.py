@@ -1,0 +1,55 @@
+"""Operator setpoints: verified on the device, audited in the historian."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from console.services.commands import CommandService
+from console.store.historian import SqlHistorian
+from console.store.schema import audit_log
+from core.commands import Outcome
+from core.sources import ModbusDeviceSpec
+from drivers.modbus.hub import ModbusHub
+from drivers.sim.devices import DeviceFleet
+from tests.conftest import free_port
+from tests.drivers.test_opcua_hub import Recorder, wait_until
+
+pytestmark = [pytest.mark.drivers, pytest.mark.timeout(60)]
+
+
+async def test_setpoint_is_confirmed_rejected_or_failed_and_always_audited(tmp_path: Path) -> None:
+    fleet = DeviceFleet(count=3, port=free_port())
+    await fleet.start()
+    historian = SqlHistorian(f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "spool")
+    historian.start()
+    rec = Recorder()
+    hub = ModbusHub([ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
+                                      poll_overrides=(("fast", 0.2),))], rec.on_samples, rec.on_status)
+    await hub.start()
+    commands = CommandService(hub, historian, user="operator-7")
+    try:
+        await wait_until(lambda: rec.latest("inv3.controls.WMaxLimPct") is not None, 10)
+        assert (await commands.set_value("inv3", "controls.WMaxLim_Ena", 1)).outcome is Outcome.CONFIRMED
+        ok = await commands.set_value("inv3", "controls.WMaxLimPct", 60)
+        assert ok.outcome is Outcome.CONFIRMED and "confirmed by read-back" in ok.message
+        bad = await commands.set_value("inv3", "controls.WMaxLimPct", 120)
+        assert bad.outcome is Outcome.REJECTED and "outside the allowed range" in bad.message
+        fleet.set_fault(3, "exception")
+        refused = await commands.set_value("inv3", "controls.WMaxLimPct", 50)
+        assert refused.outcome is Outcome.REJECTED and "Modbus exception 4" in refused.message
+    finally:
+        await hub.stop()
+        await fleet.stop()
+    with historian.engine.connect() as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.id)).all()
+    historian.stop()
+    assert [(r.user, r.action, r.target, r.old, r.new) for r in rows] == [
+        ("operator-7", "write", "inv3.controls.WMaxLim_Ena", "0", "1"),
+        ("operator-7", "write", "inv3.controls.WMaxLimPct", "100", "60"),
+        ("operator-7", "write", "inv3.controls.WMaxLimPct", None, "120"),
+        ("operator-7", "write", "inv3.controls.WMaxLimPct", None, "50"),
+    ]
+    assert rows[1].result.startswith("confirmed") and rows[2].result.startswith("rejected")
