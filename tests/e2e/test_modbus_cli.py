@@ -112,5 +112,5 @@ async def test_probe_sunspec_lists_models() -> None:
         await fleet.stop()
     assert rc == 0, err
     models = json.loads(out)
-    assert [(m["model"], m["address"]) for m in models] == [(1, 40002), (103, 40070)]
+    assert [(m["model"], m["address"]) for m in models] == [(1, 40002), (103, 40070), (123, 40122)]
     assert models[1]["length"] == 50
