@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -18,7 +18,7 @@ from console.services.commands import CommandService
 from console.services.historian import HistorianService
 from core.grid import GridState
 from core.points import Quality, Sample
-from core.ports import DeviceWriter, SampleSource
+from core.ports import DeviceWriter, SampleSink, SampleSource, StatusSink
 from core.sources import SourceStatus
 from drivers.modbus.hub import ModbusHub
 from drivers.opcua import OpcUaHub
@@ -173,22 +173,30 @@ def export_samples(url: str, point: str, start: float, end: float, out: TextIO) 
         engine.dispose()
 
 
-async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeResult], list[SourceStatus]]:
-    """Connect to every source for ``seconds`` and return each point's last sample."""
+async def _listen[SourceT: SampleSource](
+    make: Callable[[SampleSink, StatusSink], SourceT], seconds: float
+) -> tuple[dict[str, Sample], list[SourceStatus], SourceT]:
+    """Run a source for ``seconds``; the last sample of every point and the last status of every source."""
     latest: dict[str, Sample] = {}
+    statuses: dict[str, SourceStatus] = {}
 
-    def keep(batch: object) -> None:
-        for s in batch:  # type: ignore[attr-defined]
+    def keep(batch: Sequence[Sample]) -> None:
+        for s in batch:
             latest[s.point] = s
 
-    statuses: dict[str, SourceStatus] = {}
-    hub = OpcUaHub(settings.sources, keep, lambda st: statuses.__setitem__(st.source, st))
-    await hub.start()
+    source = make(keep, lambda st: statuses.__setitem__(st.source, st))
+    await source.start()
     try:
         await asyncio.sleep(seconds)
         final = dict(latest)  # before stop() marks every point stale
     finally:
-        await hub.stop()
+        await source.stop()
+    return final, list(statuses.values()), source
+
+
+async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeResult], list[SourceStatus]]:
+    """Connect to every source for ``seconds`` and return each point's last sample."""
+    final, statuses, _ = await _listen(lambda keep, status: OpcUaHub(settings.sources, keep, status), seconds)
     results = []
     for p in settings.points:
         s = final.get(p.id)
@@ -197,25 +205,13 @@ async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeRes
         else:
             value = s.value if math.isfinite(s.value) else None
             results.append(ProbeResult(p.id, value, s.unit, s.quality.value, s.source_ts))
-    return results, list(statuses.values())
+    return results, statuses
 
 
 async def probe_modbus(settings: Settings, seconds: float) -> tuple[list[dict[str, object]], list[str]]:
     """Poll every Modbus device for ``seconds``; one row per device point, plus problems."""
-    latest: dict[str, Sample] = {}
-
-    def keep(batch: Sequence[Sample]) -> None:
-        for s in batch:
-            latest[s.point] = s
-
-    statuses: dict[str, SourceStatus] = {}
-    hub = ModbusHub(settings.modbus, keep, lambda st: statuses.__setitem__(st.source, st))
-    await hub.start()
-    try:
-        await asyncio.sleep(seconds)
-        final = dict(latest)  # before stop() marks every point stale
-    finally:
-        await hub.stop()
+    final, status_list, hub = await _listen(lambda keep, status: ModbusHub(settings.modbus, keep, status), seconds)
+    statuses = {st.source: st for st in status_list}
     rows: list[dict[str, object]] = []
     problems = list(hub.errors)
     for session in hub.sessions:

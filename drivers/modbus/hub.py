@@ -12,7 +12,6 @@ device and registers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -32,6 +31,7 @@ from drivers.backoff import Backoff
 from drivers.modbus.codec import DataType, decode, encode
 from drivers.modbus.profile import Block, Profile, ProfileError, Table, load_profile, plan_blocks
 from drivers.modbus.sunspec import discover, sunspec_profile
+from drivers.tasks import SessionTasks
 
 log = logging.getLogger(__name__)
 
@@ -286,19 +286,14 @@ class ModbusHub:
                                            ConnectionState.STOPPED, clock(), last_error=message))
                     continue
             self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile, on_event))
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = SessionTasks()
 
     async def start(self) -> None:
-        if not self._tasks:
-            self._tasks = [asyncio.create_task(s.run(), name=f"modbus-{s.spec.name}") for s in self.sessions]
+        """One task per device; returns at once (connections follow)."""
+        self._tasks.start([(f"modbus-{s.spec.name}", s.run) for s in self.sessions])
 
     async def stop(self) -> None:
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._tasks.stop()
 
     def statuses(self) -> Sequence[SourceStatus]:
         return [s.status for s in self.sessions]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 
 from core.ports import SampleSink, StatusSink
 from core.sources import OpcUaSourceSpec, SourceStatus
 from drivers.opcua.session import SourceSession
+from drivers.tasks import SessionTasks
 
 
 class OpcUaHub:
@@ -37,24 +36,15 @@ class OpcUaHub:
         if len(set(names)) != len(names):
             raise ValueError(f"OPC-UA source names must be unique, got {names}")
         self.sessions = [SourceSession(s, on_samples, on_status, clock) for s in specs]
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks = SessionTasks()
 
     async def start(self) -> None:
         """Start one task per source; returns at once (connections follow)."""
-        if self._tasks:
-            return
-        self._tasks = [
-            asyncio.create_task(s.run(), name=f"opcua-{s.spec.name}") for s in self.sessions
-        ]
+        self._tasks.start([(f"opcua-{s.spec.name}", s.run) for s in self.sessions])
 
     async def stop(self) -> None:
         """Cancel all sessions and wait until their clients are closed."""
-        tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await self._tasks.stop()
 
     def statuses(self) -> Sequence[SourceStatus]:
         """Current status of every source."""
