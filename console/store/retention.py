@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Table, delete, func, select, text
 
-from console.store.schema import samples, samples_1h, samples_1m
+from console.store.schema import samples, samples_1h, samples_1m, samples_10s
 
+TEN_S_US = 10_000_000
 MINUTE_US = 60_000_000
 HOUR_US = 3_600_000_000
 DAY_US = 86_400_000_000
@@ -20,14 +21,20 @@ class RetentionPolicy:
     raw_days: float = 30.0
     minute_days: float = 365.0
     hour_days: float = 3650.0
+    ten_second_days: float = 90.0
+
+
+# Rollup tiers, finest first: (table, bucket width).
+TIERS = ((samples_10s, TEN_S_US), (samples_1m, MINUTE_US), (samples_1h, HOUR_US))
 
 
 def rollup(engine: Engine, now_us: int) -> tuple[int, int]:
-    """Aggregate every closed minute and hour not aggregated yet.
+    """Aggregate every closed 10 s, minute and hour bucket not aggregated yet.
 
     Idempotent: already-present buckets are skipped. Returns rows added
     (minute, hour).
     """
+    _rollup(engine, samples_10s, TEN_S_US, now_us)
     return (_rollup(engine, samples_1m, MINUTE_US, now_us), _rollup(engine, samples_1h, HOUR_US, now_us))
 
 
@@ -61,6 +68,7 @@ def enforce(engine: Engine, now_us: int, policy: RetentionPolicy) -> dict[str, i
     deleted = {}
     with engine.begin() as conn:
         for table, column, days in ((samples, samples.c.ts_us, policy.raw_days),
+                                    (samples_10s, samples_10s.c.bucket_us, policy.ten_second_days),
                                     (samples_1m, samples_1m.c.bucket_us, policy.minute_days),
                                     (samples_1h, samples_1h.c.bucket_us, policy.hour_days)):
             cutoff = now_us - int(days * DAY_US)

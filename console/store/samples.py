@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from console.store.retention import HOUR_US
-from console.store.schema import points, samples, samples_1h, samples_1m
+from console.store.retention import TEN_S_US, TIERS
+from console.store.schema import points, samples, samples_10s
 from core.history import Bucket
 from core.points import PointDef, Quality
 
@@ -114,41 +114,68 @@ class SampleStore:
         """min/max/avg/last of good values in ``count`` equal buckets over [t0, t1).
 
         Size ``count`` to the plot's pixel columns: the result is at most one
-        row per column, drawn as a min–max envelope. Where raw samples are
-        gone (past their retention) the 1-minute or 1-hour rollups fill in, so
-        history reaches as far back as the rollups are kept.
+        row per column, drawn as a min–max envelope. Buckets of 10 s or more
+        are read from the finest rollup (10 s, 1 min, 1 h) no wider than a
+        bucket, as far as it is complete, and from raw samples after that; a
+        rollup row counts in the bucket where it starts. Where raw samples are
+        gone (past their retention) the rollups fill in, so history reaches as
+        far back as the rollups are kept.
         """
         if count <= 0 or t1_us <= t0_us:
             return []
         width = max(1, -(-(t1_us - t0_us) // count))  # ceil
         pid = self.point_id(key)
+        if width >= TEN_S_US:
+            # Coarse buckets come from the finest rollup no wider than a bucket, up to
+            # where it is complete; raw samples fill in the newest part.
+            table, tier = next((t, w) for t, w in reversed(TIERS) if w <= width)
+            with self.engine.connect() as conn:
+                done = conn.execute(select(func.max(table.c.bucket_us)).where(table.c.point_id == pid)).scalar()
+            if done is not None and done + tier > t0_us:
+                split = min(done + tier, t1_us)
+                older = self._rollup_buckets(table, pid, t0_us, split, width)
+                newer = self._raw_buckets(pid, t0_us, split, t1_us, width) if split < t1_us else []
+                return _merge(older, newer)
         with self.engine.connect() as conn:
             oldest_raw = conn.execute(select(func.min(samples.c.ts_us)).where(samples.c.point_id == pid)).scalar()
         if oldest_raw is None or oldest_raw > t0_us:
+            # Raw samples are gone (retention): the finest rollup fills in.
             split = t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us)
-            table = samples_1h if width >= HOUR_US else samples_1m
-            older = self._rollup_buckets(table, pid, t0_us, split, width)
+            older = self._rollup_buckets(samples_10s, pid, t0_us, split, width)
             newer = self._raw_buckets(pid, t0_us, split, t1_us, width) if split < t1_us else []
             return _merge(older, newer)
         return self._raw_buckets(pid, t0_us, t0_us, t1_us, width)
 
     def _rollup_buckets(self, table: Table, pid: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
-        sql = text(f"""
-            SELECT agg.b, agg.vmin, agg.vmax, agg.vavg,
-                   (SELECT r.vlast FROM {table.name} r WHERE r.point_id = :pid AND r.bucket_us = agg.tmax), agg.n
-            FROM (
-                SELECT (bucket_us - :t0) / :w AS b, min(vmin) AS vmin, max(vmax) AS vmax,
-                       sum(vavg * n) / sum(n) AS vavg, max(bucket_us) AS tmax, sum(n) AS n
+        params = {"t0": t0_us, "t1": t1_us, "w": width, "pid": pid}
+        if self.dialect == "postgresql":
+            # A few rollup rows per bucket: ordering them inside the aggregate is cheaper
+            # than one primary-key lookup per bucket.
+            sql = text(f"""
+                SELECT (bucket_us - :t0) / :w AS b, min(vmin), max(vmax), sum(vavg * n) / sum(n),
+                       (array_agg(vlast ORDER BY bucket_us DESC))[1], sum(n)
                 FROM {table.name}
                 WHERE point_id = :pid AND bucket_us >= :t0 AND bucket_us < :t1
-                GROUP BY b
-            ) agg
-            ORDER BY agg.b
-        """)
-        with self.engine.connect() as conn:
+                GROUP BY b ORDER BY b
+            """)
+        else:
+            sql = text(f"""
+                SELECT agg.b, agg.vmin, agg.vmax, agg.vavg,
+                       (SELECT r.vlast FROM {table.name} r WHERE r.point_id = :pid AND r.bucket_us = agg.tmax), agg.n
+                FROM (
+                    SELECT (bucket_us - :t0) / :w AS b, min(vmin) AS vmin, max(vmax) AS vmax,
+                           sum(vavg * n) / sum(n) AS vavg, max(bucket_us) AS tmax, sum(n) AS n
+                    FROM {table.name}
+                    WHERE point_id = :pid AND bucket_us >= :t0 AND bucket_us < :t1
+                    GROUP BY b
+                ) agg
+                ORDER BY agg.b
+            """)
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SET LOCAL jit = off"))
             return [Bucket(t0_us + int(b) * width, vmin, vmax, vavg, vlast, int(n))
-                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, {"t0": t0_us, "t1": t1_us, "w": width,
-                                                                            "pid": pid})]
+                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, params)]
 
     def _raw_buckets(self, pid: int, grid_t0: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
         good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])

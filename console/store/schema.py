@@ -51,6 +51,7 @@ def _rollup(name: str) -> Table:
     )
 
 
+samples_10s = _rollup("samples_10s")
 samples_1m = _rollup("samples_1m")
 samples_1h = _rollup("samples_1h")
 

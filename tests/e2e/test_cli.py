@@ -112,7 +112,7 @@ def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     out = energynet("db", "upgrade", "--url", url)
-    assert out.returncode == 0 and "at revision 0002" in out.stdout
+    assert out.returncode == 0 and "at revision 0003" in out.stdout
     engine = make_engine(url)
     upgrade(engine)
     t0 = 1_795_600_000  # 2026-11-25T09:46:40Z
@@ -120,7 +120,7 @@ def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
                                + [("grid.frequency", (t0 + 10) * 1_000_000, None, 3)])
     engine.dispose()
     status = json.loads(energynet("db", "status", "--url", url).stdout)
-    assert status["revision"] == status["head"] == "0002" and status["samples"] == 11
+    assert status["revision"] == status["head"] == "0003" and status["samples"] == 11
     csv_path = tmp_path / "f.csv"
     out = energynet("db", "export", "--url", url, "--point", "grid.frequency",
                     "--from", "2026-11-25T09:46:42Z", "--to", "2026-11-25T09:46:51Z", "--out", str(csv_path))
