@@ -23,8 +23,8 @@ def test_migrations_from_empty_to_head(db_url: str) -> None:
     assert current_revision(engine) is None
     assert upgrade(engine) == head_revision() == "0003"
     tables = set(inspect(engine).get_table_names())
-    assert {"points", "samples", "samples_10s", "samples_1m", "samples_1h", "events", "participants", "devices", "users",
-            "audit_log", "orders", "trades", "alembic_version"} <= tables
+    assert {"points", "samples", "samples_10s", "samples_1m", "samples_1h", "events", "participants", "devices",
+            "users", "audit_log", "orders", "trades", "alembic_version"} <= tables
     assert upgrade(engine) == "0003"  # idempotent
 
 
