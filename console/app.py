@@ -10,8 +10,11 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from console import bootstrap
+from console import bootstrap, bootstrap_chain
 from console.config import Settings
+from console.services.acquisition import AcquisitionService
+from console.services.chain import ChainService
+from console.services.historian import HistorianService
 from console.services.loop_monitor import LoopMonitor
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,19 @@ def headless_fallback() -> bool:
         return False
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     return True
+
+
+def _build_chain(settings: Settings, acquisition: AcquisitionService,
+                 historian: HistorianService | None) -> tuple[ChainService | None, str | None]:
+    """The chain service, or None and the reason; the console runs without the chain rather than not at all."""
+    if not settings.chain.enabled:
+        return None, None
+    try:
+        store = historian.historian if historian is not None else None
+        return bootstrap_chain.build_chain_service(settings.chain, acquisition.snapshot, store), None
+    except (OSError, ValueError) as exc:
+        log.error("chain disabled: %s", exc)
+        return None, str(exc)
 
 
 def run_console(
@@ -54,10 +70,13 @@ def run_console(
     sources = bootstrap.build_field_sources(settings, acquisition)
     historian = bootstrap.build_historian(settings, acquisition)
     commands = bootstrap.build_commands(sources, historian)
+    chain, chain_error = _build_chain(settings, acquisition, historian)
     monitor = LoopMonitor()
-    window = MainWindow(settings, acquisition, monitor, historian, commands)
+    window = MainWindow(settings, acquisition, monitor, historian, commands, chain, chain_error)
     if view == "devices" and window.devices_view is not None:
         window.tabs.setCurrentWidget(window.devices_view)
+    if view == "chain" and window.chain_view is not None:
+        window.tabs.setCurrentWidget(window.chain_view)
     window.show()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
@@ -81,6 +100,8 @@ def run_console(
         if historian is not None:
             await historian.start()
         await sources.start()
+        if chain is not None:
+            await chain.start()
         periodic = (asyncio.create_task(snapshot_periodically(screenshot_every_s))
                     if screenshot is not None and screenshot_every_s else None)
         try:
@@ -99,6 +120,8 @@ def run_console(
             if periodic is not None:
                 periodic.cancel()
             window.timer.stop()
+            if chain is not None:
+                await chain.stop()
             await sources.stop()
             if historian is not None:
                 await historian.stop()

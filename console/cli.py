@@ -13,8 +13,12 @@ import sys
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from console import config as config_mod
+
+if TYPE_CHECKING:
+    from console.bootstrap_chain import ChainUp
 
 log = logging.getLogger("energynet")
 
@@ -45,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     def headless(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--screenshot", type=Path, help="write a PNG of the window before quitting")
         sp.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
-        sp.add_argument("--view", choices=["grid", "devices"], default="grid", help="view shown at start")
+        sp.add_argument("--view", choices=["grid", "devices", "chain"], default="grid", help="view shown at start")
 
     run = sub.add_parser("run", help="run the console with a config file")
     run.add_argument("--config", type=Path, required=True)
@@ -110,6 +114,28 @@ def _parser() -> argparse.ArgumentParser:
     ss.add_argument("--json", action="store_true")
     ss.set_defaults(func=_cmd_probe_sunspec)
 
+    chain = sub.add_parser("chain", help="the EnergyNet contracts on a local or existing chain")
+    chain_sub = chain.add_subparsers(dest="chain", required=True)
+    up = chain_sub.add_parser("up", help="start a local anvil chain, deploy the suite, seed demo participants")
+    up.add_argument("--port", type=int, default=8545)
+    up.add_argument("--dir", type=Path, default=Path("deployments"), help="where <chainId>.json goes")
+    up.add_argument("--state", type=Path, help="keep the chain in this file across restarts")
+    up.set_defaults(func=_cmd_chain_up)
+    dep = chain_sub.add_parser("deploy", help="deploy the suite to an existing chain with a keystore account")
+    dep.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
+    dep.add_argument("--keystore", type=Path, required=True, help="encrypted keystore of the deploying account")
+    dep.add_argument("--password-env", default="ENERGYNET_KEYSTORE_PASSWORD",
+                     help="environment variable holding the keystore password")
+    dep.add_argument("--token", help="address of the ERC-20 to settle in (default: deploy EnergyNet Credit)")
+    dep.add_argument("--fee-account", help="grid-fee account (default: the deploying account)")
+    dep.add_argument("--dir", type=Path, default=Path("deployments"))
+    dep.set_defaults(func=_cmd_chain_deploy)
+    st = chain_sub.add_parser("status", help="node, deployment and operator account")
+    st.add_argument("--config", type=Path, help="config whose [chain] section to use (default: the demo's)")
+    st.add_argument("--rpc", help="override the config's RPC URL")
+    st.add_argument("--deployment", type=Path, help="override the config's deployment file")
+    st.set_defaults(func=_cmd_chain_status)
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("config", type=Path)
     check.set_defaults(func=_cmd_check_config)
@@ -149,14 +175,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         sims.append(("device fleet", modbus_port, subprocess.Popen(
             [sys.executable, "-m", "console", "--log-level", "warning", "sim", "meters", "--port", str(modbus_port),
              "--count", str(max(d.device_id for d in settings.modbus))])))
+    chain = None
     try:
         for what, sim_port, proc in sims:
             if not _wait_for_port(sim_port, 20.0, proc):
                 print(f"energynet demo: the {what} did not start on port {sim_port}", file=sys.stderr)
                 return 1
             log.info("%s on 127.0.0.1:%d (pid %d)", what, sim_port, proc.pid)
+        chain, settings = _demo_chain(settings)
         return _launch(settings, args)
     finally:
+        if chain is not None:
+            chain.anvil.stop()
         for _, _, proc in sims:
             proc.terminate()
         for _, _, proc in sims:
@@ -164,6 +194,80 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def _cmd_chain_up(args: argparse.Namespace) -> int:
+    from console.bootstrap_chain import DEMO_PASSWORD, chain_up
+
+    if not _port_free(args.port):
+        print(f"energynet chain up: port {args.port} is in use; pick another with --port", file=sys.stderr)
+        return 1
+    password = _env_password("ENERGYNET_KEYSTORE_PASSWORD", DEMO_PASSWORD)
+    up = chain_up(args.port, args.dir, password, args.state)
+    try:
+        print(json.dumps({"rpc": up.anvil.url, "chainId": up.deployment.chain_id, "deployment": str(up.deployment_path),
+                          "keystore": str(up.keystore), "contracts": up.deployment.addresses}, indent=2))
+        print("chain running; Ctrl+C stops it", file=sys.stderr)
+        assert up.anvil.proc is not None
+        up.anvil.proc.wait()
+        return 0
+    finally:
+        up.anvil.stop()
+
+
+def _env_password(var: str, default: str | None) -> str:
+    import os
+
+    value = os.environ.get(var, default)
+    if value is None:
+        raise SystemExit(f"energynet: set {var} to the keystore password")
+    return value
+
+
+def _cmd_chain_deploy(args: argparse.Namespace) -> int:
+    from console.bootstrap_chain import chain_deploy
+
+    try:
+        dep, path = chain_deploy(args.rpc, args.keystore, _env_password(args.password_env, None), args.dir,
+                                 args.token, args.fee_account)
+    except (OSError, ValueError) as exc:
+        print(f"energynet chain deploy: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"chainId": dep.chain_id, "deployment": str(path), "contracts": dep.addresses}, indent=2))
+    return 0
+
+
+def _cmd_chain_status(args: argparse.Namespace) -> int:
+    from console.bootstrap_chain import chain_status
+
+    settings = config_mod.load(args.config or config_mod.default_config_path()).chain
+    settings = replace(settings, rpc=args.rpc or settings.rpc, deployment=args.deployment or settings.deployment)
+    try:
+        out = chain_status(settings)
+    except (OSError, ValueError) as exc:
+        print(f"energynet chain status: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=2))
+    return 0 if out["up"] else 1
+
+
+def _demo_chain(settings: config_mod.Settings) -> tuple[ChainUp | None, config_mod.Settings]:
+    """Local anvil with the suite deployed, for the demo; the demo runs on without it if anvil is missing."""
+    import tempfile
+
+    from console.bootstrap_chain import DEMO_PASSWORD, chain_up
+
+    port = 8545 if _port_free(8545) else _free_port()
+    directory = Path(tempfile.mkdtemp(prefix="energynet-chain-"))
+    try:
+        up = chain_up(port, directory, DEMO_PASSWORD)
+    except (OSError, RuntimeError) as exc:
+        log.error("demo chain not started (%s); the console runs without the chain panel", exc)
+        return None, settings
+    log.info("demo chain on %s, contracts in %s", up.anvil.url, up.deployment_path)
+    chain = replace(settings.chain, enabled=True, rpc=up.anvil.url, deployment=up.deployment_path,
+                    keystore=up.keystore, outbox=directory / "outbox.db", publish_status_s=5.0)
+    return up, replace(settings, chain=chain)
 
 
 def _cmd_sim_grid(args: argparse.Namespace) -> int:

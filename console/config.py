@@ -153,6 +153,24 @@ class HistorianModel(_Strict):
         return v
 
 
+class ChainModel(_Strict):
+    enabled: bool = False
+    rpc: str = "http://127.0.0.1:8545"
+    deployment: str = "deployments/31337.json"  # written by `energynet chain up` / `chain deploy`
+    keystore: str = "deployments/31337-operator.keystore.json"
+    password_env: str = "ENERGYNET_KEYSTORE_PASSWORD"
+    outbox: str | None = None  # default: chain-outbox.db in the data directory
+    confirmations: Annotated[int, Field(ge=0, le=64)] = 0
+    publish_status_s: Annotated[float, Field(ge=0)] = 10.0  # grid status on chain every N s; 0 = never
+
+    @field_validator("rpc")
+    @classmethod
+    def _rpc(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError(f"{v!r} is not an HTTP JSON-RPC URL; use http://HOST:PORT")
+        return v
+
+
 class BandsModel(_Strict):
     frequency: FrequencyBandsModel = FrequencyBandsModel()
     voltage: VoltageBandsModel = VoltageBandsModel()
@@ -162,6 +180,7 @@ class FileModel(_Strict):
     console: ConsoleModel = ConsoleModel()
     bands: BandsModel = BandsModel()
     historian: HistorianModel = HistorianModel()
+    chain: ChainModel = ChainModel()
     sources: list[SourceModel] = []
     modbus: list[ModbusDeviceModel] = []
 
@@ -195,6 +214,18 @@ class HistorianSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainSettings:
+    enabled: bool = False
+    rpc: str = "http://127.0.0.1:8545"
+    deployment: Path = Path("deployments/31337.json")
+    keystore: Path = Path("deployments/31337-operator.keystore.json")
+    password_env: str = "ENERGYNET_KEYSTORE_PASSWORD"
+    outbox: Path | None = None
+    confirmations: int = 0
+    publish_status_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the console needs, validated."""
 
@@ -206,6 +237,7 @@ class Settings:
     historian: HistorianSettings
     deadbands: tuple[tuple[str, float], ...] = ()
     modbus: tuple[ModbusDeviceSpec, ...] = ()
+    chain: ChainSettings = ChainSettings()
 
     @property
     def points(self) -> tuple[PointDef, ...]:
@@ -335,7 +367,15 @@ def _build(model: FileModel, path: Path | None) -> Settings:
         historian=HistorianSettings(**model.historian.model_dump()),
         deadbands=tuple((p.id, p.deadband) for src in model.sources for p in src.points if p.deadband > 0),
         modbus=tuple(_modbus(d, path) for d in model.modbus),
+        chain=_chain(model.chain),
     )
+
+
+def _chain(c: ChainModel) -> ChainSettings:
+    # Relative paths are taken from the working directory, where `energynet chain up` writes them.
+    return ChainSettings(c.enabled, c.rpc, Path(c.deployment).expanduser(), Path(c.keystore).expanduser(),
+                         c.password_env, Path(c.outbox).expanduser() if c.outbox else None, c.confirmations,
+                         c.publish_status_s)
 
 
 def _modbus(d: ModbusDeviceModel, path: Path | None) -> ModbusDeviceSpec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from core.chain import ChainCommand, ChainStatus, TxRecord
 from core.commands import WriteResult
 from core.history import Bucket, HistorianStats
 from core.points import Sample
@@ -64,4 +65,26 @@ class DeviceWriter(Protocol):
 
     async def write(self, device: str, point: str, value: float) -> WriteResult:
         """Write, read back, compare; raises :class:`core.commands.WriteError` when refused."""
+        ...
+
+
+class ChainPort(Protocol):
+    """The chain gateway as the console services see it."""
+
+    async def start(self) -> None:
+        """Connect and start sending, confirming and following events."""
+
+    async def stop(self) -> None:
+        """Stop; queued commands stay stored and are sent after the next start."""
+
+    def submit(self, cmd: ChainCommand) -> bool:
+        """Queue a command; False when its key was submitted before (it is not sent again)."""
+        ...
+
+    def record(self, key: str) -> TxRecord | None:
+        """Where command `key` stands."""
+        ...
+
+    def status(self) -> ChainStatus:
+        """Connection, block, balances, pending and recent transactions, recent events."""
         ...

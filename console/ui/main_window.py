@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
+from console.services.chain import ChainService
 from console.services.commands import CommandService
 from console.services.historian import HistorianService
 from console.services.loop_monitor import LoopMonitor
+from console.ui.chain_view import ChainView
 from console.ui.devices_view import DevicesView
 from console.ui.grid_view import GridView
 from core.sources import ConnectionState, SourceStatus
@@ -41,6 +43,8 @@ class MainWindow(QMainWindow):
         loop_monitor: LoopMonitor,
         historian: HistorianService | None = None,
         commands: CommandService | None = None,
+        chain: ChainService | None = None,
+        chain_error: str | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -81,8 +85,13 @@ class MainWindow(QMainWindow):
         if settings.modbus:
             self.devices_view = DevicesView(settings.modbus, commands)
             self.tabs.addTab(self.devices_view, "Field devices  (F2)")
-        QShortcut(QKeySequence(Qt.Key.Key_F1), self, activated=lambda: self.tabs.setCurrentIndex(0))
-        QShortcut(QKeySequence(Qt.Key.Key_F2), self, activated=lambda: self.tabs.setCurrentIndex(1))
+        self.chain_view: ChainView | None = None
+        if chain is not None:
+            self.chain_view = ChainView(chain)
+            self.tabs.addTab(self.chain_view, "Chain  (F3)")
+        for key, index in ((Qt.Key.Key_F1, 0), (Qt.Key.Key_F2, 1), (Qt.Key.Key_F3, 2)):
+            QShortcut(QKeySequence(key), self, activated=lambda i=index: self.tabs.setCurrentIndex(
+                min(i, self.tabs.count() - 1)))
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -102,6 +111,13 @@ class MainWindow(QMainWindow):
         self._modbus_names = {d.name for d in settings.modbus}
         if settings.modbus:
             self.statusBar().addWidget(self.modbus_label)
+        self.chain = chain
+        self.chain_label = QLabel(f"chain off: {chain_error}" if chain_error else "")
+        self.chain_label.setObjectName("chainStatus")
+        if chain is not None or chain_error:
+            self.statusBar().addWidget(self.chain_label)
+            if chain_error:
+                self._set_state(self.chain_label, "alert")
         self.rate_label = QLabel("")
         self.historian_label = QLabel("")
         self.historian_label.setObjectName("historianStatus")
@@ -152,8 +168,13 @@ class MainWindow(QMainWindow):
         snap = self.acq.snapshot()
         if self.tabs.currentIndex() == 0:
             self.view.refresh(snap)
-        elif self.devices_view is not None and self.frames % 5 == 0:  # a table needs no 20 Hz
-            self.devices_view.refresh(snap, snap.sources, self.acq.events)
+        elif self.devices_view is not None and self.tabs.currentWidget() is self.devices_view:
+            if self.frames % 5 == 0:  # a table needs no 20 Hz
+                self.devices_view.refresh(snap, snap.sources, self.acq.events)
+        elif self.chain_view is not None and self.tabs.currentWidget() is self.chain_view and self.frames % 5 == 0:
+            self.chain_view.refresh()
+        if self.chain is not None and self.frames % 10 == 0:
+            self._show_chain()
         for status in snap.sources:
             self._show_source(status)
         self._show_modbus(snap.sources)
@@ -181,6 +202,26 @@ class MainWindow(QMainWindow):
             self.modbus_label.setProperty("state", state)
             self.modbus_label.style().unpolish(self.modbus_label)
             self.modbus_label.style().polish(self.modbus_label)
+
+    def _show_chain(self) -> None:
+        assert self.chain is not None
+        st = self.chain.status()
+        if st.up:
+            text = f"● chain block {st.block:,}" if st.block is not None else "● chain"
+            if st.pending:
+                text += f", {len(st.pending)} tx pending"
+        else:
+            text = f"● CHAIN DOWN, {len(st.pending)} command(s) kept for sending"
+        self.chain_label.setText(text)
+        self.chain_label.setToolTip(st.error or st.rpc)
+        self._set_state(self.chain_label, "normal" if st.up else "alert")
+
+    @staticmethod
+    def _set_state(label: QLabel, state: str) -> None:
+        if label.property("state") != state:
+            label.setProperty("state", state)
+            label.style().unpolish(label)
+            label.style().polish(label)
 
     def _show_historian(self) -> None:
         if self.historian is None:
