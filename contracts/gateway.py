@@ -25,7 +25,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from contracts.artifacts import load
 from contracts.deploy import Deployment
@@ -99,6 +99,7 @@ class ChainGateway:
         self._tokens: int | None = None
         self._nonce: int | None = None
         self._sent_at: dict[str, float] = {}
+        self._deferred: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._decimals = 6
@@ -215,31 +216,40 @@ class ChainGateway:
         self._nonce += 1
         return n
 
+    async def _batch(self, calls: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+        """One JSON-RPC batch (one HTTP round trip); answers in call order, each with `result` or `error`."""
+        if not calls:
+            return []
+        answers = await self.w3.provider.make_batch_request(calls)  # type: ignore[arg-type]
+        if not isinstance(answers, list):  # the whole batch was refused
+            raise OSError(f"batch refused by {self.rpc_url}: {answers}")
+        by_id = sorted(answers, key=lambda a: int(a.get("id", 0)))
+        return [dict(a) for a in by_id]
+
     async def _rebroadcast(self) -> None:
         """Broadcast stored transactions the node may not have (after a crash or an outage): same bytes."""
-        for key, nonce, raw, tx_hash, state in self.outbox.in_flight():
-            if state is TxState.SENT and key in self._sent_at:
-                continue  # sent in this session and not forgotten by the node (the receipt loop watches it)
-            await self._broadcast(key, raw, tx_hash, nonce)
+        todo = [(k, n, raw, h) for k, n, raw, h, state in self.outbox.in_flight()
+                if not (state is TxState.SENT and k in self._sent_at)]  # in flight this session: receipts watch it
+        await self._broadcast(todo)
 
-    async def _broadcast(self, key: str, raw: bytes, tx_hash: str, nonce: int) -> None:
-        try:
-            await self.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            text = str(exc).lower()
-            if "already known" in text or "already imported" in text:
-                pass
-            elif "nonce too low" in text:
-                # The nonce is used: by this very transaction (mined), or by another one (ours is void).
-                # The receipt loop tells which; a void one is marked failed there, never resent.
-                pass
+    async def _broadcast(self, signed: list[tuple[str, int, bytes, str]]) -> None:
+        """Send signed transactions in nonce order in one batch; a node that already has one is fine."""
+        answers = await self._batch([("eth_sendRawTransaction", ["0x" + raw.hex()]) for _, _, raw, _ in signed])
+        sent = []
+        for (key, _nonce, _raw, _h), answer in zip(signed, answers, strict=True):
+            err = answer.get("error")
+            text = str(err.get("message", err)).lower() if isinstance(err, dict) else ""
+            # "already known": the node has it; "nonce too low": mined already, or the nonce went to another
+            # transaction (then ours is void) - the receipt check tells which; it is never re-signed.
+            if err is None or "already" in text or "nonce too low" in text:
+                sent.append(key)
             else:
-                self.outbox.set_state(key, TxState.FAILED, error=f"node refused the transaction: {exc}")
+                self.outbox.set_state(key, TxState.FAILED, error=f"node refused the transaction: {err}")
                 self._nonce = None
-                return
-        self.outbox.set_state(key, TxState.SENT)
-        self._sent_at[key] = time.monotonic()
-        log.debug("sent %s nonce %d hash %s", key, nonce, tx_hash)
+        now = time.monotonic()
+        self.outbox.set_states([(k, TxState.SENT) for k in sent])
+        for k in sent:
+            self._sent_at[k] = now
 
     async def _send_queued(self) -> None:
         queued = self.outbox.queued(self.batch)
@@ -247,63 +257,81 @@ class ChainGateway:
             return
         block = await self.w3.eth.get_block("latest")
         max_fee = 2 * int(block.get("baseFeePerGas", 0)) + PRIORITY_FEE_WEI
-        chain_id = self.deployment.chain_id
-        for cmd in queued:
-            call = getattr(self.contracts[cmd.contract].functions, cmd.function)(*cmd.args)
-            try:
-                gas = await call.estimate_gas({"from": self.account.address}, "pending")
-            except (ContractCustomError, ContractLogicError) as exc:
-                reason = decode_revert(exc.data if isinstance(exc.data, str) else None).message
+        me = self.account.address
+        encoded = [(cmd, self.contracts[cmd.contract].address,
+                    self.contracts[cmd.contract].encode_abi(cmd.function, list(cmd.args))) for cmd in queued]
+        estimates = await self._batch([("eth_estimateGas", [{"from": me, "to": to, "data": data}, "pending"])
+                                       for _, to, data in encoded])
+        signed: list[tuple[str, int, bytes, str]] = []
+        for (cmd, to, data), answer in zip(encoded, estimates, strict=True):
+            if "error" in answer:
+                if signed and self._deferred.get(cmd.key, 0) == 0:
+                    # It may depend on a command earlier in this batch: estimate it again after those are sent.
+                    self._deferred[cmd.key] = 1
+                    continue
+                self._deferred.pop(cmd.key, None)
+                err = answer["error"]
+                reason = decode_revert(err.get("data") if isinstance(err, dict) else None).message
                 self.outbox.set_state(cmd.key, TxState.FAILED, error=f"would revert: {reason}")
                 log.info("command %s refused before sending: %s", cmd.key, reason)
                 continue
+            self._deferred.pop(cmd.key, None)
+            gas = int(answer["result"], 16)
             nonce = await self._next_nonce()
-            tx = await call.build_transaction({
-                "from": self.account.address, "nonce": nonce, "gas": gas * 12 // 10 + 10_000, "chainId": chain_id,
-                "maxFeePerGas": max_fee, "maxPriorityFeePerGas": PRIORITY_FEE_WEI})
-            signed = self.account.sign_transaction(tx)
-            tx_hash = "0x" + bytes(signed.hash).hex()
-            self.outbox.mark_signed([(cmd.key, nonce, bytes(signed.raw_transaction), tx_hash)])
-            await self._broadcast(cmd.key, bytes(signed.raw_transaction), tx_hash, nonce)
+            tx = {"type": 2, "chainId": self.deployment.chain_id, "nonce": nonce, "to": to, "data": data, "value": 0,
+                  "gas": gas * 12 // 10 + 10_000, "maxFeePerGas": max_fee, "maxPriorityFeePerGas": PRIORITY_FEE_WEI}
+            stx = self.account.sign_transaction(tx)
+            signed.append((cmd.key, nonce, bytes(stx.raw_transaction), "0x" + bytes(stx.hash).hex()))
+        # Stored before broadcast: whatever happens next, these exact bytes are what gets sent, once.
+        self.outbox.mark_signed(signed)
+        await self._broadcast(signed)
+        if self._deferred:
+            self._wake.set()
 
     # ---- receipts ----------------------------------------------------------------------
 
     async def _receipt_loop(self) -> None:
         while True:
             if self._up:
-                sent = [r for r in self.outbox.in_flight() if r[4] is TxState.SENT]
+                sent = [(k, n, h) for k, n, _, h, state in self.outbox.in_flight() if state is TxState.SENT]
                 if sent:
                     try:
-                        await asyncio.gather(*(self._check_receipt(k, h, n) for k, n, _, h, _ in sent))
+                        await self._check_receipts(sent)
                     except (OSError, TimeoutError) as exc:
                         self._mark_down(exc)
             await asyncio.sleep(self.poll_interval)
 
-    async def _check_receipt(self, key: str, tx_hash: str, nonce: int) -> None:
-        try:
-            receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            mined_nonce = await self.w3.eth.get_transaction_count(self.account.address, "latest")
-            if mined_nonce > nonce:
-                try:  # mined between the two calls?
-                    receipt = await self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-                except TransactionNotFound:
-                    # Our nonce was used by a transaction that is not ours: this one can never be included.
-                    self.outbox.set_state(key, TxState.FAILED, error=f"nonce {nonce} was used by another transaction")
-                    return
-            elif time.monotonic() - self._sent_at.get(key, time.monotonic()) > self.receipt_timeout:
-                self._sent_at.pop(key, None)  # rebroadcast on the next send loop
-                return
+    async def _check_receipts(self, sent: list[tuple[str, int, str]]) -> None:
+        answers = await self._batch([("eth_getTransactionReceipt", [h]) for _, _, h in sent])
+        missing = []
+        done: list[tuple[str, TxState, int, int]] = []
+        for (key, nonce, tx_hash), answer in zip(sent, answers, strict=True):
+            receipt = answer.get("result")
+            if not receipt:
+                missing.append((key, nonce, tx_hash))
+                continue
+            block, gas = int(receipt["blockNumber"], 16), int(receipt["gasUsed"], 16)
+            if self.confirmations and (self._block is None or block + self.confirmations > self._block):
+                continue
+            if int(receipt["status"], 16) == 1:
+                done.append((key, TxState.CONFIRMED, block, gas))
             else:
-                return
-        if self.confirmations and (self._block is None or receipt["blockNumber"] + self.confirmations > self._block):
-            return
-        if receipt["status"] == 1:
-            self.outbox.set_state(key, TxState.CONFIRMED, block=receipt["blockNumber"], gas_used=receipt["gasUsed"])
-        else:
-            self.outbox.set_state(key, TxState.FAILED, block=receipt["blockNumber"], gas_used=receipt["gasUsed"],
-                                  error=await self._revert_reason(tx_hash, receipt["blockNumber"]))
-        self._sent_at.pop(key, None)
+                self.outbox.set_state(key, TxState.FAILED, block=block, gas_used=gas,
+                                      error=await self._revert_reason(tx_hash, block))
+            self._sent_at.pop(key, None)
+        self.outbox.set_states([(k, st) for k, st, _, _ in done], details={k: (b, g) for k, _, b, g in done})
+        if missing:
+            mined_nonce = await self.w3.eth.get_transaction_count(self.account.address, "latest")
+            for key, nonce, tx_hash in missing:
+                if nonce < mined_nonce:
+                    # Our nonce is used; if the receipt is still absent (not mined between the two calls), it was
+                    # used by a transaction that is not ours and this one can never be included.
+                    (again,) = await self._batch([("eth_getTransactionReceipt", [tx_hash])])
+                    if not again.get("result"):
+                        self.outbox.set_state(key, TxState.FAILED,
+                                              error=f"nonce {nonce} was used by another transaction")
+                elif time.monotonic() - self._sent_at.get(key, time.monotonic()) > self.receipt_timeout:
+                    self._sent_at.pop(key, None)  # broadcast again on the next send round
 
     async def _revert_reason(self, tx_hash: str, block: int) -> str:
         tx = await self.w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]

@@ -104,6 +104,19 @@ class Outbox:
                 " gas_used = COALESCE(?, gas_used), updated = ? WHERE key = ?",
                 (state.value, error, block, gas_used, time.time(), key))
 
+    def set_states(self, changes: list[tuple[str, TxState]],
+                   details: dict[str, tuple[int, int]] | None = None) -> None:
+        """Several state changes in one transaction; `details` gives (block, gas used) by key."""
+        if not changes:
+            return
+        now, details = time.time(), details or {}
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE commands SET state = ?, block = COALESCE(?, block), gas_used = COALESCE(?, gas_used),"
+                " updated = ? WHERE key = ?",
+                [(st.value, *details.get(k, (None, None)), now, k) for k, st in changes])
+
     def in_flight(self) -> list[tuple[str, int, bytes, str, TxState]]:
         """Signed or sent commands: (key, nonce, raw, hash, state), by nonce."""
         with self._lock:
