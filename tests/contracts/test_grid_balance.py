@@ -1,0 +1,117 @@
+"""GridBalance on a real anvil: status and band alerts; demand response with metered verification."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.roles import GRID_OPERATOR
+from tests.contracts.conftest import ADMIN, ALICE, BOB, CAROL, METER_A, METER_B, OUTSIDER, Suite
+
+pytestmark = pytest.mark.contracts
+NOTICE, VERIFY = 60, 3600  # deploy defaults
+COMP = 1_000 * 10**6  # 1,000 ENC
+
+
+def test_status_is_stored_and_alerts_only_outside_the_bands(chain: Suite) -> None:
+    receipt = chain.send(chain.grid.functions.updateStatus(50_010, 231_000, 8_000_000, 8_100_000))
+    assert chain.events(chain.grid, "StatusUpdated", receipt)[0].args.frequencyMhz == 50_010
+    assert not chain.events(chain.grid, "GridAlert", receipt)
+    freq, volt, demand, supply, at = chain.grid.functions.status().call()
+    assert (freq, volt, demand, supply) == (50_010, 231_000, 8_000_000, 8_100_000) and at == chain.now()
+    cases = [((49_700, 231_000), [(0, 49_700)]), ((50_300, 231_000), [(1, 50_300)]),
+             ((50_000, 200_000), [(2, 200_000)]), ((49_000, 260_000), [(0, 49_000), (3, 260_000)])]
+    for (f, v), expected in cases:
+        receipt = chain.send(chain.grid.functions.updateStatus(f, v, 1, 1))
+        assert [(e.args.kind, e.args.value) for e in chain.events(chain.grid, "GridAlert", receipt)] == expected
+
+
+def test_status_needs_oracle_or_operator_and_sane_values(chain: Suite) -> None:
+    chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1), "NotOracleOrOperator", OUTSIDER)
+    chain.reverts(chain.grid.functions.updateStatus(2**32, 230_000, 1, 1), "ValueOutOfRange")
+    chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 2**64, 1), "ValueOutOfRange")
+    chain.send(chain.grid.functions.pause())
+    chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1), "EnforcedPause")
+    chain.send(chain.grid.functions.unpause())
+    chain.reverts(chain.grid.functions.setBands((50_100, 50_000, 1, 2)), "InvalidBands")
+    chain.reverts(chain.grid.functions.setBands((49_900, 50_100, 1, 2)), "AccessControlUnauthorizedAccount", BOB)
+    chain.send(chain.grid.functions.setBands((49_900, 50_100, 220_000, 240_000)))
+    receipt = chain.send(chain.grid.functions.updateStatus(49_850, 230_000, 1, 1))
+    assert chain.events(chain.grid, "GridAlert", receipt)[0].args.limit == 49_900
+
+
+def request(chain: Suite, reduction: int = 10_000, duration: int = 3600, comp: int = COMP) -> tuple[int, int, int]:
+    receipt = chain.send(chain.grid.functions.requestDemandResponse(reduction, duration, comp))
+    ev = chain.events(chain.grid, "DemandResponseRequested", receipt)[0].args
+    return ev.requestId, ev.start, ev.end
+
+
+def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> int:
+    """Request 10 kW for 1 h (target 10 kWh); ALICE and BOB opt in, import `used` Wh, and the oracle states
+    their baselines. Returns the request id, with claims open."""
+    rid, _, end = request(chain)
+    for meter in (METER_A, METER_B):
+        chain.reading(meter, 1_000, 0)
+    for who in (ALICE, BOB):
+        chain.send(chain.grid.functions.optIn(rid), who)
+    chain.warp(end - chain.now() + 1)
+    chain.reading(METER_A, 1_000 + used[ALICE], 0)
+    chain.reading(METER_B, 1_000 + used[BOB], 0)
+    for who in (ALICE, BOB):
+        chain.send(chain.grid.functions.recordDelivery(rid, who, baseline[who]))
+    chain.warp(VERIFY)
+    return rid
+
+
+def test_demand_response_escrows_and_pays_pro_rata_to_metered_delivery(chain: Suite) -> None:
+    admin0 = chain.balance(ADMIN)
+    rid = run_event(chain, baseline={ALICE: 9_000, BOB: 5_000}, used={ALICE: 3_000, BOB: 4_000})
+    assert admin0 - chain.balance(ADMIN) == COMP
+    # Alice delivered 6 kWh, Bob 1 kWh, of the 10 kWh asked: they earn 60 % and 10 % of the compensation.
+    alice0, bob0 = chain.balance(ALICE), chain.balance(BOB)
+    receipt = chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
+    assert chain.events(chain.grid, "CompensationClaimed", receipt)[0].args.value == COMP * 6 // 10
+    chain.send(chain.grid.functions.claimCompensation(rid), BOB)
+    assert chain.balance(ALICE) - alice0 == 600_000_000
+    assert chain.balance(BOB) - bob0 == 100_000_000
+    chain.reverts(chain.grid.functions.claimCompensation(rid), "AlreadyClaimed", ALICE)
+    assert chain.balance(ALICE) - alice0 == 600_000_000
+    admin1 = chain.balance(ADMIN)
+    chain.send(chain.grid.functions.reclaimUnused(rid))
+    assert chain.balance(ADMIN) - admin1 == 300_000_000
+    chain.reverts(chain.grid.functions.reclaimUnused(rid), "AlreadyReclaimed")
+    assert chain.balance(chain.grid.address) == 0
+
+
+def test_over_delivery_is_capped_and_shared(chain: Suite) -> None:
+    rid = run_event(chain, baseline={ALICE: 20_000, BOB: 9_000}, used={ALICE: 0, BOB: 0})
+    # Alice is capped at the 10 kWh target; together 19 kWh: the whole compensation is shared 10:9.
+    chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
+    chain.send(chain.grid.functions.claimCompensation(rid), BOB)
+    assert chain.grid.functions.enrollments(rid, ALICE).call()[4] == 10_000
+    assert chain.balance(chain.grid.address) <= 1  # at most rounding dust stays
+
+
+def test_demand_response_revert_paths(chain: Suite) -> None:
+    chain.reverts(chain.grid.functions.requestDemandResponse(1, 60, COMP), "AccessControlUnauthorizedAccount", BOB)
+    for args in ((0, 60, COMP), (1, 0, COMP), (1, 2 * 86_400, COMP), (1, 60, 0)):
+        chain.reverts(chain.grid.functions.requestDemandResponse(*args), "ValueOutOfRange")
+    rid, _, end = request(chain, duration=600)
+    chain.reverts(chain.grid.functions.optIn(rid), "NotParticipant", OUTSIDER)
+    chain.reverts(chain.grid.functions.optIn(99), "UnknownRequest", ALICE)
+    chain.send(chain.grid.functions.optIn(rid), ALICE)
+    chain.reverts(chain.grid.functions.optIn(rid), "AlreadyOptedIn", ALICE)
+    chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "EventNotEnded")
+    chain.warp(end - chain.now() + 1)
+    chain.reverts(chain.grid.functions.optIn(rid), "EventEnded", BOB)
+    chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "ReadingsIncomplete")  # no reading yet
+    chain.reading(METER_A, 0, 0)
+    chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "AccessControlUnauthorizedAccount", BOB)
+    chain.reverts(chain.grid.functions.recordDelivery(rid, CAROL, 100), "NotOptedIn")
+    chain.send(chain.grid.functions.recordDelivery(rid, ALICE, 100))
+    chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "AlreadyRecorded")
+    chain.reverts(chain.grid.functions.claimCompensation(rid), "ClaimsNotOpen", ALICE)
+    chain.reverts(chain.grid.functions.reclaimUnused(rid), "ClaimsNotOpen")
+    chain.warp(VERIFY)
+    chain.reverts(chain.grid.functions.recordDelivery(rid, BOB, 100), "VerificationClosed")
+    chain.reverts(chain.grid.functions.claimCompensation(rid), "NotRecorded", BOB)
+    assert chain.grid.functions.hasRole(GRID_OPERATOR, ADMIN).call()
