@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(PY) bench/opcua_throughput.py
 	$(PY) bench/historian.py
 	$(PY) bench/modbus_cycle.py
+	$(PY) bench/chain_throughput.py
+	$(PY) bench/contract_gas.py
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info
