@@ -202,6 +202,10 @@ def _cmd_chain_up(args: argparse.Namespace) -> int:
     if not _port_free(args.port):
         print(f"energynet chain up: port {args.port} is in use; pick another with --port", file=sys.stderr)
         return 1
+    import signal
+
+    # A terminated `chain up` stops its anvil instead of leaving it running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     password = _env_password("ENERGYNET_KEYSTORE_PASSWORD", DEMO_PASSWORD)
     up = chain_up(args.port, args.dir, password, args.state)
     try:
