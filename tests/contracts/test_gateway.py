@@ -160,3 +160,21 @@ def test_keystore_round_trip_and_clear_errors(tmp_path: Path) -> None:
         load_keystore(path, "wrong")
     with pytest.raises(FileNotFoundError, match=r"missing\.json"):
         load_keystore(tmp_path / "missing.json", "s3cret")
+
+
+async def test_confirmations_wait_for_further_blocks(node: tuple[Anvil, Deployment], tmp_path: Path) -> None:
+    anvil, dep = node
+    gw = ChainGateway(anvil.url, OPERATOR, dep, Outbox(tmp_path / "outbox.db"), confirmations=2,
+                      health_interval=0.1)
+    await gw.start()
+    try:
+        gw.submit(status_cmd(1))
+        await until(lambda: (r := gw.record("status-1")) is not None and r.state is TxState.SENT)
+        await asyncio.sleep(0.5)
+        assert gw.record("status-1").state is TxState.SENT  # type: ignore[union-attr]  # mined, not yet confirmed
+        w3 = Web3(Web3.HTTPProvider(anvil.url))
+        w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+        rec = await gw.wait("status-1", timeout=10)
+        assert rec.state is TxState.CONFIRMED
+    finally:
+        await gw.stop()

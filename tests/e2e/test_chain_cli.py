@@ -48,3 +48,28 @@ def test_chain_up_deploys_and_status_reports_it(tmp_path: Path) -> None:
     assert down.returncode == 1 and json.loads(down.stdout)["up"] is False
     missing = energynet("chain", "status", "--deployment", str(tmp_path / "nope.json"))
     assert missing.returncode == 1 and "nope.json" in missing.stderr and "chain up" in missing.stderr
+
+
+def test_chain_deploy_to_an_existing_chain_with_a_keystore(tmp_path: Path) -> None:
+    from contracts.anvil import DEV_KEYS, Anvil
+    from contracts.gateway import write_keystore
+
+    key = write_keystore(tmp_path / "deployer.json", DEV_KEYS[3], "s3cret")
+    with Anvil(free_port()) as node:
+        env_var = "ENERGYNET_TEST_DEPLOY_PASSWORD"
+        os.environ[env_var] = "s3cret"
+        try:
+            out = energynet("chain", "deploy", "--rpc", node.url, "--keystore", str(key), "--password-env", env_var,
+                            "--dir", str(tmp_path / "dep"))
+            assert out.returncode == 0, out.stderr
+            info = json.loads(out.stdout)
+            dep = json.loads(Path(info["deployment"]).read_text())
+            assert dep["admin"] == "0x90F79bf6EB2c4f870365E785982E1f101E93b906"  # the keystore's account
+            assert "EnergyNetCredit" in dep["contracts"]
+            os.environ[env_var] = "wrong"
+            bad = energynet("chain", "deploy", "--rpc", node.url, "--keystore", str(key), "--password-env", env_var)
+            assert bad.returncode == 1 and "deployer.json" in bad.stderr
+        finally:
+            os.environ.pop(env_var, None)
+    gone = energynet("chain", "deploy", "--rpc", node.url, "--keystore", str(key), "--password-env", "HOME")
+    assert gone.returncode == 1 and "no JSON-RPC answer" in gone.stderr

@@ -20,6 +20,7 @@ WEEK = 7 * 86400
 def test_week_of_history_loads_while_the_loop_stays_responsive(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     import qasync
 
+    from console.app import settle_heap
     from console.bootstrap import build_acquisition, build_historian
     from console.services.loop_monitor import LoopMonitor
     from console.store.database import make_engine, upgrade
@@ -47,6 +48,7 @@ def test_week_of_history_loads_while_the_loop_stays_responsive(qapp, tmp_path: P
     monitor = LoopMonitor(tick_s=0.01)
     win = MainWindow(settings, acq, monitor, historian)
     win.show()
+    settle_heap()  # as run_console does after building the window
     loop = qasync.QEventLoop(qapp)
     asyncio.set_event_loop(loop)
     trend = win.view.freq_trend
