@@ -28,12 +28,14 @@ import psycopg  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from bench.stats import machine  # noqa: E402
+from console.store.bucket_queries import raw_buckets  # noqa: E402
 from console.store.database import make_engine, upgrade  # noqa: E402
 from console.store.retention import rollup  # noqa: E402
-from console.store.samples import Row, SampleStore  # noqa: E402
+from console.store.samples import QUALITY_CODES, Row, SampleStore  # noqa: E402
 from console.store.schema import samples  # noqa: E402
 from console.store.spool import Spool  # noqa: E402
 from console.store.writer import HistorianWriter  # noqa: E402
+from core.points import Quality  # noqa: E402
 
 PG_ADMIN = os.environ.get("ENERGYNET_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 N_INGEST = 200_000
@@ -136,13 +138,20 @@ def bench_query(tmp: Path) -> dict[str, object]:
                 b = db.store.buckets(k, T0_US, t1, 2000)
                 assert len(b) == 2000 and sum(x.n for x in b) == day
 
+        def console_many(keys: list[str]) -> None:
+            for b in db.store.buckets_many(keys, T0_US, t1, 2000).values():
+                assert len(b) == 2000 and sum(x.n for x in b) == day
+
         def raw_only(keys: list[str]) -> None:
+            good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
             for k in keys:
-                b = db.store._raw_buckets(pids[k], T0_US, T0_US, t1, width)
+                with db.engine.begin() as conn:
+                    (b,) = raw_buckets(conn, "postgresql", [pids[k]], T0_US, T0_US, t1, width, good).values()
                 assert len(b) == 2000 and sum(x.n for x in b) == day
 
         out: dict[str, object] = {"rows": POINTS * day}
-        for name, fn in (("console_rollups_plus_raw_tail", console), ("raw_scan_baseline", raw_only)):
+        for name, fn in (("console_one_call_for_all_points", console_many),
+                         ("console_one_call_per_point", console), ("raw_scan_baseline", raw_only)):
             one, ten = [], []
             for _ in range(7):
                 start = time.perf_counter()

@@ -45,6 +45,10 @@ class Historian(Protocol):
         """min/max/avg/last of ``point`` in ``buckets`` equal buckets over [t0, t1) (POSIX s)."""
         ...
 
+    def history_many(self, points: Sequence[str], t0: float, t1: float, buckets: int) -> dict[str, list[Bucket]]:
+        """:meth:`history` of several points in one query per source table."""
+        ...
+
     def maintain(self, now: float) -> None:
         """Roll up closed periods and drop data past its retention."""
 

@@ -63,15 +63,13 @@ class HistorianService:
 
     async def envelope(self, point: str, t0: float, t1: float, buckets: int) -> tuple[np.ndarray, np.ndarray]:
         """History as a min–max envelope ready to plot (two points per bucket)."""
-        rows = await self.history(point, t0, t1, buckets)
-        width = (t1 - t0) / max(buckets, 1)
-        t = np.empty(2 * len(rows))
-        v = np.empty(2 * len(rows))
-        for i, b in enumerate(rows):
-            start = b.start_us / 1e6
-            t[2 * i], t[2 * i + 1] = start, start + width / 2
-            v[2 * i], v[2 * i + 1] = b.vmin, b.vmax
-        return t, v
+        return _envelope(await self.history(point, t0, t1, buckets), t0, t1, buckets)
+
+    async def envelopes(self, points: Sequence[str], t0: float, t1: float,
+                        buckets: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Envelopes of several points from one query per source table (a worker thread)."""
+        rows = await asyncio.to_thread(self.historian.history_many, points, t0, t1, buckets)
+        return {p: _envelope(r, t0, t1, buckets) for p, r in rows.items()}
 
     def stats(self) -> HistorianStats:
         return self.historian.stats()
@@ -83,3 +81,14 @@ class HistorianService:
                 await asyncio.to_thread(self.historian.maintain, time.time())
             except Exception:
                 log.exception("historian maintenance failed; will retry")
+
+
+def _envelope(rows: Sequence[Bucket], t0: float, t1: float, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    width = (t1 - t0) / max(buckets, 1)
+    t = np.empty(2 * len(rows))
+    v = np.empty(2 * len(rows))
+    for i, b in enumerate(rows):
+        start = b.start_us / 1e6
+        t[2 * i], t[2 * i + 1] = start, start + width / 2
+        v[2 * i], v[2 * i + 1] = b.vmin, b.vmax
+    return t, v

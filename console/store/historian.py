@@ -66,6 +66,9 @@ class SqlHistorian:
     def history(self, point: str, t0: float, t1: float, buckets: int) -> list[Bucket]:
         return self.store.buckets(point, round(t0 * 1_000_000), round(t1 * 1_000_000), buckets)
 
+    def history_many(self, points: Sequence[str], t0: float, t1: float, buckets: int) -> dict[str, list[Bucket]]:
+        return self.store.buckets_many(points, round(t0 * 1_000_000), round(t1 * 1_000_000), buckets)
+
     def maintain(self, now: float) -> None:
         now_us = round(now * 1_000_000)
         added = rollup(self.engine, now_us)

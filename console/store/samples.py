@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from console.store.bucket_queries import raw_buckets, rollup_buckets
 from console.store.retention import TEN_S_US, TIERS
 from console.store.schema import points, samples, samples_10s
 from core.history import Bucket
@@ -121,89 +123,49 @@ class SampleStore:
         gone (past their retention) the rollups fill in, so history reaches as
         far back as the rollups are kept.
         """
+        return self.buckets_many([key], t0_us, t1_us, count)[key]
+
+    def buckets_many(self, keys: Sequence[str], t0_us: int, t1_us: int, count: int) -> dict[str, list[Bucket]]:
+        """:meth:`buckets` of several points at once: one statement per source table for all of them."""
         if count <= 0 or t1_us <= t0_us:
-            return []
+            return {k: [] for k in keys}
         width = max(1, -(-(t1_us - t0_us) // count))  # ceil
-        pid = self.point_id(key)
+        pids = {k: self.point_id(k) for k in keys}
+        good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
+        groups: dict[tuple[Table | None, int, int], list[int]] = defaultdict(list)
+        with self.engine.connect() as conn:
+            for pid in set(pids.values()):
+                groups[self._plan(conn, pid, t0_us, t1_us, width)].append(pid)
+        found: dict[int, list[Bucket]] = {}
+        with self.engine.begin() as conn:
+            for (table, start, split), ids in groups.items():
+                # Raw samples before the first whole rollup row, the rollup rows, raw samples after them.
+                head = raw_buckets(conn, self.dialect, ids, t0_us, t0_us, start, width, good) if start > t0_us else {}
+                older = (rollup_buckets(conn, self.dialect, table, ids, start, split, width, t0_us)
+                         if table is not None else {})
+                newer = raw_buckets(conn, self.dialect, ids, t0_us, split, t1_us, width, good)
+                for pid in ids:
+                    found[pid] = _merge(_merge(head.get(pid, []), older.get(pid, [])), newer.get(pid, []))
+        return {k: found[pid] for k, pid in pids.items()}
+
+    def _plan(self, conn: Connection, pid: int, t0_us: int, t1_us: int,
+              width: int) -> tuple[Table | None, int, int]:
+        """Where a point's buckets come from: (rollup table or None, start of its first whole row at or after
+        t0, time from which raw samples are read). Rollup rows are aligned to the epoch, so the one holding
+        t0 also holds samples before it: that part is read raw."""
         if width >= TEN_S_US:
             # Coarse buckets come from the finest rollup no wider than a bucket, up to
             # where it is complete; raw samples fill in the newest part.
             table, tier = next((t, w) for t, w in reversed(TIERS) if w <= width)
-            with self.engine.connect() as conn:
-                done = conn.execute(select(func.max(table.c.bucket_us)).where(table.c.point_id == pid)).scalar()
+            done = conn.execute(select(func.max(table.c.bucket_us)).where(table.c.point_id == pid)).scalar()
             if done is not None and done + tier > t0_us:
                 split = min(done + tier, t1_us)
-                older = self._rollup_buckets(table, pid, t0_us, split, width)
-                newer = self._raw_buckets(pid, t0_us, split, t1_us, width) if split < t1_us else []
-                return _merge(older, newer)
-        with self.engine.connect() as conn:
-            oldest_raw = conn.execute(select(func.min(samples.c.ts_us)).where(samples.c.point_id == pid)).scalar()
+                return table, min(-(-t0_us // tier) * tier, split), split
+        oldest_raw = conn.execute(select(func.min(samples.c.ts_us)).where(samples.c.point_id == pid)).scalar()
         if oldest_raw is None or oldest_raw > t0_us:
             # Raw samples are gone (retention): the finest rollup fills in.
-            split = t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us)
-            older = self._rollup_buckets(samples_10s, pid, t0_us, split, width)
-            newer = self._raw_buckets(pid, t0_us, split, t1_us, width) if split < t1_us else []
-            return _merge(older, newer)
-        return self._raw_buckets(pid, t0_us, t0_us, t1_us, width)
-
-    def _rollup_buckets(self, table: Table, pid: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
-        params = {"t0": t0_us, "t1": t1_us, "w": width, "pid": pid}
-        if self.dialect == "postgresql":
-            # A few rollup rows per bucket: ordering them inside the aggregate is cheaper
-            # than one primary-key lookup per bucket.
-            sql = text(f"""
-                SELECT (bucket_us - :t0) / :w AS b, min(vmin), max(vmax), sum(vavg * n) / sum(n),
-                       (array_agg(vlast ORDER BY bucket_us DESC))[1], sum(n)
-                FROM {table.name}
-                WHERE point_id = :pid AND bucket_us >= :t0 AND bucket_us < :t1
-                GROUP BY b ORDER BY b
-            """)
-        else:
-            sql = text(f"""
-                SELECT agg.b, agg.vmin, agg.vmax, agg.vavg,
-                       (SELECT r.vlast FROM {table.name} r WHERE r.point_id = :pid AND r.bucket_us = agg.tmax), agg.n
-                FROM (
-                    SELECT (bucket_us - :t0) / :w AS b, min(vmin) AS vmin, max(vmax) AS vmax,
-                           sum(vavg * n) / sum(n) AS vavg, max(bucket_us) AS tmax, sum(n) AS n
-                    FROM {table.name}
-                    WHERE point_id = :pid AND bucket_us >= :t0 AND bucket_us < :t1
-                    GROUP BY b
-                ) agg
-                ORDER BY agg.b
-            """)
-        with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                conn.execute(text("SET LOCAL jit = off"))
-            return [Bucket(t0_us + int(b) * width, vmin, vmax, vavg, vlast, int(n))
-                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, params)]
-
-    def _raw_buckets(self, pid: int, grid_t0: int, t0_us: int, t1_us: int, width: int) -> list[Bucket]:
-        good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
-        # "last" = the value at the newest time of the bucket: one primary-key lookup
-        # per bucket (portable; a join made PostgreSQL hash every row of the point).
-        sql = text("""
-            SELECT agg.b, agg.vmin, agg.vmax, agg.vavg,
-                   (SELECT s.value FROM samples s WHERE s.point_id = :pid AND s.ts_us = agg.tmax) AS vlast,
-                   agg.n
-            FROM (
-                SELECT (ts_us - :g) / :w AS b, min(value) AS vmin, max(value) AS vmax, avg(value) AS vavg,
-                       max(ts_us) AS tmax, count(*) AS n
-                FROM samples
-                WHERE point_id = :pid AND ts_us >= :t0 AND ts_us < :t1 AND quality IN (:g0, :g1)
-                  AND value IS NOT NULL
-                GROUP BY b
-            ) agg
-            ORDER BY agg.b
-        """)
-        params = {"g": grid_t0, "t0": t0_us, "t1": t1_us, "w": width, "pid": pid, "g0": good[0], "g1": good[1]}
-        with self.engine.begin() as conn:
-            if self.dialect == "postgresql":
-                # The sub-plan inflates the cost estimate: JIT then adds ~15 ms for nothing,
-                # and the default work_mem sends the bucket sort to disk.
-                conn.execute(text("SET LOCAL jit = off"))
-                conn.execute(text("SET LOCAL work_mem = '32MB'"))
-            return [Bucket(grid_t0 + int(b) * width, vmin, vmax, vavg, vlast, n)
-                    for b, vmin, vmax, vavg, vlast, n in conn.execute(sql, params)]
+            return samples_10s, t0_us, t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us)
+        return None, t0_us, t0_us
 
     def export(
         self, key: str, t0_us: int, t1_us: int, chunk: int = 10_000

@@ -244,16 +244,17 @@ class GridView(QWidget):
         assert self.historian is not None
         t0, t1 = trend.visible_range()
         columns = max(int(trend.getPlotItem().getViewBox().width()), 100)
-        for b in self._bindings:
-            if b.trend is not trend or b.name == ROCOF_SERIES:
-                continue
-            try:
-                t, v = await self.historian.envelope(b.name, t0, t1, columns)
-            except Exception:
-                log.exception("history of %s could not be read", b.name)
-                continue
-            if not trend.live:  # the operator may have pressed Live meanwhile
-                trend.set_history_data(b.name, t, v * b.scale if b.scale != 1.0 else v)
+        bindings = [b for b in self._bindings if b.trend is trend and b.name != ROCOF_SERIES]
+        try:  # every series of the trend in one query
+            envelopes = await self.historian.envelopes([b.name for b in bindings], t0, t1, columns)
+        except Exception:
+            log.exception("history of %s could not be read", ", ".join(b.name for b in bindings))
+            return
+        if trend.live:  # the operator pressed Live meanwhile
+            return
+        for b in bindings:
+            t, v = envelopes[b.name]
+            trend.set_history_data(b.name, t, v * b.scale if b.scale != 1.0 else v)
 
     def _show(self, readout: Readout, reading: Reading | None, scale: float = 1.0) -> None:
         if reading is None:
