@@ -156,6 +156,13 @@ class DeviceSession:
                     continue
                 scaled = self._scaled(p.id, self._raw[p.id])
                 quality = Quality.GOOD if scaled is not None else Quality.BAD  # None: not implemented
+                if scaled is not None and not (math.isfinite(scaled) and p.valid_min <= scaled <= p.valid_max):
+                    # Garbage from the device (wrong map, failing electronics): never shown as a value.
+                    faults.append(PointFault(f"{self.spec.name}.{p.id}", f"{p.table.value} {p.address}",
+                                             f"implausible {p.id} = {scaled:.6g} {p.unit}, outside "
+                                             f"{p.valid_min:g}…{p.valid_max:g} {p.unit}"))
+                    samples.append(self._sample(p.id, math.nan, p.unit, Quality.BAD, now))
+                    continue
                 if scaled is not None and p.role and self._implausible(p.id, p.role, scaled, now):
                     quality = Quality.UNCERTAIN  # flagged: this reading is not settleable
                 samples.append(self._sample(p.id, math.nan if scaled is None else scaled, p.unit, quality, now))

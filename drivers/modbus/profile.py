@@ -46,6 +46,8 @@ class ProfilePoint:
     minimum: float = -math.inf
     maximum: float = math.inf
     role: str | None = None  # e.g. energy_import, for plausibility checks
+    valid_min: float = -math.inf  # a reading outside [valid_min, valid_max] is garbage: quality bad
+    valid_max: float = math.inf
 
     @property
     def end(self) -> int:
@@ -74,7 +76,7 @@ class Profile:
 
 _PROFILE_KEYS = {"name", "kind", "word_order", "byte_order", "table", "max_gap"}
 _POINT_KEYS = {"id", "name", "address", "type", "unit", "table", "words", "scale", "sf", "poll", "access",
-               "min", "max", "role"}
+               "min", "max", "role", "valid"}
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -172,10 +174,15 @@ def _point(raw: Any, label: str, default_table: Table, groups: dict[str, Any], f
     scale = raw.get("scale", 1.0)
     if not isinstance(scale, int | float) or scale == 0:
         raise fail(f"{label}.scale", f"must be a non-zero number, got {scale!r}")
+    valid = raw.get("valid", [-math.inf, math.inf])
+    if (not isinstance(valid, list) or len(valid) != 2 or not all(isinstance(v, int | float) for v in valid)
+            or valid[0] >= valid[1]):
+        raise fail(f"{label}.valid", f"must be [lowest, highest] plausible value, got {valid!r}")
     return ProfilePoint(
         id=pid, name=str(raw.get("name", pid)), address=address, dtype=dtype, unit=str(raw.get("unit", "")),
         table=table, words=words, scale=float(scale), sf=raw.get("sf"), poll=poll, writable=access == "rw",
         minimum=float(raw.get("min", -math.inf)), maximum=float(raw.get("max", math.inf)), role=raw.get("role"),
+        valid_min=float(valid[0]), valid_max=float(valid[1]),
     )
 
 

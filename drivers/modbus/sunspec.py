@@ -107,8 +107,9 @@ def sunspec_profile(headers: list[ModelHeader], name: str = "SunSpec device") ->
     if not points:
         found = ", ".join(str(h.model_id) for h in headers) or "none"
         raise SunSpecError(f"no supported SunSpec model on the device (found: {found}; supported: {SUPPORTED})")
-    kinds = {h.model_id // 100 for h in headers}
-    kind = "inverter" if 1 in kinds else "meter" if 2 in kinds else "battery" if 8 in kinds else "device"
+    ids = {h.model_id for h in headers}
+    kind = ("inverter" if ids & {101, 102, 103} else "meter" if ids & {201, 202, 203, 204}
+            else "battery" if ids & {124, 802} else "device")
     return Profile(name, kind, tuple(points), {"fast": 1.0, "identity": 3600.0}, max_gap=0,
                    source="SunSpec discovery")
 

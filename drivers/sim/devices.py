@@ -1,9 +1,12 @@
 """A fleet of simulated Modbus TCP devices in one real pymodbus server.
 
-Houses with a smart meter (Eastron SDM630 map: float32 input registers) and
-PV inverters with a SunSpec map (models 1 and 103 at 40000). Values are
-computed when a request arrives (PV follows a clear-sky curve with clouds,
-loads wander, energy counters integrate), so every read sees the present.
+Houses with a smart meter (Eastron SDM630 map: float32 input registers), PV
+or wind inverters with a SunSpec map (models 1, 103 and 123 at 40000) and
+batteries with a SunSpec map (models 1, 802 and 124). Values are computed when
+a request arrives (PV follows a clear-sky curve with clouds, wind a gusty
+speed through a turbine power curve, loads wander, the battery follows its
+setpoint or, without one, covers the house's deficit from its surplus, energy
+counters integrate), so every read sees the present.
 
 Fault switches per device: ``no_answer`` (requests time out), ``exception``
 (Modbus exception 4, device failure), ``garbage`` (random registers),
@@ -44,21 +47,60 @@ def _clear_sky(hour: float) -> float:
 
 
 @dataclass
+class Battery:
+    """A house battery: energy, power limits, efficiency; the operator's setpoint (SunSpec model 124)."""
+
+    capacity_wh: float = 10_000.0
+    max_w: float = 5_000.0
+    efficiency: float = 0.95  # each way
+    soc_wh: float = 5_000.0
+    mode: int = 0  # StorCtl_Mod: bit 0 charge, bit 1 discharge, 0 = self-consumption
+    charge_pct: float = 100.0  # InWRte, % of max_w
+    discharge_pct: float = 100.0  # OutWRte, % of max_w
+    power_w: float = 0.0  # + charging, − discharging (AC side)
+
+    def dispatch(self, surplus_w: float, dt: float) -> float:
+        """Choose the AC power for the next `dt` s (+ charge) and integrate the energy."""
+        if self.mode & 1:
+            want = self.max_w * self.charge_pct / 100
+        elif self.mode & 2:
+            want = -self.max_w * self.discharge_pct / 100
+        else:
+            want = max(-self.max_w, min(self.max_w, surplus_w))  # self-consumption
+        if want > 0:
+            room = (self.capacity_wh - self.soc_wh) / self.efficiency * 3600 / max(dt, 1e-3)
+            want = min(want, room)
+            self.soc_wh += want * self.efficiency * dt / 3600
+        else:
+            floor = 0.05 * self.capacity_wh
+            avail = max(0.0, self.soc_wh - floor) * self.efficiency * 3600 / max(dt, 1e-3)
+            want = max(want, -avail)
+            self.soc_wh += want / self.efficiency * dt / 3600
+        self.power_w = want
+        return want
+
+
+@dataclass
 class House:
-    """One participant: consumption, optional PV, energy counters."""
+    """One participant: consumption, optional PV, wind and battery, energy counters."""
 
     device_id: int
     load_w: float
     pv_peak_w: float
     serial: int
     rng: random.Random
+    wind_rated_w: float = 0.0
+    battery: Battery | None = None
     imported_wh: float = 0.0
     exported_wh: float = 0.0
     produced_wh: float = 0.0
+    wind_wh: float = 0.0
     last: float = field(default_factory=time.monotonic)
     start_hour: float = 12.0
-    fault: str | None = None
+    pv_w: float = 0.0
+    wind_w: float = 0.0
     _cloud: float = 1.0
+    _wind_ms: float = 7.0
 
     def step(self) -> tuple[float, float]:
         """Advance to now; returns (pv W, net grid W: + import, − export)."""
@@ -68,9 +110,16 @@ class House:
         self._cloud = min(1.0, max(0.2, self._cloud + self.rng.gauss(0, 0.05)))
         hour = (self.start_hour + now / 3600) % 24
         pv = self.pv_peak_w * _clear_sky(hour) * self._cloud
+        # Gusty wind around 7 m/s (mean-reverting), through a cut-in 3 / rated 12 / cut-out 25 m/s curve.
+        self._wind_ms = max(0.0, self._wind_ms + 0.05 * (7.0 - self._wind_ms) + self.rng.gauss(0, 0.4))
+        v = self._wind_ms
+        wind = self.wind_rated_w * (0.0 if v < 3 or v > 25 else min(1.0, ((v - 3) / 9) ** 3))
         load = max(50.0, self.load_w * (1 + 0.2 * self.rng.gauss(0, 1)))
-        net = load - pv
+        battery = self.battery.dispatch(pv + wind - load, dt) if self.battery else 0.0
+        net = load - pv - wind + battery
+        self.pv_w, self.wind_w = pv, wind
         self.produced_wh += pv * dt / 3600
+        self.wind_wh += wind * dt / 3600
         if net >= 0:
             self.imported_wh += net * dt / 3600
         else:
@@ -99,18 +148,18 @@ class Sdm630Map:
         return {SDM630_SERIAL_ADDRESS: encode(self.house.serial, DataType.UINT32)}
 
 
-class SunSpecInverterMap:
-    """SunSpec map (common model 1 + three-phase inverter 103) of one house's PV."""
+class SunSpecMap:
+    """A SunSpec register map at 40000 laid out from pysunspec2's model definitions."""
 
     base = 40000
-    rated_w = 5000.0
+    models: tuple[int, ...] = (1,)
 
     def __init__(self, house: House) -> None:
         self.house = house
         self.written: dict[int, int] = {}  # registers the operator set (controls)
         self.layout: dict[str, tuple[int, DataType, int]] = {}
         address = self.base + 2
-        for model_id in (1, 103, 123):
+        for model_id in self.models:
             group = model_definition(model_id)["group"]
             offset = 0
             for p in group["points"]:
@@ -123,33 +172,25 @@ class SunSpecInverterMap:
             address += offset
         self.end = address
 
-    def limit_pct(self) -> float:
-        address = self.layout["controls.WMaxLimPct"][0]
-        enabled = self.written.get(self.layout["controls.WMaxLim_Ena"][0], 0) == 1
-        return float(self.written.get(address, 100)) if enabled else 100.0
+    def setting(self, point: str, default: float) -> float:
+        """A control register as the operator last wrote it (or its default)."""
+        word = self.written.get(self.layout[point][0])
+        if word is None:
+            return default
+        return float(word - 0x10000 if self.layout[point][1] is DataType.INT16 and word >= 0x8000 else word)
+
+    def values(self) -> dict[str, float | str]:
+        raise NotImplementedError
+
+    def common(self, model: str, serial_prefix: str) -> dict[str, float | str]:
+        return {"common.ID": 1, "common.L": 66, "common.Mn": "EnergyNet", "common.Md": model, "common.Vr": "1.0.0",
+                "common.SN": f"{serial_prefix}{self.house.serial}", "common.DA": self.house.device_id}
 
     def holding_registers(self) -> dict[int, list[int]]:
-        pv, _ = self.house.step()
-        pv = min(pv, self.rated_w * self.limit_pct() / 100)  # the inverter obeys its power limit
+        values = self.values()
         regs: dict[int, list[int]] = {self.base: list(SUNS), self.end: [0xFFFF, 0]}
         for address, dtype, size in self.layout.values():
             regs[address] = encode(None, dtype, words=size) if dtype is not DataType.STRING else [0] * size
-        values: dict[str, float | str] = {
-            "common.ID": 1, "common.L": 66, "common.Mn": "EnergyNet", "common.Md": "SimInverter 5k",
-            "common.Vr": "1.0.0", "common.SN": f"INV{self.house.serial}", "common.DA": self.house.device_id,
-            "inverter_three_phase.ID": 103, "inverter_three_phase.L": 50,
-            "inverter_three_phase.W": round(pv), "inverter_three_phase.W_SF": 0,
-            "inverter_three_phase.Hz": 5000, "inverter_three_phase.Hz_SF": -2,
-            "inverter_three_phase.PhVphA": 2301, "inverter_three_phase.PhVphB": 2298,
-            "inverter_three_phase.PhVphC": 2305, "inverter_three_phase.V_SF": -1,
-            "inverter_three_phase.A": round(pv / 230 * 100 / 3), "inverter_three_phase.A_SF": -2,
-            "inverter_three_phase.AphA": 0, "inverter_three_phase.AphB": 0, "inverter_three_phase.AphC": 0,
-            "inverter_three_phase.WH": max(1, round(self.house.produced_wh)), "inverter_three_phase.WH_SF": 0,
-            "inverter_three_phase.TmpCab": 412, "inverter_three_phase.Tmp_SF": -1,
-            "inverter_three_phase.St": 4 if pv > 0 else 2, "inverter_three_phase.Evt1": 0,
-            "controls.ID": 123, "controls.L": 24, "controls.WMaxLimPct": 100,
-            "controls.WMaxLimPct_SF": 0, "controls.WMaxLim_Ena": 0, "controls.Conn": 1,
-        }
         for key, value in values.items():
             address, dtype, size = self.layout[key]
             regs[address] = encode(value, dtype, words=size)
@@ -158,33 +199,150 @@ class SunSpecInverterMap:
         return regs
 
 
+class SunSpecInverterMap(SunSpecMap):
+    """SunSpec map (common 1, three-phase inverter 103, controls 123) of a house's PV or wind inverter."""
+
+    models = (1, 103, 123)
+    rated_w = 5000.0
+
+    def __init__(self, house: House, source: str = "pv") -> None:
+        super().__init__(house)
+        self.source = source
+
+    def limit_pct(self) -> float:
+        enabled = self.setting("controls.WMaxLim_Ena", 0) == 1
+        return self.setting("controls.WMaxLimPct", 100) if enabled else 100.0
+
+    def values(self) -> dict[str, float | str]:
+        self.house.step()
+        wind = self.source == "wind"
+        rated = self.house.wind_rated_w if wind else self.rated_w
+        power = self.house.wind_w if wind else self.house.pv_w
+        power = min(power, rated * self.limit_pct() / 100)  # the inverter obeys its power limit
+        energy = self.house.wind_wh if wind else self.house.produced_wh
+        return {
+            **(self.common("SimWind 50k", "WND") if wind else self.common("SimInverter 5k", "INV")),
+            "inverter_three_phase.ID": 103, "inverter_three_phase.L": 50,
+            "inverter_three_phase.W": round(power), "inverter_three_phase.W_SF": 0,
+            "inverter_three_phase.Hz": 5000, "inverter_three_phase.Hz_SF": -2,
+            "inverter_three_phase.PhVphA": 2301, "inverter_three_phase.PhVphB": 2298,
+            "inverter_three_phase.PhVphC": 2305, "inverter_three_phase.V_SF": -1,
+            "inverter_three_phase.A": round(power / 230 * 100 / 3), "inverter_three_phase.A_SF": -2,
+            "inverter_three_phase.AphA": 0, "inverter_three_phase.AphB": 0, "inverter_three_phase.AphC": 0,
+            "inverter_three_phase.WH": max(1, round(energy)), "inverter_three_phase.WH_SF": 0,
+            "inverter_three_phase.TmpCab": 412, "inverter_three_phase.Tmp_SF": -1,
+            "inverter_three_phase.St": 4 if power > 0 else 2, "inverter_three_phase.Evt1": 0,
+            "controls.ID": 123, "controls.L": 24, "controls.WMaxLimPct": 100,
+            "controls.WMaxLimPct_SF": 0, "controls.WMaxLim_Ena": 0, "controls.Conn": 1,
+        }
+
+
+class SunSpecBatteryMap(SunSpecMap):
+    """SunSpec map (common 1, battery 802, storage controls 124) of a house battery."""
+
+    models = (1, 802, 124)
+
+    def values(self) -> dict[str, float | str]:
+        b = self.house.battery
+        assert b is not None
+        b.mode = int(self.setting("storage_basic.StorCtl_Mod", 0))
+        b.charge_pct = self.setting("storage_basic.InWRte", 100)
+        b.discharge_pct = self.setting("storage_basic.OutWRte", 100)
+        self.house.step()
+        soc = 100 * b.soc_wh / b.capacity_wh
+        status = 4 if b.power_w > 1 else 3 if b.power_w < -1 else 5 if soc > 99.5 else 2 if soc < 5.5 else 6
+        return {
+            **self.common("SimBattery 10k", "BAT"),
+            "battery.ID": 802, "battery.L": 62, "battery.AHRtg": round(b.capacity_wh / 48), "battery.AHRtg_SF": 0,
+            "battery.WHRtg": round(b.capacity_wh / 10), "battery.WHRtg_SF": 1,
+            "battery.WChaRteMax": round(b.max_w), "battery.WDisChaRteMax": round(b.max_w),
+            "battery.WChaDisChaMax_SF": 0, "battery.SoCMax": 1000, "battery.SoCMin": 50, "battery.SoC_SF": -1,
+            "battery.SoC": round(soc * 10), "battery.SoH": 98, "battery.SoH_SF": 0, "battery.ChaSt": status,
+            "battery.State": 3, "battery.V": 512, "battery.V_SF": -1,
+            "battery.W": round(b.power_w), "battery.W_SF": 0,
+            "storage_basic.ID": 124, "storage_basic.L": 24, "storage_basic.WChaMax": round(b.max_w),
+            "storage_basic.WChaMax_SF": 0, "storage_basic.StorCtl_Mod": 0, "storage_basic.ChaState": round(soc),
+            "storage_basic.ChaState_SF": 0, "storage_basic.ChaSt": status, "storage_basic.InWRte": 100,
+            "storage_basic.OutWRte": 100, "storage_basic.InOutWRte_SF": 0,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FleetDevice:
+    """One simulated device: its Modbus id, what it is, and the house (participant) it belongs to."""
+
+    device_id: int
+    kind: str  # meter | pv | wind | battery
+    house: int
+
+
+def demo_layout(houses: int = 12) -> list[FleetDevice]:
+    """Houses with a meter each (ids 1…); every house but each third has rooftop PV (ids 100 + h), each
+    third a battery (ids 150 + h); the last house is a small wind farm (id 200 + h)."""
+    if not 1 <= houses <= 46:
+        raise ValueError(f"the demo layout holds 1–46 houses; asked for {houses}")
+    out = []
+    for h in range(1, houses + 1):
+        out.append(FleetDevice(h, "meter", h))
+        if h == houses and houses > 1:
+            out.append(FleetDevice(200 + h, "wind", h))
+            continue
+        if h % 3 != 2:
+            out.append(FleetDevice(100 + h, "pv", h))
+        if h % 3 == 0:
+            out.append(FleetDevice(150 + h, "battery", h))
+    return out
+
+
+def basic_layout(count: int, inverter_every: int = 3) -> list[FleetDevice]:
+    """One device per id 1…count: SDM630 meters, every `inverter_every`-th a SunSpec PV inverter."""
+    return [FleetDevice(i, "pv" if inverter_every > 0 and i % inverter_every == 0 else "meter", i)
+            for i in range(1, count + 1)]
+
+
 class DeviceFleet:
     """Many simulated devices behind one Modbus TCP port (device ids 1..count)."""
 
     def __init__(self, count: int = 10, host: str = "127.0.0.1", port: int = 5020, seed: int = 1,
-                 inverter_every: int = 3) -> None:
-        if not 1 <= count <= 247:
-            raise ValueError(f"a Modbus TCP port serves device ids 1–247; asked for {count} devices")
+                 inverter_every: int = 3, layout: list[FleetDevice] | None = None) -> None:
+        layout = layout if layout is not None else basic_layout(count, inverter_every)
+        bad = [d.device_id for d in layout if not 1 <= d.device_id <= 247]
+        if bad:
+            raise ValueError(f"a Modbus TCP port serves device ids 1–247; the layout asks for {bad}")
         self.host, self.port = host, port
         rng = random.Random(seed)
         self.houses: dict[int, House] = {}
-        self.maps: dict[int, Sdm630Map | SunSpecInverterMap] = {}
-        for device_id in range(1, count + 1):
-            house = House(device_id, load_w=rng.uniform(300, 2500), pv_peak_w=rng.choice([0, 3000, 5000, 8000]),
-                          serial=10_000_000 + device_id, rng=random.Random(seed * 1000 + device_id))
-            self.houses[device_id] = house
-            is_inverter = inverter_every > 0 and device_id % inverter_every == 0
-            self.maps[device_id] = SunSpecInverterMap(house) if is_inverter else Sdm630Map(house)
+        self.maps: dict[int, Sdm630Map | SunSpecMap] = {}
+        self.layout = layout
+        kinds: dict[int, set[str]] = {}
+        for d in layout:
+            kinds.setdefault(d.house, set()).add(d.kind)
+        for h, ks in kinds.items():
+            wind = "wind" in ks
+            self.houses[h] = House(
+                h, load_w=rng.uniform(300, 2500) * (4 if wind else 1),
+                pv_peak_w=rng.choice([3000, 5000, 8000]) if "pv" in ks else 0.0,
+                serial=10_000_000 + h, rng=random.Random(seed * 1000 + h),
+                wind_rated_w=50_000.0 if wind else 0.0, battery=Battery() if "battery" in ks else None)
+        for d in layout:
+            house = self.houses[d.house]
+            self.maps[d.device_id] = (Sdm630Map(house) if d.kind == "meter" else
+                                      SunSpecBatteryMap(house) if d.kind == "battery" else
+                                      SunSpecInverterMap(house, d.kind))
+        self.faults: dict[int, str | None] = {}  # per device: one faulty device leaves its house's others alone
         self._server: ModbusTcpServer | None = None
 
     def set_fault(self, device_id: int, fault: str | None) -> None:
         """Switch a fault on (one of FAULTS) or off (None)."""
         if fault is not None and fault not in FAULTS:
             raise ValueError(f"unknown fault {fault!r}; one of {FAULTS}")
-        house = self.houses[device_id]
-        house.fault = fault
+        house = self.houses[self._house_of(device_id)]
+        self.faults[device_id] = fault
         if fault == "counter_reset":
             house.imported_wh = house.exported_wh = house.produced_wh = 0.0
+
+    def _house_of(self, device_id: int) -> int:
+        return next(d.house for d in self.layout if d.device_id == device_id)
 
     async def start(self) -> None:
         logging.getLogger("pymodbus").setLevel(logging.WARNING)
@@ -212,14 +370,15 @@ class DeviceFleet:
 
     async def _action(self, device_id: int, function_code: int, start_address: int, address: int, count: int,
                       current_registers: list[int], set_values: list[int] | list[bool] | None) -> ExcCodes | None:
-        house = self.houses[device_id]
-        if house.fault == "no_answer":
+        house = self.houses[self._house_of(device_id)]
+        fault = self.faults.get(device_id)
+        if fault == "no_answer":
             await asyncio.sleep(3600)  # the client times out; other devices are unaffected
-        if house.fault == "exception":
+        if fault == "exception":
             return ExcCodes.DEVICE_FAILURE
         m = self.maps[device_id]
         if set_values is not None:
-            if not isinstance(m, SunSpecInverterMap):
+            if not isinstance(m, SunSpecMap):
                 return ExcCodes.ILLEGAL_ADDRESS  # meters here have nothing writable
             for i, word in enumerate(set_values):
                 m.written[address + i] = int(word)
@@ -235,16 +394,16 @@ class DeviceFleet:
                 index = reg_address + i - start_address
                 if 0 <= index < len(current_registers):
                     current_registers[index] = word
-        if house.fault == "garbage":
+        if fault == "garbage":
             for i in range(count):
                 current_registers[address - start_address + i] = house.rng.randrange(0x10000)
         return None
 
 
 async def run_device_fleet(host: str, port: int, count: int, stop: asyncio.Event | None = None,
-                           inverter_every: int = 3) -> None:
+                           inverter_every: int = 3, layout: list[FleetDevice] | None = None) -> None:
     """Serve the fleet until ``stop`` is set or the task is cancelled."""
-    fleet = DeviceFleet(count, host, port, inverter_every=inverter_every)
+    fleet = DeviceFleet(count, host, port, inverter_every=inverter_every, layout=layout)
     await fleet.start()
     try:
         await (stop or asyncio.Event()).wait()

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from core.commands import WriteError
 from core.points import Quality
 from core.sources import ConnectionState, ModbusDeviceSpec
 from drivers.modbus.hub import ModbusHub
-from drivers.sim.devices import DeviceFleet
+from drivers.sim.devices import DeviceFleet, FleetDevice
 from tests.conftest import free_port
 from tests.drivers.test_opcua_hub import Recorder, wait_until
 
@@ -186,3 +187,77 @@ async def test_power_limit_write_is_range_checked_read_back_and_obeyed(fleet: De
         assert (rec.latest("inv3.inverter_three_phase.W") or pytest.fail()).value <= 2000  # 40 % of 5 kW
     finally:
         await hub.stop()
+
+
+async def test_garbage_registers_never_pass_as_values_and_others_are_unaffected(fleet: DeviceFleet) -> None:
+    rec = Recorder()
+    hub = ModbusHub([meter(fleet, "m1", 1), meter(fleet, "m2", 2)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("m1.power") >= 2 and rec.count("m2.power") >= 2, 10)
+        fleet.set_fault(1, "garbage")
+        mark = time.monotonic()
+        await wait_until(lambda: "implausible" in (rec.status("m1").last_error or ""), 5)
+        assert rec.status("m1").state is ConnectionState.DEGRADED
+        await asyncio.sleep(1.0)
+        limits = {"voltage_l1": (0, 500), "current_l1": (0, 200), "frequency": (45, 65), "power": (-1.5e5, 1.5e5)}
+        for point, (lo, hi) in limits.items():
+            after = [s for t, s in rec.samples if s.point == f"m1.{point}" and t > mark]
+            assert after, point
+            assert all(lo <= s.value <= hi for s in after if s.quality is Quality.GOOD), point
+            assert any(s.quality is Quality.BAD for s in after), point  # random words are mostly implausible
+        m2 = [s for t, s in rec.samples if s.point.startswith("m2.") and t > mark]
+        assert m2 and all(s.quality is Quality.GOOD for s in m2 if s.point != "m2.serial")
+        assert rec.status("m2").state is ConnectionState.CONNECTED
+    finally:
+        await hub.stop()
+
+
+async def test_battery_is_discovered_and_follows_a_verified_setpoint() -> None:
+    layout = [FleetDevice(1, "meter", 1), FleetDevice(151, "battery", 1)]
+    fleet = DeviceFleet(port=free_port(), layout=layout)
+    fleet.houses[1].pv_peak_w = 0.0
+    await fleet.start()
+    rec = Recorder()
+    spec = ModbusDeviceSpec("bat", fleet.host, fleet.port, 151, "sunspec", timeout_s=0.5,
+                            poll_overrides=(("fast", 0.2),))
+    hub = ModbusHub([spec], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("bat.storage_basic.InOutWRte_SF") is not None
+                         and rec.latest("bat.battery.SoC") is not None, 10)
+        assert hub.sessions[0].profile is not None and hub.sessions[0].profile.kind == "battery"
+        soc = rec.latest("bat.battery.SoC")
+        assert soc is not None and soc.unit.startswith("%") and 0 < soc.value <= 100
+        rate = await hub.write("bat", "storage_basic.InWRte", 60)  # 60 % of 5 kW
+        assert rate.confirmed, rate.message
+        mode = await hub.write("bat", "storage_basic.StorCtl_Mod", 1)  # charge
+        assert mode.confirmed, mode.message
+        mark = time.monotonic()
+        await wait_until(lambda: any(s.point == "bat.battery.W" and t > mark and s.value == pytest.approx(3000, abs=1)
+                                     for t, s in rec.samples), 5)
+        with pytest.raises(WriteError, match="outside the allowed range"):
+            await hub.write("bat", "storage_basic.InWRte", 150)
+        with pytest.raises(WriteError, match="read-only"):
+            await hub.write("bat", "battery.SoC", 50)
+    finally:
+        await hub.stop()
+        await fleet.stop()
+
+
+async def test_wind_turbine_reports_through_a_sunspec_inverter() -> None:
+    fleet = DeviceFleet(port=free_port(), layout=[FleetDevice(1, "meter", 1), FleetDevice(201, "wind", 1)])
+    await fleet.start()
+    rec = Recorder()
+    hub = ModbusHub([ModbusDeviceSpec("wind", fleet.host, fleet.port, 201, "sunspec", timeout_s=0.5)],
+                    rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("wind.inverter_three_phase.W") is not None, 10)
+        await wait_until(lambda: "common.Md" in hub.sessions[0].identity, 5)
+        assert hub.sessions[0].identity["common.Md"] == "SimWind 50k"
+        w = rec.latest("wind.inverter_three_phase.W")
+        assert w is not None and 0 <= w.value <= 50_000
+    finally:
+        await hub.stop()
+        await fleet.stop()
