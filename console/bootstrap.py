@@ -260,11 +260,12 @@ async def probe_sunspec(host: str, port: int, device_id: int) -> list[dict[str, 
     return out
 
 
-async def run_device_fleet(host: str, port: int, count: int) -> None:
-    """Serve the simulated Modbus device fleet until cancelled."""
+async def run_device_fleet(host: str, port: int, count: int, houses: int | None = None) -> None:
+    """Serve the simulated Modbus device fleet until cancelled (the demo's houses when `houses` is given)."""
+    from drivers.sim.devices import demo_layout
     from drivers.sim.devices import run_device_fleet as serve
 
-    await serve(host, port, count)
+    await serve(host, port, count, layout=demo_layout(houses) if houses else None)
 
 
 async def run_grid_simulator(host: str, port: int, trips: bool = True) -> None:

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     meters.add_argument("--host", default="127.0.0.1")
     meters.add_argument("--port", type=int, default=5020)
     meters.add_argument("--count", type=int, default=50, help="devices (ids 1..count); every third is an inverter")
+    meters.add_argument("--houses", type=int, help="instead: N houses with a meter each (ids 1..N), rooftop PV "
+                        "(100+h), batteries (150+h) and a wind farm as the last house (200+N), as in the demo")
     meters.set_defaults(func=_cmd_sim_meters)
 
     probe = sub.add_parser("probe", help="read points once and print them")
@@ -172,9 +174,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "console", "--log-level", "warning", "sim", "grid", "--port", str(port)])),
     ]
     if settings.modbus:
+        houses = len({d.participant for d in settings.modbus})
         sims.append(("device fleet", modbus_port, subprocess.Popen(
             [sys.executable, "-m", "console", "--log-level", "warning", "sim", "meters", "--port", str(modbus_port),
-             "--count", str(max(d.device_id for d in settings.modbus))])))
+             "--houses", str(houses)])))
     chain = None
     try:
         for what, sim_port, proc in sims:
@@ -286,9 +289,10 @@ def _cmd_sim_grid(args: argparse.Namespace) -> int:
 def _cmd_sim_meters(args: argparse.Namespace) -> int:
     from console.bootstrap import run_device_fleet
 
-    print(f"device fleet: {args.count} Modbus TCP devices on {args.host}:{args.port} (Ctrl+C stops)", flush=True)
+    what = f"{args.houses} houses" if args.houses else f"{args.count} Modbus TCP devices"
+    print(f"device fleet: {what} on {args.host}:{args.port} (Ctrl+C stops)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_device_fleet(args.host, args.port, args.count))
+        asyncio.run(run_device_fleet(args.host, args.port, args.count, args.houses))
     return 0
 
 

@@ -111,6 +111,8 @@ class ModbusDeviceModel(_Strict):
     poll: dict[str, Annotated[float, Field(gt=0)]] = {}  # poll group → interval override (s)
     rated_power_w: Annotated[float, Field(gt=0)] = 25_000.0  # plausibility of energy jumps
     consumer_only: bool = False  # negative power is then a reversed CT
+    participant: Annotated[str, Field(min_length=1)] | None = None  # whose device; default: the device name
+    asset: Literal["meter", "pv", "wind", "battery"] | None = None  # default: pv for SunSpec, else meter
 
 
 class FrequencyBandsModel(_Strict):
@@ -383,8 +385,10 @@ def _modbus(d: ModbusDeviceModel, path: Path | None) -> ModbusDeviceSpec:
     if profile.lower() != "sunspec" and path is not None and not Path(profile).is_absolute():
         local = path.parent / profile
         profile = str(local) if local.exists() else profile  # else: a profile shipped with EnergyNet
+    asset = d.asset or ("pv" if d.profile.lower() == "sunspec" else "meter")
     return ModbusDeviceSpec(d.name, d.host, d.port, d.device_id, profile, d.timeout_s, d.reconnect_min_s,
-                            d.reconnect_max_s, tuple(d.poll.items()), d.rated_power_w, d.consumer_only)
+                            d.reconnect_max_s, tuple(d.poll.items()), d.rated_power_w, d.consumer_only,
+                            d.participant or d.name, asset)
 
 
 def default_config_path() -> Path:

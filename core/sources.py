@@ -75,6 +75,18 @@ class ModbusDeviceSpec:
     poll_overrides: tuple[tuple[str, float], ...] = ()  # (poll group, interval s)
     rated_power_w: float = 25_000.0  # plausibility: the most energy the meter can count per hour
     consumer_only: bool = False  # plausibility: negative power means a reversed CT
+    participant: str = ""  # the market participant (house, farm) the device belongs to; "" = its own name
+    asset: str = ""  # meter | pv | wind | battery; "" = pv for SunSpec, else meter
+
+    @property
+    def kind(self) -> str:
+        """What the device is: meter, pv, wind or battery."""
+        return self.asset or ("pv" if self.profile.lower() == "sunspec" else "meter")
+
+    @property
+    def owner(self) -> str:
+        """The participant the device belongs to."""
+        return self.participant or self.name
 
 
 class ConnectionState(enum.Enum):

@@ -5,20 +5,18 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
     QGroupBox,
-    QHeaderView,
     QLabel,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from core.chain import ChainStatus, TxRecord, TxState
+from widgets.cells import fit_columns, fixed_columns, set_cell, set_row_count
 from widgets.palette import ALERT, EMERGENCY, STALE, TEXT, TEXT_DIM
 
 TX_COLUMNS = ("State", "Command", "Nonce", "Transaction", "Block", "Gas", "Age", "Result")
@@ -35,21 +33,16 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.verticalHeader().setVisible(False)
     t.verticalHeader().setDefaultSectionSize(20)
-    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    t.horizontalHeader().setStretchLastSection(True)
+    fixed_columns(t)
     return t
 
 
 def _fill(table: QTableWidget, rows: list[tuple[list[str], str]]) -> None:
-    table.setRowCount(len(rows))
+    changed = set_row_count(table, len(rows))
     for r, (texts, colour) in enumerate(rows):
         for c, text in enumerate(texts):
-            item = table.item(r, c)
-            if item is None:
-                item = QTableWidgetItem()
-                table.setItem(r, c, item)
-            item.setText(text)
-            item.setForeground(QBrush(QColor(colour if c in (0, len(texts) - 1) else TEXT)))
+            set_cell(table, r, c, text, colour if c in (0, len(texts) - 1) else TEXT)
+    fit_columns(table, changed)
 
 
 def _short(h: str | None) -> str:

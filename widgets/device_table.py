@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
+from widgets.cells import RIGHT, fit_columns, fixed_columns, set_cell, set_row_count
 from widgets.palette import ALERT, EMERGENCY, STALE, TEXT
 
 
@@ -45,31 +45,23 @@ class DeviceTable(QTableWidget):
         self.setAlternatingRowColors(False)
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(20)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        fixed_columns(self)
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 
     def show_rows(self, rows: list[DeviceRow]) -> None:
         self.setSortingEnabled(False)  # no re-sorting while cells change
-        self.setRowCount(len(rows))
+        changed = set_row_count(self, len(rows))
         for r, row in enumerate(rows):
             values = (row.name, row.kind, row.address, row.state, _num(row.power_w / 1000, 2),
                       _num(row.energy_wh / 1000, 1), str(row.reads_ok), str(row.reads_failed),
                       _num(row.latency_ms, 1), row.last_error)
             # A tamper note needs a look even while the device communicates fine.
             attention = ALERT if row.last_error.startswith("TAMPER") else TEXT
-            colour = QColor(_STATE_COLOURS.get(row.state, attention))
+            colour = _STATE_COLOURS.get(row.state, attention)
             for c, text in enumerate(values):
-                item = self.item(r, c)
-                if item is None:
-                    item = QTableWidgetItem()
-                    self.setItem(r, c, item)
-                item.setText(text)
-                if c in (4, 5, 6, 7, 8):
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                item.setForeground(QBrush(colour if c in (0, 3, 9) else QColor(TEXT)))
+                set_cell(self, r, c, text, colour if c in (0, 3, 9) else TEXT, RIGHT if c in (4, 5, 6, 7, 8) else None)
+        fit_columns(self, changed)
         self.setSortingEnabled(True)
 
     def row_texts(self) -> list[list[str]]:
