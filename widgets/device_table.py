@@ -52,7 +52,12 @@ class DeviceTable(QTableWidget):
     def show_rows(self, rows: list[DeviceRow]) -> None:
         self.setSortingEnabled(False)  # no re-sorting while cells change
         changed = set_row_count(self, len(rows))
-        for r, row in enumerate(rows):
+        # Each device is written where it is shown now, so sorting and the selection stay put.
+        where = {} if changed else {self.item(r, 0).text(): r for r in range(self.rowCount()) if self.item(r, 0)}
+        if len(where) != len(rows) or set(where) != {row.name for row in rows}:
+            where = {row.name: r for r, row in enumerate(rows)}
+        for row in rows:
+            r = where[row.name]
             values = (row.name, row.kind, row.address, row.state, _num(row.power_w / 1000, 2),
                       _num(row.energy_wh / 1000, 1), str(row.reads_ok), str(row.reads_failed),
                       _num(row.latency_ms, 1), row.last_error)
