@@ -25,12 +25,14 @@ from core.bands import Band
 from core.commands import Outcome
 from core.grid import GridSnapshot
 from core.points import Quality
+from core.series import SeriesBuffer
 from core.sources import ModbusDeviceSpec, SourceStatus
 from core.tamper import TamperEvent
 from widgets.device_table import DeviceRow, DeviceTable
 from widgets.participant_table import ParticipantRow, ParticipantTable, total
 from widgets.point_table import PointRow, PointTable
 from widgets.readout import Readout
+from widgets.trend import TrendWidget
 
 # Where a device's values are, by profile family (meters: SDM630-style ids; SunSpec model point names).
 POWER_POINTS = ("power", "inverter_three_phase.W", "inverter_single_phase.W", "inverter_split_phase.W",
@@ -42,6 +44,10 @@ BATTERY_POWER = ("battery.W",)  # + charging (as the EnergyNet simulator reports
 BATTERY_SOC = ("battery.SoC", "storage_basic.ChaState")
 LIMIT_POINT = "controls.WMaxLimPct"
 KIND_NAMES = {"meter": "meter", "pv": "PV inverter", "wind": "wind turbine", "battery": "battery"}
+# Totals trended on the tab: (series, label); kept for an hour at the tab's refresh rate.
+TOTALS = (("consumption", "Consumption"), ("solar", "Solar"), ("wind", "Wind"), ("grid", "Grid (+ import)"),
+          ("storage", "Storage (+ charging)"))
+TOTALS_CAPACITY = 4 * 3600
 
 
 class DevicesView(QWidget):
@@ -64,6 +70,12 @@ class DevicesView(QWidget):
         for r in (self.production, self.wind, self.storage, self.consumption, self.net, self.comm):
             top.addWidget(r, 1)
         self.participants = ParticipantTable()
+        self.totals_trend = TrendWidget("Production and consumption, all participants", "kW")
+        for name, label in TOTALS:
+            self.totals_trend.add_series(name, label)
+        self.totals_trend.show_legend()
+        self.totals_trend.set_window(600.0)
+        self._totals = {name: SeriesBuffer(TOTALS_CAPACITY) for name, _ in TOTALS}
         self.table = DeviceTable()
         self.points = PointTable()
         self.detail_title = QLabel("Select a device to see its values")
@@ -93,8 +105,12 @@ class DevicesView(QWidget):
         lower.addWidget(self.table)
         lower.addWidget(detail)
         lower.setSizes([900, 500])
+        upper = QSplitter(Qt.Orientation.Horizontal)
+        upper.addWidget(self.participants)
+        upper.addWidget(self.totals_trend)
+        upper.setSizes([900, 500])
         body = QSplitter(Qt.Orientation.Vertical)
-        body.addWidget(self.participants)
+        body.addWidget(upper)
         body.addWidget(lower)
         body.setSizes([340, 460])
         layout = QVBoxLayout(self)
@@ -137,12 +153,25 @@ class DevicesView(QWidget):
             self.storage.set_value(all_.battery_w / 1000, quality, Band.NORMAL, f"SoC {all_.soc_pct:.0f} %")
         band = Band.NORMAL if ok == len(self.devices) else Band.ALERT
         self.comm.set_value(float(ok), Quality.GOOD, band, f"of {len(self.devices)}")
+        self._trend_totals(snap.ts, all_)
         self.participants.show_rows(people)
         first_fill = self.table.rowCount() == 0
         self.table.show_rows(rows)
         if first_fill and rows:
             self.table.selectRow(0)  # the detail pane starts with a device rather than empty
         self._show_detail(snap)
+
+    def _trend_totals(self, ts: float, all_: ParticipantRow) -> None:
+        values = {"consumption": all_.consumption_w, "solar": all_.pv_w, "wind": all_.wind_w, "grid": all_.grid_w,
+                  "storage": all_.battery_w}
+        for name, value in values.items():
+            buf = self._totals[name]
+            if not len(buf) or ts > buf.last_time():
+                buf.append(ts, value / 1000)
+            t, v = buf.arrays()
+            self.totals_trend.set_series_data(name, t, v)
+        self.totals_trend.end_frame()
+        self.totals_trend.follow(ts)
 
     def participant_rows(self, snap: GridSnapshot) -> list[ParticipantRow]:
         """Per participant: the meter's net exchange, its generators and battery; consumption is what the

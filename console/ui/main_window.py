@@ -145,6 +145,8 @@ class MainWindow(QMainWindow):
         for button, (s, _, _) in zip(self.window_buttons.buttons(), WINDOWS, strict=True):
             button.setChecked(s == seconds)
         self.view.set_window(seconds)
+        if self.devices_view is not None:
+            self.devices_view.totals_trend.set_window(seconds)
 
     def toggle_pause(self) -> None:
         self.set_paused(not self.paused)

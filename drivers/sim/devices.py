@@ -46,6 +46,13 @@ def _clear_sky(hour: float) -> float:
     return float(max(0.0, math.sin(math.pi * (hour - 6) / 12)) ** 1.5)
 
 
+def _household_load(hour: float) -> float:
+    """Typical household load shape (share of the day's mean): low at night, a morning and an evening peak."""
+    morning = math.exp(-(((hour - 7.5) / 1.5) ** 2))
+    evening = math.exp(-(((hour - 19.0) / 2.0) ** 2))
+    return 0.55 + 0.6 * morning + 1.1 * evening
+
+
 @dataclass
 class Battery:
     """A house battery: energy, power limits, efficiency; the operator's setpoint (SunSpec model 124)."""
@@ -114,7 +121,7 @@ class House:
         self._wind_ms = max(0.0, self._wind_ms + 0.05 * (7.0 - self._wind_ms) + self.rng.gauss(0, 0.4))
         v = self._wind_ms
         wind = self.wind_rated_w * (0.0 if v < 3 or v > 25 else min(1.0, ((v - 3) / 9) ** 3))
-        load = max(50.0, self.load_w * (1 + 0.2 * self.rng.gauss(0, 1)))
+        load = max(50.0, self.load_w * _household_load(hour) * (1 + 0.2 * self.rng.gauss(0, 1)))
         battery = self.battery.dispatch(pv + wind - load, dt) if self.battery else 0.0
         net = load - pv - wind + battery
         self.pv_w, self.wind_w = pv, wind
