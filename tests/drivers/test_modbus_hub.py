@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -261,3 +262,39 @@ async def test_wind_turbine_reports_through_a_sunspec_inverter() -> None:
     finally:
         await hub.stop()
         await fleet.stop()
+
+
+@pytest.mark.parametrize(("kind", "point", "spec_changes", "tamper"), [
+    ("COUNTER_BACKWARDS", "energy_import", {}, lambda h: setattr(h, "imported_wh", h.imported_wh - 10_000)),
+    ("IMPLAUSIBLE_JUMP", "energy_import", {"rated_power_w": 5_000.0},
+     lambda h: setattr(h, "imported_wh", h.imported_wh + 1_000_000)),
+    ("SERIAL_CHANGED", "serial", {}, lambda h: setattr(h, "serial", 99_999_999)),
+    ("REVERSED_FLOW", "power", {"consumer_only": True}, lambda h: setattr(h, "pv_peak_w", 60_000.0)),
+])
+async def test_each_tamper_case_on_a_real_meter_flags_only_that_reading(
+        fleet: DeviceFleet, kind: str, point: str, spec_changes: dict[str, object], tamper) -> None:  # type: ignore[no-untyped-def]
+    house = fleet.houses[1]
+    house.imported_wh = 50_000.0
+    house.pv_peak_w = 0.0
+    house.start_hour = (12.0 - time.monotonic() / 3600) % 24  # simulated noon: the sun shines
+    rec = Recorder()
+    events: list[object] = []
+    spec = dataclasses.replace(meter(fleet, "m1", 1), poll_overrides=(("power", 0.2), ("energy", 0.3),
+                                                                       ("identity", 0.3)), **spec_changes)
+    hub = ModbusHub([spec], rec.on_samples, rec.on_status, on_event=events.append)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("m1.energy_import") >= 2 and rec.count("m1.serial") >= 2, 10)
+        assert events == []
+        tamper(house)
+        await wait_until(lambda: any(e.kind.name == kind for e in events), 5)  # type: ignore[attr-defined]
+        event = next(e for e in events if e.kind.name == kind)  # type: ignore[attr-defined]
+        assert event.device == "m1" and event.point == point  # type: ignore[attr-defined]
+        flagged = next(s for _, s in reversed(rec.samples) if s.point == f"m1.{point}"
+                       and s.quality is Quality.UNCERTAIN)
+        # Readings of the same moment (the same poll, or the neighbouring ones of other poll groups).
+        others = [s for _, s in rec.samples if abs(s.source_ts - flagged.source_ts) < 0.5
+                  and s.point in ("m1.voltage_l1", "m1.frequency", "m1.energy_export")]
+        assert others and all(s.quality is Quality.GOOD for s in others)  # only that reading is not settleable
+    finally:
+        await hub.stop()
