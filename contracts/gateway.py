@@ -178,6 +178,10 @@ class ChainGateway:
                 if not self._up:
                     log.info("chain at %s is up (block %s)", self.rpc_url, self._block)
                     self._nonce = None  # resynchronise after an outage
+                    # The node may have lost what it had in its pool (or its chain): broadcast every
+                    # in-flight transaction again, the same bytes, rather than wait for receipt timeouts.
+                    self._sent_at.clear()
+                    await self._recover_lost_blocks(self._block)
                     self._up, self._error = True, None
                     self._wake.set()
             except (OSError, TimeoutError, Web3RPCError, ValueError) as exc:
@@ -186,6 +190,21 @@ class ChainGateway:
                 self._up = False
                 self._error = f"no answer from {self.rpc_url}: {type(exc).__name__}"
             await asyncio.sleep(self.health_interval)
+
+    async def _recover_lost_blocks(self, head: int) -> None:
+        """After an outage the chain may have lost blocks (a node restarted from an older state, a reorg):
+        confirmed transactions whose receipts are gone go back to in-flight and their stored bytes are
+        broadcast again (still once on the chain: the nonce went back with the blocks); events of the lost
+        blocks are forgotten and followed again."""
+        recent = self.outbox.recent_confirmed()
+        answers = await self._batch([("eth_getTransactionReceipt", [h]) for _, h in recent])
+        lost = [k for (k, _), a in zip(recent, answers, strict=True) if not a.get("result")]
+        if lost:
+            log.warning("chain lost %d confirmed transaction(s); broadcasting them again", len(lost))
+            self.outbox.unconfirm(lost)
+        gone = self.outbox.rewind_events(self.deployment.chain_id, head)
+        if gone:
+            log.warning("chain lost blocks above %d: %d journaled event(s) withdrawn", head, gone)
 
     # ---- sending -----------------------------------------------------------------------
 

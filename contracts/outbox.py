@@ -125,6 +125,29 @@ class Outbox:
                 (TxState.SIGNED.value, TxState.SENT.value)).fetchall()
         return [(k, n, bytes(r), h, TxState(s)) for k, n, r, h, s in rows]
 
+    def recent_confirmed(self, limit: int = 500) -> list[tuple[str, str]]:
+        """(key, tx hash) of the most recently confirmed commands."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, tx_hash FROM commands WHERE state = ? ORDER BY updated DESC, seq DESC LIMIT ?",
+                (TxState.CONFIRMED.value, limit)).fetchall()
+        return [(str(k), str(h)) for k, h in rows]
+
+    def unconfirm(self, keys: list[str]) -> None:
+        """Back to signed: their blocks are gone from the chain; the stored bytes will be broadcast again."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany("UPDATE commands SET state = ?, block = NULL, gas_used = NULL, updated = ?"
+                                 " WHERE key = ?", [(TxState.SIGNED.value, time.time(), k) for k in keys])
+
+    def rewind_events(self, chain_id: int, head: int) -> int:
+        """Forget events of blocks above `head` (a chain that lost blocks) and move the cursor back to it."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")
+            gone = self._db.execute("DELETE FROM events WHERE block > ?", (head,)).rowcount
+            self._db.execute("UPDATE cursor SET block = ? WHERE chain_id = ? AND block > ?", (head, chain_id, head))
+        return gone
+
     def max_nonce(self) -> int | None:
         with self._lock:
             (n,) = self._db.execute("SELECT MAX(nonce) FROM commands").fetchone()

@@ -86,6 +86,8 @@ class ChainService:
         assert self.snapshot is not None
         while True:
             await asyncio.sleep(self.publish_every_s)
+            if not self.gateway.status().up:
+                continue  # a status is news only while it is current: none pile up during an outage
             cmd = status_command(self.snapshot())
             if cmd is not None:
                 self.gateway.submit(cmd)

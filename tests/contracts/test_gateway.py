@@ -131,8 +131,10 @@ async def test_killing_anvil_keeps_queued_commands_and_sends_each_once(
         for i in range(10):
             assert (await gw.wait(f"status-{i}")).state is TxState.CONFIRMED
         await asyncio.sleep(1.5)  # anvil saves its state every second
-        for i in range(10, 15):  # in flight when the node dies
+        for i in range(10, 15):  # in flight when the node dies: sent, perhaps mined, not yet saved by anvil
             gw.submit(status_cmd(i))
+        await until(lambda: all((r := gw.record(f"status-{i}")) is not None and r.state in (
+            TxState.SENT, TxState.CONFIRMED) for i in range(10, 15)), timeout=5)
         anvil.kill()
         t_kill = time.monotonic()
         await until(lambda: not gw.status().up, timeout=5)
@@ -147,6 +149,14 @@ async def test_killing_anvil_keeps_queued_commands_and_sends_each_once(
             rec = await gw.wait(f"status-{i}", timeout=30)
             assert rec.state is TxState.CONFIRMED, rec
         assert gw.status().up
+
+        def journaled() -> list[int]:
+            return sorted(int(dict(e.args)["frequencyMhz"]) - 49_000 for e in gw.outbox.events(1000)
+                          if e.name == "StatusUpdated")
+
+        await until(lambda: len(journaled()) >= 25)
+        await asyncio.sleep(0.5)
+        assert journaled() == list(range(25))  # events of lost blocks withdrawn, none twice
     finally:
         await gw.stop()
     assert status_values_on_chain(anvil.url, dep) == list(range(25))  # each exactly once
