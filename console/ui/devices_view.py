@@ -88,13 +88,20 @@ class DevicesView(QWidget):
                                        "self-consumption (SunSpec storage controls)")
         self.battery_button.setEnabled(False)
         self.battery_button.clicked.connect(self.ask_battery_setpoint)
+        self.write_button = QPushButton("Write register…")
+        self.write_button.setToolTip("Write the register selected in the device's values (e.g. a meter relay); "
+                                     "only registers the profile declares writable take a value")
+        self.write_button.setEnabled(False)
+        self.write_button.clicked.connect(self.ask_register_value)
         self.command_result = QLabel("")
         self.command_result.setObjectName("commandResult")
         actions = QHBoxLayout()
         actions.addWidget(self.limit_button)
         actions.addWidget(self.battery_button)
+        actions.addWidget(self.write_button)
         actions.addWidget(self.command_result, 1)
         self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.points.itemSelectionChanged.connect(self._selection_changed)
 
         detail = QWidget()
         detail_layout = QVBoxLayout(detail)
@@ -236,6 +243,41 @@ class DevicesView(QWidget):
         spec = next((d for d in self.devices if d.name == device), None)
         self.limit_button.setEnabled(self.commands is not None and device in self._limits)
         self.battery_button.setEnabled(self.commands is not None and spec is not None and spec.kind == "battery")
+        self.write_button.setEnabled(self.commands is not None and self.selected_register() is not None)
+
+    def selected_register(self) -> tuple[str, float] | None:
+        """(point, shown value) of the register selected in the detail table."""
+        rows = {i.row() for i in self.points.selectedIndexes()}
+        if len(rows) != 1:
+            return None
+        r = rows.pop()
+        point, value = self.points.item(r, 0), self.points.item(r, 1)
+        if point is None or value is None:
+            return None
+        try:
+            return point.text(), float(value.text().replace(",", ""))
+        except ValueError:
+            return point.text(), math.nan
+
+    def ask_register_value(self) -> None:
+        """Any register of the selected device: enter, confirm, then write, read back and audit. The device
+        session refuses registers the profile does not declare writable, and values outside its range."""
+        device, register = self.selected_device(), self.selected_register()
+        if device is None or register is None or self.commands is None:
+            return
+        point, current = register
+        value, ok = QInputDialog.getDouble(self, "Write register", f"{device}.{point}:",
+                                           current if math.isfinite(current) else 0.0, -1e12, 1e12, 3)
+        if not ok:
+            return
+        shown = "no value" if not math.isfinite(current) else f"{current:g}"
+        answer = QMessageBox.question(self, "Confirm write", f"Write {device}.{point} from {shown} to {value:g}?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.send_register(device, point, value, current if math.isfinite(current) else None)
+
+    def send_register(self, device: str, point: str, value: float, old: float | None = None) -> None:
+        self._run(device, [(point, value, old)], f"writing {point} …")
 
     def ask_power_limit(self) -> None:
         """Two steps: enter the limit, confirm it; then send, verify and report."""

@@ -62,6 +62,16 @@ async def test_house_totals_detail_and_battery_setpoint(qapp) -> None:  # type: 
         mark = time.time()
         await until(lambda: (r := acq.snapshot().reading("h1-bat.battery.W")) is not None and r.source_ts > mark
                     and r.value == pytest.approx(-2000, abs=1))
+        soc_row = [r[0] for r in view.points.row_texts()].index("battery.SoC")
+        view.points.selectRow(soc_row)
+        assert view.selected_register() is not None and view.selected_register()[0] == "battery.SoC"  # type: ignore[index]
+        assert view.write_button.isEnabled()
+        view.send_register("h1-bat", "battery.SoC", 80)  # read-only: refused, nothing written
+        await until(lambda: not view.tasks)
+        assert "rejected" in view.command_result.text() and "read-only register" in view.command_result.text()
+        view.send_register("h1-bat", "storage_basic.InWRte", 30)
+        await until(lambda: not view.tasks)
+        assert view.command_result.text().startswith("h1-bat: confirmed"), view.command_result.text()
         view.send_battery_setpoint("h1-bat", 0)  # back to self-consumption
         await until(lambda: not view.tasks)
         assert view.command_result.text().startswith("h1-bat: confirmed"), view.command_result.text()
