@@ -6,7 +6,6 @@ import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -16,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.chain import ChainStatus, TxRecord, TxState
-from widgets.cells import fit_columns, fixed_columns, set_cell, set_row_count
+from widgets.cells import fit_columns, set_cell, set_row_count, setup_table
 from widgets.palette import ALERT, EMERGENCY, STALE, TEXT, TEXT_DIM
 
 TX_COLUMNS = ("State", "Command", "Nonce", "Transaction", "Block", "Gas", "Age", "Result")
@@ -27,13 +26,7 @@ _STATE_COLOURS = {TxState.FAILED: EMERGENCY, TxState.QUEUED: STALE}
 
 def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     t = QTableWidget(0, len(columns))
-    t.setObjectName(name)
-    t.setHorizontalHeaderLabels(columns)
-    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    t.verticalHeader().setVisible(False)
-    t.verticalHeader().setDefaultSectionSize(20)
-    fixed_columns(t)
+    setup_table(t, columns, name)
     return t
 
 

@@ -6,9 +6,9 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QWidget
+from PySide6.QtWidgets import QTableWidget, QWidget
 
-from widgets.cells import RIGHT, fit_columns, fixed_columns, set_cell, set_row_count
+from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
 from widgets.palette import ALERT, EMERGENCY, STALE, TEXT
 
 
@@ -38,14 +38,7 @@ class DeviceTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setObjectName("deviceTable")
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setAlternatingRowColors(False)
-        self.verticalHeader().setVisible(False)
-        self.verticalHeader().setDefaultSectionSize(20)
-        fixed_columns(self)
+        setup_table(self, COLUMNS, "deviceTable")
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from core.points import Quality
-from widgets.cells import RIGHT, fit_columns, fixed_columns, set_cell, set_row_count
+from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
 from widgets.palette import BAD, STALE, TEXT, TEXT_DIM
 
 
@@ -28,14 +28,8 @@ _COLOURS = {Quality.BAD: BAD, Quality.COMM_FAILURE: BAD, Quality.STALE: STALE, Q
 class PointTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setObjectName("pointTable")
-        self.setHorizontalHeaderLabels(COLUMNS)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        setup_table(self, COLUMNS, "pointTable", row_height=18)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.verticalHeader().setVisible(False)
-        self.verticalHeader().setDefaultSectionSize(18)
-        fixed_columns(self)
 
     def show_rows(self, rows: list[PointRow]) -> None:
         changed = set_row_count(self, len(rows))

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 from core.bands import Band
 from core.points import Quality
 from widgets.palette import state_of
+from widgets.style import set_style_property
 
 _TAGS = {"stale": "STALE", "bad": "BAD", "alert": "ALERT", "emergency": "EMERGENCY", "unknown": "NO DATA"}
 
@@ -54,9 +55,7 @@ class Readout(QFrame):
         if state != self.state:
             self.state = state
             for w in (self, self._value, self._tag):
-                w.setProperty("state", state)
-                w.style().unpolish(w)
-                w.style().polish(w)
+                set_style_property(w, "state", state)
 
     @property
     def text(self) -> str:

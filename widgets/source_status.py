@@ -1,10 +1,10 @@
 """Status-bar indicator of one data source's connection."""
-
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QWidget
 
 from core.sources import ConnectionState, SourceStatus
+from widgets.style import set_style_property
 
 _STATE = {
     ConnectionState.CONNECTED: ("normal", "●"),
@@ -40,6 +40,4 @@ class SourceIndicator(QLabel):
         self.setToolTip("\n".join(tip))
         if state != self.state:
             self.state = state
-            self.setProperty("state", state)
-            self.style().unpolish(self)
-            self.style().polish(self)
+            set_style_property(self, "state", state)

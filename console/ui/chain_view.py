@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 from console.services.chain import ChainService
 from core.chain import TxState
 from widgets.chain_panel import ChainPanel
+from widgets.style import set_style_property
 
 TOKEN_DECIMALS = 6
 
@@ -97,8 +98,4 @@ class ChainView(QWidget):
 
     def _set_result(self, text: str, alert: bool) -> None:
         self.result.setText(text)
-        state = "alert" if alert else "normal"
-        if self.result.property("state") != state:
-            self.result.setProperty("state", state)
-            self.result.style().unpolish(self.result)
-            self.result.style().polish(self.result)
+        set_style_property(self.result, "state", "alert" if alert else "normal")

@@ -32,6 +32,7 @@ from widgets.device_table import DeviceRow, DeviceTable
 from widgets.participant_table import ParticipantRow, ParticipantTable, total
 from widgets.point_table import PointRow, PointTable
 from widgets.readout import Readout
+from widgets.style import set_style_property
 from widgets.trend import TrendWidget
 
 # Where a device's values are, by profile family (meters: SDM630-style ids; SunSpec model point names).
@@ -341,9 +342,8 @@ class DevicesView(QWidget):
                     break
             assert outcome is not None
             self.command_result.setText(f"{device}: {outcome.outcome.value} — {outcome.message}")
-            self.command_result.setProperty("state", "normal" if outcome.outcome is Outcome.CONFIRMED else "alert")
-            self.command_result.style().unpolish(self.command_result)
-            self.command_result.style().polish(self.command_result)
+            set_style_property(self.command_result, "state",
+                               "normal" if outcome.outcome is Outcome.CONFIRMED else "alert")
 
         task = asyncio.get_running_loop().create_task(run())
         self.tasks.add(task)

@@ -19,6 +19,7 @@ from core.grid import GridSnapshot, Reading
 from core.points import PointKind, Quality
 from core.series import SeriesBuffer
 from widgets.readout import Readout
+from widgets.style import set_style_property
 from widgets.trend import TrendWidget
 
 log = logging.getLogger(__name__)
@@ -286,11 +287,7 @@ class GridView(QWidget):
             if event.end_ts is not None:
                 text += f", ended {_clock(event.end_ts)}"
         self.event_card.setText(text)
-        active_flag = "true" if active else "false"
-        if self.event_card.property("active") != active_flag:
-            self.event_card.setProperty("active", active_flag)
-            self.event_card.style().unpolish(self.event_card)
-            self.event_card.style().polish(self.event_card)
+        set_style_property(self.event_card, "active", "true" if active else "false")
 
 
 def _clock(ts: float) -> str:

@@ -29,6 +29,7 @@ from console.ui.devices_view import DevicesView
 from console.ui.grid_view import GridView
 from core.sources import ConnectionState, SourceStatus
 from widgets.source_status import SourceIndicator
+from widgets.style import set_style_property
 
 WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
 
@@ -117,7 +118,7 @@ class MainWindow(QMainWindow):
         if chain is not None or chain_error:
             self.statusBar().addWidget(self.chain_label)
             if chain_error:
-                self._set_state(self.chain_label, "alert")
+                set_style_property(self.chain_label, "state", "alert")
         self.rate_label = QLabel("")
         self.historian_label = QLabel("")
         self.historian_label.setObjectName("historianStatus")
@@ -158,9 +159,7 @@ class MainWindow(QMainWindow):
         self.paused = paused
         self.view.set_live(not paused)
         self.pause_button.setText("▶ Live" if paused else "Pause")
-        self.pause_button.setProperty("paused", "true" if paused else "false")
-        self.pause_button.style().unpolish(self.pause_button)
-        self.pause_button.style().polish(self.pause_button)
+        set_style_property(self.pause_button, "paused", "true" if paused else "false")
 
     def _on_trend_interaction(self) -> None:
         self.set_paused(True)  # the operator grabbed a trend: stop moving it
@@ -199,11 +198,7 @@ class MainWindow(QMainWindow):
         down = len(self._modbus_names) - ok
         self.modbus_label.setText(f"● Modbus {ok}/{len(self._modbus_names)} devices ok" +
                                   (f", {down} not" if down else ""))
-        state = "normal" if not down else "alert"
-        if self.modbus_label.property("state") != state:
-            self.modbus_label.setProperty("state", state)
-            self.modbus_label.style().unpolish(self.modbus_label)
-            self.modbus_label.style().polish(self.modbus_label)
+        set_style_property(self.modbus_label, "state", "normal" if not down else "alert")
 
     def _show_chain(self) -> None:
         assert self.chain is not None
@@ -216,14 +211,7 @@ class MainWindow(QMainWindow):
             text = f"● CHAIN DOWN, {len(st.pending)} command(s) kept for sending"
         self.chain_label.setText(text)
         self.chain_label.setToolTip(st.error or st.rpc)
-        self._set_state(self.chain_label, "normal" if st.up else "alert")
-
-    @staticmethod
-    def _set_state(label: QLabel, state: str) -> None:
-        if label.property("state") != state:
-            label.setProperty("state", state)
-            label.style().unpolish(label)
-            label.style().polish(label)
+        set_style_property(self.chain_label, "state", "normal" if st.up else "alert")
 
     def _show_historian(self) -> None:
         if self.historian is None:
@@ -240,10 +228,7 @@ class MainWindow(QMainWindow):
             state = "alert"
         self.historian_label.setText(text)
         self.historian_label.setToolTip(st.last_error or "writing normally")
-        if self.historian_label.property("state") != state:
-            self.historian_label.setProperty("state", state)
-            self.historian_label.style().unpolish(self.historian_label)
-            self.historian_label.style().polish(self.historian_label)
+        set_style_property(self.historian_label, "state", state)
 
     def _show_source(self, status: SourceStatus) -> None:
         ind = self.indicators.get(status.source)

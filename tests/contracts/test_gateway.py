@@ -16,7 +16,7 @@ from contracts.deploy import Deployment, account_from_key, deploy_suite, signing
 from contracts.gateway import ChainGateway, load_keystore, write_keystore
 from contracts.outbox import Outbox
 from core.chain import ChainCommand, TxState
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 
 pytestmark = pytest.mark.contracts
 OPERATOR = account_from_key(DEV_KEYS[0])
@@ -42,12 +42,6 @@ def node(tmp_path: Path) -> Iterator[tuple[Anvil, Deployment]]:
     with Anvil(free_port(), state=tmp_path / "anvil-state.json") as a:
         yield a, deploy_suite(signing_web3(a.url, OPERATOR))
 
-
-async def until(pred, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_pipelined_commands_confirm_once_and_events_are_journaled(

@@ -19,7 +19,7 @@ from console.ui.chain_view import ChainView
 from contracts.deploy import contract_at
 from core.chain import TxState
 from core.points import Quality, Sample
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,6 @@ def dr_requests_on_chain(up: ChainUp) -> int:
     grid = contract_at(w3, "GridBalance", up.deployment.addresses["GridBalance"])
     return len(grid.events.DemandResponseRequested().get_logs(from_block=0))
 
-
-async def until(pred, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_chain_tab_shows_requests_outage_and_recovery(

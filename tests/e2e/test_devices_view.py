@@ -3,7 +3,6 @@ detail, and a battery setpoint sent through the audited command service and obey
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -15,16 +14,10 @@ from console.ui.devices_view import DevicesView
 from core.sources import ModbusDeviceSpec
 from drivers.modbus.hub import ModbusHub
 from drivers.sim.devices import DeviceFleet, FleetDevice
-from tests.conftest import free_port
+from tests.conftest import free_port, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
-
-async def until(pred, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_house_totals_detail_and_battery_setpoint(qapp) -> None:  # type: ignore[no-untyped-def]
