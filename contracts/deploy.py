@@ -111,8 +111,8 @@ def deploy_suite(
     trade = deploy_contract(w3, "EnergyTrade", admin, settlement.address, meter.address)
     grid = deploy_contract(w3, "GridBalance", admin, token, meter.address, p.dr_notice_s, p.dr_verification_window_s)
     nft = deploy_contract(w3, "AchievementNFT", admin)
-    for c in (meter, settlement, trade, grid, nft):
-        addresses[_name_of(c)] = c.address
+    for name, c in zip(SUITE, (meter, settlement, trade, grid, nft), strict=True):
+        addresses[name] = c.address
     transact(w3, settlement.functions.grantRole(MARKET, trade.address))
     grants = {meter: (GRID_OPERATOR, ORACLE, PAUSER), settlement: (GRID_OPERATOR, MATCHER, PAUSER),
               trade: (PAUSER,), grid: (GRID_OPERATOR, ORACLE, PAUSER), nft: (MINTER, PAUSER)}
@@ -120,13 +120,6 @@ def deploy_suite(
         for role in roles:
             transact(w3, contract.functions.grantRole(role, admin))
     return Deployment(int(w3.eth.chain_id), addresses, int(w3.eth.block_number), admin)
-
-
-def _name_of(contract: Contract) -> str:
-    for name in SUITE:
-        if contract.abi == load(name).abi:
-            return name
-    raise ValueError("not a suite contract")
 
 
 def write_deployment(dep: Deployment, directory: Path) -> Path:
