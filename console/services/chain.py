@@ -52,6 +52,7 @@ class ChainService:
         self.publish_every_s = publish_every_s
         self.user = user or getpass.getuser()
         self._publisher: asyncio.Task[None] | None = None
+        self._followers: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.gateway.start()
@@ -59,10 +60,11 @@ class ChainService:
             self._publisher = asyncio.create_task(self._publish_loop(), name="chain-status-publisher")
 
     async def stop(self) -> None:
-        if self._publisher is not None:
-            self._publisher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._publisher
+        for task in [self._publisher, *self._followers]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.gateway.stop()
 
     def status(self) -> ChainStatus:
@@ -79,8 +81,23 @@ class ChainService:
         key = f"dr-{uuid.uuid4().hex[:12]}"
         text = f"demand response: -{reduction_w / 1000:.0f} kW for {duration_s / 60:.0f} min"
         self.gateway.submit(ChainCommand(key, "GridBalance", "requestDemandResponse", args, text))
-        await self._audit("chain.requestDemandResponse", "GridBalance", f"{args}", "queued")
+        await self._audit("chain.requestDemandResponse", f"GridBalance {key}", f"{args}", "queued")
+        task = asyncio.create_task(self._audit_outcome(key, "chain.requestDemandResponse", f"{args}"))
+        self._followers.add(task)
+        task.add_done_callback(self._followers.discard)
         return key
+
+    async def _audit_outcome(self, key: str, action: str, new: str, timeout_s: float = 600.0) -> None:
+        """Journal how an operator's chain command ended: confirmed, failed with the reason, or still open."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while (rec := self.gateway.record(key)) is not None and not rec.state.done:
+            if asyncio.get_running_loop().time() > deadline:
+                await self._audit(action, f"GridBalance {key}", new, f"{rec.state.value} after {timeout_s:.0f} s")
+                return
+            await asyncio.sleep(0.5)
+        if rec is not None:
+            result = rec.state.value + (f": {rec.error}" if rec.error else f" in block {rec.block}")
+            await self._audit(action, f"GridBalance {key}", new, result)
 
     async def _publish_loop(self) -> None:
         assert self.snapshot is not None

@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from web3 import Web3
 
 from console.bootstrap import build_acquisition
 from console.bootstrap_chain import ChainUp, build_chain_service, chain_up
 from console.config import ChainSettings, default_config_path, load
 from console.services.chain import status_command
+from console.store.historian import SqlHistorian
+from console.store.schema import audit_log
 from console.ui.chain_view import ChainView
 from contracts.deploy import contract_at
 from core.chain import TxState
@@ -47,7 +50,9 @@ def dr_requests_on_chain(up: ChainUp) -> int:
 async def test_chain_tab_shows_requests_outage_and_recovery(
         chain: ChainUp, tmp_path: Path, qapp, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ENERGYNET_TEST_KEYSTORE_PASSWORD", "pw")
-    service = build_chain_service(settings_for(chain, tmp_path), None, None)
+    historian = SqlHistorian(f"sqlite:///{tmp_path / 'audit.sqlite'}", tmp_path / "spool")
+    historian.start()
+    service = build_chain_service(settings_for(chain, tmp_path), None, historian)
     view = ChainView(service)
     await service.start()
     try:
@@ -76,9 +81,21 @@ async def test_chain_tab_shows_requests_outage_and_recovery(
         assert service.record(second).state is TxState.CONFIRMED  # type: ignore[union-attr]
         view.refresh()
         assert "connected" in view.panel.state_label.text() and view.panel.pending.rowCount() == 0
+        # Every request is audited when queued and again with its outcome.
+        await until(lambda: len(audit_results(historian)) >= 4)
     finally:
         await service.stop()
+        historian.stop()
     assert dr_requests_on_chain(chain) == 2  # each request exactly once
+    results = audit_results(historian)
+    assert [r for r in results if r == "queued"] == ["queued", "queued"]
+    assert sum(r.startswith("confirmed in block") for r in results) == 2, results
+
+
+def audit_results(historian: SqlHistorian) -> list[str]:
+    with historian.engine.connect() as conn:
+        return [r for (r,) in conn.execute(select(audit_log.c.result).where(
+            audit_log.c.action == "chain.requestDemandResponse").order_by(audit_log.c.id))]
 
 
 def test_status_command_publishes_only_usable_values() -> None:
