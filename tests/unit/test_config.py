@@ -81,3 +81,22 @@ def test_duplicate_points_and_second_frequency_point() -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the config file"):
         load(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    ('\n[chain]\nrpc = "localhost:8545"\n', "chain.rpc"),
+    ('\n[chain]\nconfirmations = -1\n', "chain.confirmations"),
+    ('\n[chain]\nenable = true\n', "chain.enable"),
+    ('\n[[modbus]]\nname = "m"\nhost = "h"\nprofile = "sunspec"\nasset = "solar"\n', "asset"),
+])
+def test_chain_and_device_settings_are_checked(extra: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        parse(BASE + extra, Path("c.toml"))
+    assert expected in str(exc.value) and "c.toml" in str(exc.value)
+
+
+def test_chain_and_device_defaults() -> None:
+    s = parse(BASE + '\n[[modbus]]\nname = "inv"\nhost = "h"\nprofile = "sunspec"\n', Path("c.toml"))
+    assert not s.chain.enabled and s.chain.confirmations == 0
+    (inv,) = s.modbus
+    assert inv.kind == "pv" and inv.owner == "inv"

@@ -167,3 +167,20 @@ def test_devices_view_shows_tamper_events(qtbot) -> None:  # type: ignore[no-unt
                  [SourceStatus("h1", "modbus://x", ConnectionState.CONNECTED, now)], [event])
     (row,) = view.table.row_texts()
     assert row[3] == "connected" and row[9].startswith("TAMPER") and "energy counter was reset" in row[9]
+
+
+def test_chain_that_cannot_start_is_named_in_the_status_bar(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from console.app import _build_chain
+    from console.config import ChainSettings
+
+    settings = load(default_config_path())
+    settings = dataclasses.replace(settings, chain=ChainSettings(enabled=True, deployment=tmp_path / "none.json"))
+    acq = build_acquisition(settings)
+    chain, error = _build_chain(settings, acq, None)
+    assert chain is None and error is not None and "none.json" in error and "chain up" in error
+    win = MainWindow(settings, acq, LoopMonitor(), None, None, chain, error)
+    qtbot.addWidget(win)
+    assert win.chain_label.text().startswith("chain off:") and win.chain_label.property("state") == "alert"
+    assert win.chain_view is None
