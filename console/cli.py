@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import shutil
 import socket
 import subprocess
 import sys
@@ -190,6 +191,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     finally:
         if chain is not None:
             chain.anvil.stop()
+            shutil.rmtree(chain.deployment_path.parent, ignore_errors=True)  # the demo's throw-away chain files
         for _, _, proc in sims:
             proc.terminate()
         for _, _, proc in sims:
