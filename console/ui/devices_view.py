@@ -169,14 +169,22 @@ class DevicesView(QWidget):
             self.table.selectRow(0)  # the detail pane starts with a device rather than empty
         self._show_detail(snap)
 
-    def _trend_totals(self, ts: float, all_: ParticipantRow) -> None:
+    def record_totals(self, snap: GridSnapshot) -> None:
+        """Keep the totals for the trend, also while another tab is shown (the window calls it at 4 Hz)."""
+        self._record(snap.ts, total(self.participant_rows(snap)))
+
+    def _record(self, ts: float, all_: ParticipantRow) -> None:
         values = {"consumption": all_.consumption_w, "solar": all_.pv_w, "wind": all_.wind_w, "grid": all_.grid_w,
                   "storage": all_.battery_w}
         for name, value in values.items():
             buf = self._totals[name]
             if not len(buf) or ts > buf.last_time():
                 buf.append(ts, value / 1000)
-            t, v = buf.arrays()
+
+    def _trend_totals(self, ts: float, all_: ParticipantRow) -> None:
+        self._record(ts, all_)
+        for name, _ in TOTALS:
+            t, v = self._totals[name].arrays()
             self.totals_trend.set_series_data(name, t, v)
         self.totals_trend.end_frame()
         self.totals_trend.follow(ts)

@@ -174,6 +174,9 @@ class MainWindow(QMainWindow):
                 self.devices_view.refresh(snap, snap.sources, self.acq.events)
         elif self.chain_view is not None and self.tabs.currentWidget() is self.chain_view and self.frames % 5 == 0:
             self.chain_view.refresh()
+        if (self.devices_view is not None and self.tabs.currentWidget() is not self.devices_view
+                and self.frames % 5 == 0):
+            self.devices_view.record_totals(snap)  # the totals trend has no gap when the tab is shown again
         if self.chain is not None and self.frames % 10 == 0:
             self._show_chain()
         for status in snap.sources:

@@ -184,3 +184,27 @@ def test_chain_that_cannot_start_is_named_in_the_status_bar(qtbot, tmp_path) -> 
     qtbot.addWidget(win)
     assert win.chain_label.text().startswith("chain off:") and win.chain_label.property("state") == "alert"
     assert win.chain_view is None
+
+
+def test_totals_trend_keeps_what_happened_while_another_tab_was_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from console.ui.devices_view import DevicesView
+    from core.grid import GridState
+    from core.sources import ModbusDeviceSpec
+
+    view = DevicesView([ModbusDeviceSpec("m", "127.0.0.1", 5020, 1, "eastron_sdm630.toml", participant="h"),
+                        ModbusDeviceSpec("pv", "127.0.0.1", 5020, 101, "sunspec", participant="h", asset="pv")])
+    qtbot.addWidget(view)
+    state = GridState([])
+    now = time.time()
+    for i, pv in enumerate((1000.0, 2000.0, 3000.0)):
+        t = now + i
+        state.apply([Sample("m.power", 500.0 - pv, "W", Quality.GOOD, t, t),
+                     Sample("pv.inverter_three_phase.W", pv, "W", Quality.GOOD, t, t)])
+        if i < 2:
+            view.record_totals(state.snapshot(t))  # the tab is not shown
+        else:
+            view.refresh(state.snapshot(t), [])
+    _, solar = view.totals_trend.curve_data("solar")
+    assert list(solar) == [1.0, 2.0, 3.0]
+    _, consumption = view.totals_trend.curve_data("consumption")
+    assert list(consumption) == [0.5, 0.5, 0.5]  # meter (500 − PV) + PV
