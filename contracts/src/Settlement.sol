@@ -48,7 +48,7 @@ contract Settlement is Operated, ReentrancyGuard, ISettlement {
     /// @dev One slot per trade while it is open: the hash of its terms (see `tradeHash`).
     mapping(uint256 tradeId => bytes32) public tradeCommitment;
     mapping(uint256 tradeId => Proposal) public proposals;
-    /// @notice Export (Wh) of each seller already used to settle trades.
+    /// @notice Metered export (Wh) of each seller already used to settle trades; never above `exportedWh`.
     mapping(address seller => uint256) public allocatedExportWh;
     /// @notice Tokens owed to each account, taken with `withdraw`.
     mapping(address account => uint256) public owed;
@@ -180,7 +180,12 @@ contract Settlement is Operated, ReentrancyGuard, ISettlement {
         Proposal storage p = proposals[tradeId];
         if (p.state != State.Disputed) revert WrongState(tradeId, p.state);
         if (deliveredWh > energyWh) revert DeliveredAboveTraded(tradeId, deliveredWh, energyWh);
-        allocatedExportWh[seller] = allocatedExportWh[seller] - p.deliveredWh + deliveredWh;
+        // The ruling decides the payout; the allocation only ever takes metered export. Energy found beyond
+        // the unallocated export was not on the meter and must not use up (or, allocated beyond the export,
+        // underflow `proposeSettlement` for) the seller's later export.
+        uint256 allocated = allocatedExportWh[seller] - p.deliveredWh;
+        uint256 available = registry.exportedWh(seller) - allocated;
+        allocatedExportWh[seller] = allocated + (deliveredWh < available ? deliveredWh : available);
         _propose(tradeId, p, deliveredWh, energyWh, value);
         _finalize(tradeId, p, seller, buyer);
     }

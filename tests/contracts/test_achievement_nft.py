@@ -30,7 +30,10 @@ def test_minted_badge_carries_json_metadata(chain: Suite) -> None:
     assert "1 MWh" in meta["description"]
     assert {a["trait_type"] for a in meta["attributes"]} == {"achievement", "awarded"}
     assert chain.nft.functions.ownerOf(token).call() == ALICE
+    assert chain.nft.functions.awarded(ALICE, GREEN_EXPORTER).call() == token
     assert chain.nft.functions.supportsInterface(bytes.fromhex("80ac58cd")).call()  # ERC-721
+    assert chain.nft.functions.supportsInterface(bytes.fromhex("5b5e139f")).call()  # ERC-721 metadata
+    assert not chain.nft.functions.supportsInterface(bytes.fromhex("ffffffff")).call()
 
 
 def test_badges_cannot_move(chain: Suite) -> None:
@@ -38,6 +41,7 @@ def test_badges_cannot_move(chain: Suite) -> None:
     args = chain.reverts(chain.nft.functions.transferFrom(ALICE, BOB, token), "Soulbound", ALICE)
     assert args["tokenId"] == token
     chain.reverts(chain.nft.functions.safeTransferFrom(ALICE, BOB, token), "Soulbound", ALICE)
+    chain.reverts(chain.nft.functions.safeTransferFrom(ALICE, BOB, token, b"gift"), "Soulbound", ALICE)
     chain.reverts(chain.nft.functions.approve(BOB, token), "ApprovalsDisabled", ALICE)
     chain.reverts(chain.nft.functions.setApprovalForAll(BOB, True), "ApprovalsDisabled", ALICE)
     assert chain.nft.functions.balanceOf(ALICE).call() == 1
@@ -54,4 +58,6 @@ def test_each_milestone_once_and_only_by_a_minter(chain: Suite) -> None:
     assert args["neededRole"] == MINTER
     chain.send(chain.nft.functions.pause(), ADMIN)
     chain.reverts(chain.nft.functions.mint(BOB, GREEN_EXPORTER), "EnforcedPause")
+    assert chain.nft.functions.balanceOf(BOB).call() == 1
+    assert chain.nft.functions.awarded(BOB, GREEN_EXPORTER).call() == 0
     chain.reverts(chain.nft.functions.tokenURI(999), "ERC721NonexistentToken")

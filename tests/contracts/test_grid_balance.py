@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from contracts.roles import GRID_OPERATOR
@@ -26,13 +28,22 @@ def test_status_is_stored_and_alerts_only_outside_the_bands(chain: Suite) -> Non
 
 
 def test_status_needs_oracle_or_operator_and_sane_values(chain: Suite) -> None:
-    chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1), "NotOracleOrOperator", OUTSIDER)
-    chain.reverts(chain.grid.functions.updateStatus(2**32, 230_000, 1, 1), "ValueOutOfRange")
-    chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 2**64, 1), "ValueOutOfRange")
+    chain.send(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1))
+    stored = chain.grid.functions.status().call()
+    args = chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1), "NotOracleOrOperator", OUTSIDER)
+    assert args["caller"] == OUTSIDER.lower()  # decoded revert arguments are raw ABI values
+    for i, (field, bits) in enumerate((("frequency", 32), ("voltage", 32), ("demand", 64), ("supply", 64))):
+        values = [50_000, 230_000, 1, 1]
+        values[i] = 2**bits
+        args = chain.reverts(chain.grid.functions.updateStatus(*values), "ValueOutOfRange")
+        assert (args["field"], args["value"]) == (field, 2**bits)
     chain.send(chain.grid.functions.pause())
     chain.reverts(chain.grid.functions.updateStatus(50_000, 230_000, 1, 1), "EnforcedPause")
+    assert chain.grid.functions.status().call() == stored
     chain.send(chain.grid.functions.unpause())
-    chain.reverts(chain.grid.functions.setBands((50_100, 50_000, 1, 2)), "InvalidBands")
+    for bad in ((50_100, 50_000, 1, 2), (50_000, 50_000, 1, 2), (49_900, 50_100, 240_000, 220_000)):
+        chain.reverts(chain.grid.functions.setBands(bad), "InvalidBands")
+    assert chain.grid.functions.bands().call() == [49_800, 50_200, 207_000, 253_000]  # deploy defaults
     chain.reverts(chain.grid.functions.setBands((49_900, 50_100, 1, 2)), "AccessControlUnauthorizedAccount", BOB)
     chain.send(chain.grid.functions.setBands((49_900, 50_100, 220_000, 240_000)))
     receipt = chain.send(chain.grid.functions.updateStatus(49_850, 230_000, 1, 1))
@@ -45,9 +56,9 @@ def request(chain: Suite, reduction: int = 10_000, duration: int = 3600, comp: i
     return ev.requestId, ev.start, ev.end
 
 
-def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> int:
+def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> tuple[int, dict[str, Any]]:
     """Request 10 kW for 1 h (target 10 kWh); ALICE and BOB opt in, import `used` Wh, and the oracle states
-    their baselines. Returns the request id, with claims open."""
+    their baselines. Returns the request id, with claims open, and each DeliveryVerified event's arguments."""
     rid, _, end = request(chain)
     for meter in (METER_A, METER_B):
         chain.reading(meter, 1_000, 0)
@@ -56,16 +67,43 @@ def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> i
     chain.warp(end - chain.now() + 1)
     chain.reading(METER_A, 1_000 + used[ALICE], 0)
     chain.reading(METER_B, 1_000 + used[BOB], 0)
+    verified = {}
     for who in (ALICE, BOB):
-        chain.send(chain.grid.functions.recordDelivery(rid, who, baseline[who]))
+        receipt = chain.send(chain.grid.functions.recordDelivery(rid, who, baseline[who]))
+        verified[who] = chain.events(chain.grid, "DeliveryVerified", receipt)[0].args
     chain.warp(VERIFY)
-    return rid
+    return rid, verified
+
+
+def test_request_escrows_the_compensation_and_opt_in_records_the_import(chain: Suite) -> None:
+    admin0, grid0 = chain.balance(ADMIN), chain.balance(chain.grid.address)
+    expected = chain.grid.functions.requestDemandResponse(10_000, 3600, COMP).call({"from": ADMIN})
+    receipt = chain.send(chain.grid.functions.requestDemandResponse(10_000, 3600, COMP))
+    ev = chain.events(chain.grid, "DemandResponseRequested", receipt)[0].args
+    at = chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
+    assert (ev.requestId, ev.reductionW, ev.start, ev.end, ev.compensation) == (
+        expected, 10_000, at + NOTICE, at + NOTICE + 3600, COMP)
+    assert (admin0 - chain.balance(ADMIN), chain.balance(chain.grid.address) - grid0) == (COMP, COMP)
+    # start, end, claimsFrom, reclaimed, compensation, targetWh (10 kW for 1 h), totalDeliveredWh
+    assert chain.grid.functions.requests(ev.requestId).call() == [
+        ev.start, ev.end, ev.end + VERIFY, False, COMP, 10_000, 0]
+    chain.reading(METER_A, 1_000, 0)
+    chain.reading(METER_A, 1_250, 0)  # 250 Wh imported before opting in
+    receipt = chain.send(chain.grid.functions.optIn(ev.requestId), ALICE)
+    opted = chain.events(chain.grid, "OptedIn", receipt)[0].args
+    assert (opted.requestId, opted.participant, opted.importWh) == (ev.requestId, ALICE, 250)
+    # optedIn, recorded, claimed, importAtOptInWh, deliveredWh
+    assert chain.grid.functions.enrollments(ev.requestId, ALICE).call() == [True, False, False, 250, 0]
 
 
 def test_demand_response_escrows_and_pays_pro_rata_to_metered_delivery(chain: Suite) -> None:
     admin0 = chain.balance(ADMIN)
-    rid = run_event(chain, baseline={ALICE: 9_000, BOB: 5_000}, used={ALICE: 3_000, BOB: 4_000})
+    rid, verified = run_event(chain, baseline={ALICE: 9_000, BOB: 5_000}, used={ALICE: 3_000, BOB: 4_000})
     assert admin0 - chain.balance(ADMIN) == COMP
+    # delivered = baseline - metered import over the event
+    assert [(v.baselineWh, v.meteredWh, v.deliveredWh) for v in verified.values()] == [(9_000, 3_000, 6_000),
+                                                                                       (5_000, 4_000, 1_000)]
+    assert chain.grid.functions.requests(rid).call()[6] == 7_000
     # Alice delivered 6 kWh, Bob 1 kWh, of the 10 kWh asked: they earn 60 % and 10 % of the compensation.
     alice0, bob0 = chain.balance(ALICE), chain.balance(BOB)
     receipt = chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
@@ -73,17 +111,24 @@ def test_demand_response_escrows_and_pays_pro_rata_to_metered_delivery(chain: Su
     chain.send(chain.grid.functions.claimCompensation(rid), BOB)
     assert chain.balance(ALICE) - alice0 == 600_000_000
     assert chain.balance(BOB) - bob0 == 100_000_000
-    chain.reverts(chain.grid.functions.claimCompensation(rid), "AlreadyClaimed", ALICE)
+    held = chain.balance(chain.grid.address)
+    args = chain.reverts(chain.grid.functions.claimCompensation(rid), "AlreadyClaimed", ALICE)
+    assert (args["requestId"], args["participant"]) == (rid, ALICE.lower())
     assert chain.balance(ALICE) - alice0 == 600_000_000
+    assert chain.balance(chain.grid.address) == held
+    chain.reverts(chain.grid.functions.reclaimUnused(rid), "AccessControlUnauthorizedAccount", ALICE)
     admin1 = chain.balance(ADMIN)
-    chain.send(chain.grid.functions.reclaimUnused(rid))
+    receipt = chain.send(chain.grid.functions.reclaimUnused(rid))
+    assert chain.events(chain.grid, "UnusedReclaimed", receipt)[0].args.value == 300_000_000
     assert chain.balance(ADMIN) - admin1 == 300_000_000
     chain.reverts(chain.grid.functions.reclaimUnused(rid), "AlreadyReclaimed")
+    assert chain.balance(ADMIN) - admin1 == 300_000_000
     assert chain.balance(chain.grid.address) == 0
 
 
 def test_over_delivery_is_capped_and_shared(chain: Suite) -> None:
-    rid = run_event(chain, baseline={ALICE: 20_000, BOB: 9_000}, used={ALICE: 0, BOB: 0})
+    rid, verified = run_event(chain, baseline={ALICE: 20_000, BOB: 9_000}, used={ALICE: 0, BOB: 0})
+    assert (verified[ALICE].deliveredWh, verified[BOB].deliveredWh) == (10_000, 9_000)
     # Alice is capped at the 10 kWh target; together 19 kWh: the whole compensation is shared 10:9.
     chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
     chain.send(chain.grid.functions.claimCompensation(rid), BOB)
@@ -99,12 +144,19 @@ def test_demand_response_revert_paths(chain: Suite) -> None:
     chain.reverts(chain.grid.functions.optIn(rid), "NotParticipant", OUTSIDER)
     chain.reverts(chain.grid.functions.optIn(99), "UnknownRequest", ALICE)
     chain.send(chain.grid.functions.optIn(rid), ALICE)
+    chain.send(chain.grid.functions.optIn(rid), BOB)
     chain.reverts(chain.grid.functions.optIn(rid), "AlreadyOptedIn", ALICE)
+    chain.reading(METER_A, 0, 0)  # Alice's meter reports during the event, then falls silent
+    last = chain.meter.functions.lastReadingAt(ALICE).call()
+    assert last < end
     chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "EventNotEnded")
     chain.warp(end - chain.now() + 1)
-    chain.reverts(chain.grid.functions.optIn(rid), "EventEnded", BOB)
-    chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "ReadingsIncomplete")  # no reading yet
-    chain.reading(METER_A, 0, 0)
+    chain.reverts(chain.grid.functions.optIn(rid), "EventEnded", CAROL)
+    args = chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "ReadingsIncomplete")
+    assert (args["lastReadingAt"], args["end"]) == (last, end)
+    args = chain.reverts(chain.grid.functions.recordDelivery(rid, BOB, 100), "ReadingsIncomplete")  # none at all
+    assert args["lastReadingAt"] == 0
+    chain.reading(METER_A, 0, 0)  # through the end
     chain.reverts(chain.grid.functions.recordDelivery(rid, ALICE, 100), "AccessControlUnauthorizedAccount", BOB)
     chain.reverts(chain.grid.functions.recordDelivery(rid, CAROL, 100), "NotOptedIn")
     chain.send(chain.grid.functions.recordDelivery(rid, ALICE, 100))

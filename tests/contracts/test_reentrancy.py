@@ -29,6 +29,10 @@ def arm(suite: Suite, target: str, payload: str) -> None:
     suite.send(suite.token.functions.arm(target, payload))
 
 
+def disarm(suite: Suite) -> None:
+    arm(suite, "0x" + "00" * 20, "0x")
+
+
 def balances(suite: Suite) -> tuple[int, ...]:
     return tuple(suite.balance(a) for a in (ALICE, BOB, suite.settlement.address, suite.grid.address))
 
@@ -42,6 +46,10 @@ def test_withdraw_reentered_from_the_token_is_rejected(evil: Suite) -> None:
     evil.reverts(evil.settlement.functions.withdraw(), "ReentrancyGuardReentrantCall", ALICE)
     assert balances(evil) == before
     assert evil.settlement.functions.owed(ALICE).call() == 250_000
+    disarm(evil)  # the refused attempt left the credit intact: paid exactly once
+    evil.send(evil.settlement.functions.withdraw(), ALICE)
+    assert evil.balance(ALICE) - before[0] == 250_000
+    evil.reverts(evil.settlement.functions.withdraw(), "NothingOwed", ALICE)
 
 
 def test_execute_trade_reentered_during_escrow_is_rejected(evil: Suite) -> None:
@@ -52,6 +60,11 @@ def test_execute_trade_reentered_during_escrow_is_rejected(evil: Suite) -> None:
     evil.reverts(evil.trade.functions.executeTrade(oid, 500), "ReentrancyGuardReentrantCall", BOB)
     assert balances(evil) == before
     assert evil.trade.functions.offers(oid).call()[4] == 1_000  # remaining unchanged
+    assert evil.settlement.functions.nextTradeId().call() == 1  # no trade opened
+    disarm(evil)
+    evil.send(evil.trade.functions.executeTrade(oid, 500), BOB)
+    assert evil.trade.functions.offers(oid).call()[4] == 500
+    assert before[1] - evil.balance(BOB) == 125_000
 
 
 def test_claim_reentered_from_the_token_is_rejected(evil: Suite) -> None:
@@ -69,3 +82,7 @@ def test_claim_reentered_from_the_token_is_rejected(evil: Suite) -> None:
     evil.reverts(evil.grid.functions.claimCompensation(ev.requestId), "ReentrancyGuardReentrantCall", ALICE)
     assert balances(evil) == before
     assert evil.grid.functions.enrollments(ev.requestId, ALICE).call()[2] is False  # not marked claimed
+    disarm(evil)  # so the honest claim still pays, once: 900 Wh of the 1,667 Wh asked (10 kW for 10 min)
+    evil.send(evil.grid.functions.claimCompensation(ev.requestId), ALICE)
+    assert evil.balance(ALICE) - before[0] == 10**9 * 900 // 1_667
+    evil.reverts(evil.grid.functions.claimCompensation(ev.requestId), "AlreadyClaimed", ALICE)
