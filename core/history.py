@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from core.points import Sample
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """Aggregate of the good values of one point in one time bucket."""
+class Bucket(NamedTuple):
+    """Aggregate of the good values of one point in one time bucket.
+
+    A named tuple rather than a frozen dataclass: a history query builds tens of
+    thousands of them, and a tuple is built three to four times faster.
+    """
 
     start_us: int
     vmin: float

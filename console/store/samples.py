@@ -6,11 +6,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, null, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from console.store.bucket_queries import raw_buckets, rollup_buckets
-from console.store.retention import TEN_S_US, TIERS
+from console.store.bucket_queries import prepare, raw_buckets, rollup_buckets
+from console.store.retention import TIERS
 from console.store.schema import points, samples, samples_10s
 from core.history import Bucket
 from core.points import PointDef, Quality
@@ -126,46 +126,54 @@ class SampleStore:
         return self.buckets_many([key], t0_us, t1_us, count)[key]
 
     def buckets_many(self, keys: Sequence[str], t0_us: int, t1_us: int, count: int) -> dict[str, list[Bucket]]:
-        """:meth:`buckets` of several points at once: one statement per source table for all of them."""
+        """:meth:`buckets` of several points at once: one statement to see where each point's data lies,
+        then one statement per source table for all of them."""
         if count <= 0 or t1_us <= t0_us:
             return {k: [] for k in keys}
         width = max(1, -(-(t1_us - t0_us) // count))  # ceil
         pids = {k: self.point_id(k) for k in keys}
+        if not pids:
+            return {}
         good = (QUALITY_CODES[Quality.GOOD], QUALITY_CODES[Quality.UNCERTAIN])
         groups: dict[tuple[Table | None, int, int], list[int]] = defaultdict(list)
-        with self.engine.connect() as conn:
-            for pid in set(pids.values()):
-                groups[self._plan(conn, pid, t0_us, t1_us, width)].append(pid)
         found: dict[int, list[Bucket]] = {}
         with self.engine.begin() as conn:
+            for pid, plan in self._plans(conn, sorted(set(pids.values())), t0_us, t1_us, width).items():
+                groups[plan].append(pid)
+            prepare(conn, self.dialect)
             for (table, start, split), ids in groups.items():
                 # Raw samples before the first whole rollup row, the rollup rows, raw samples after them.
-                head = raw_buckets(conn, self.dialect, ids, t0_us, t0_us, start, width, good) if start > t0_us else {}
+                head = raw_buckets(conn, ids, t0_us, t0_us, start, width, good) if start > t0_us else {}
                 older = (rollup_buckets(conn, self.dialect, table, ids, start, split, width, t0_us)
                          if table is not None else {})
-                newer = raw_buckets(conn, self.dialect, ids, t0_us, split, t1_us, width, good)
+                newer = raw_buckets(conn, ids, t0_us, split, t1_us, width, good)
                 for pid in ids:
                     found[pid] = _merge(_merge(head.get(pid, []), older.get(pid, [])), newer.get(pid, []))
         return {k: found[pid] for k, pid in pids.items()}
 
-    def _plan(self, conn: Connection, pid: int, t0_us: int, t1_us: int,
-              width: int) -> tuple[Table | None, int, int]:
-        """Where a point's buckets come from: (rollup table or None, start of its first whole row at or after
-        t0, time from which raw samples are read). Rollup rows are aligned to the epoch, so the one holding
-        t0 also holds samples before it: that part is read raw."""
-        if width >= TEN_S_US:
-            # Coarse buckets come from the finest rollup no wider than a bucket, up to
-            # where it is complete; raw samples fill in the newest part.
-            table, tier = next((t, w) for t, w in reversed(TIERS) if w <= width)
-            done = conn.execute(select(func.max(table.c.bucket_us)).where(table.c.point_id == pid)).scalar()
-            if done is not None and done + tier > t0_us:
-                split = min(done + tier, t1_us)
-                return table, min(-(-t0_us // tier) * tier, split), split
-        oldest_raw = conn.execute(select(func.min(samples.c.ts_us)).where(samples.c.point_id == pid)).scalar()
-        if oldest_raw is None or oldest_raw > t0_us:
-            # Raw samples are gone (retention): the finest rollup fills in.
-            return samples_10s, t0_us, t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us)
-        return None, t0_us, t0_us
+    def _plans(self, conn: Connection, pids: list[int], t0_us: int, t1_us: int,
+               width: int) -> dict[int, tuple[Table | None, int, int]]:
+        """Where each point's buckets come from: (rollup table or None, start of its first whole row at or
+        after t0, time from which raw samples are read). Rollup rows are aligned to the epoch, so the one
+        holding t0 also holds samples before it: that part is read raw. One statement for all points: per
+        point, the newest row of the rollup tier and the oldest raw sample (each one index lookup)."""
+        # Coarse buckets come from the finest rollup no wider than a bucket, up to where it is
+        # complete; raw samples fill in the newest part.
+        table, tier = next(((t, w) for t, w in reversed(TIERS) if w <= width), (None, 0))
+        oldest = select(func.min(samples.c.ts_us)).where(samples.c.point_id == points.c.id).scalar_subquery()
+        done = (select(func.max(table.c.bucket_us)).where(table.c.point_id == points.c.id).scalar_subquery()
+                if table is not None else null())
+        plans: dict[int, tuple[Table | None, int, int]] = {}
+        for pid, oldest_raw, last_row in conn.execute(select(points.c.id, oldest, done).where(points.c.id.in_(pids))):
+            if table is not None and last_row is not None and last_row + tier > t0_us:
+                split = min(last_row + tier, t1_us)
+                plans[pid] = (table, min(-(-t0_us // tier) * tier, split), split)
+            elif oldest_raw is None or oldest_raw > t0_us:
+                # Raw samples are gone (retention): the finest rollup fills in.
+                plans[pid] = (samples_10s, t0_us, t1_us if oldest_raw is None else min(max(oldest_raw, t0_us), t1_us))
+            else:
+                plans[pid] = (None, t0_us, t0_us)
+        return plans
 
     def export(
         self, key: str, t0_us: int, t1_us: int, chunk: int = 10_000
