@@ -8,7 +8,7 @@ export QT_API := pyside6
 # Python 3.12 through pyenv when it is there (PySide6 on 3.11 crashes, see docs/decisions.md).
 PYTHON_FOR_VENV := $(shell if PYENV_VERSION=3.12.1 python -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null; then echo "env PYENV_VERSION=3.12.1 python"; elif command -v python3.12 >/dev/null; then echo python3.12; else echo python3; fi)
 
-.PHONY: demo test check lint typecheck archcheck pytest bench contracts clean
+.PHONY: demo test check lint typecheck archcheck pytest bench contracts clean dist
 NODE_STAMP := node_modules/.installed
 
 $(PY):
@@ -55,6 +55,29 @@ bench: $(STAMP)
 	$(PY) bench/modbus_cycle.py
 	$(PY) bench/chain_throughput.py
 	$(PY) bench/contract_gas.py
+	$(PY) bench/matching.py
+	$(PY) bench/startup.py --runs 5
+	QT_QPA_PLATFORM=offscreen $(PY) bench/alarms.py
+
+# Memory soak (issue 11): demo world + console headless; RSS slope over SOAK_MIN minutes (default 30) after the warm-up (fully up + 5 min).
+soak: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(PY) bench/soak.py --minutes $${SOAK_MIN:-30} --json $${SOAK_JSON:-soak.json} --check
+
+# The installable bundle (docs/install.md): PyInstaller one-dir into dist/energynet/, then its smoke test
+# starts the built program offscreen. Slow (minutes), so it is not part of `make test` or CI.
+DIST_STAMP := $(VENV)/.installed-dist
+# Only the [dist] pins (read from pyproject.toml), so the editable install of the project is left as it is.
+$(DIST_STAMP): $(STAMP) pyproject.toml
+	$(PY) -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dist"]))' \
+		| $(PY) -m pip install -q -r /dev/stdin
+	touch $(DIST_STAMP)
+
+dist: $(DIST_STAMP)
+	@start=$$(date +%s); \
+	$(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
+		installer/energynet.spec || exit $$?; \
+	echo "bundle built in $$(( $$(date +%s) - start )) s: $$(du -sh dist/energynet | cut -f1) in dist/energynet/"
+	QT_QPA_PLATFORM=offscreen $(PY) installer/smoke.py dist/energynet
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info

@@ -52,6 +52,11 @@ def main() -> None:
         batch = [(METER_A, ts + i, 1_000 + i, 0, False) for i in range(10)]
         run("MeterReading.submitReadings (10 readings)", s.meter.functions.submitReadings(batch))
         run("AchievementNFT.mint", s.nft.functions.mint(ALICE, 0))
+        from tests.contracts.test_order_settlement import gas_per_match
+
+        for n in (1, 20):
+            name = f"OrderSettlement.settleBatch per matched trade (batch of {n})"
+            gas[name] = [gas_per_match(s, n), gas_per_match(s, n)]
     out = {"bench": "contract_gas", "gas": {k: {"first": v[0], "warm": v[-1]} for k, v in gas.items()}}
     print(json.dumps(out, indent=2))
 

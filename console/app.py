@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
 import sys
+import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from console import bootstrap, bootstrap_chain
+from console import bootstrap
+from console.bootstrap_demo import DemoFailed, DemoProcesses
 from console.config import Settings
-from console.services.acquisition import AcquisitionService
-from console.services.chain import ChainService
-from console.services.historian import HistorianService
-from console.services.loop_monitor import LoopMonitor
+from console.shutdown import Stoppable, StopRequest, shutdown
+
+if TYPE_CHECKING:
+    from console.services.acquisition import AcquisitionService
+    from console.ui.login_dialog import SessionGuard
+    from console.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +30,42 @@ log = logging.getLogger(__name__)
 def settle_heap() -> None:
     """Collect once and freeze what survived (the window, services, imported modules) so that later
     full collections skip them: with a large startup heap a gen-2 collection otherwise stalls the loop
-    for tens of milliseconds."""
+    for tens of milliseconds.
+
+    The second collection (of nothing but what is outside the frozen heap) resets the collector's
+    measure of the old generation: CPython runs a full collection only when the objects promoted since
+    the last one exceed a quarter of the old generation *as the last full collection found it*, and that
+    was the whole start-up heap. Without it the first full collection after the freeze waited for some
+    250,000 promoted objects, hours of running, while cyclic garbage (web3's per-call classes, exception
+    frames) piled up in the old generation and the heap grew (docs/BENCHMARKS.md, soak)."""
     gc.collect()
     gc.freeze()
+    gc.collect()
+
+
+# glibc mallopt() parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+
+
+def tune_malloc() -> bool:
+    """glibc's allocator for a process that runs for months (docs/decisions.md, "A flat heap"): blocks of
+    128 KiB and more always get their own mapping, returned to the system when freed (by default the
+    threshold rises to 32 MiB after the first large block is freed, and then trend arrays, query results
+    and Qt's paint buffers are carved out of the heaps and leave them fragmented); at most two heaps
+    (arenas) for all the threads, instead of up to eight per core, each held at its own high-water mark.
+    Skipped when ``GLIBC_TUNABLES`` sets malloc tunables (the operator's choice wins) and off glibc.
+    Returns True when applied."""
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        return False
+    return all(mallopt(param, value) == 1 for param, value in
+               ((_M_MMAP_THRESHOLD, 128 * 1024), (_M_TRIM_THRESHOLD, 1024 * 1024), (_M_ARENA_MAX, 2)))
 
 
 def headless_fallback() -> bool:
@@ -38,59 +77,74 @@ def headless_fallback() -> bool:
     return True
 
 
-def _build_chain(settings: Settings, acquisition: AcquisitionService,
-                 historian: HistorianService | None) -> tuple[ChainService | None, str | None]:
-    """The chain service, or None and the reason; the console runs without the chain rather than not at all."""
-    if not settings.chain.enabled:
-        return None, None
-    try:
-        store = historian.historian if historian is not None else None
-        return bootstrap_chain.build_chain_service(settings.chain, acquisition.snapshot, store), None
-    except (OSError, ValueError) as exc:
-        log.error("chain disabled: %s", exc)
-        return None, str(exc)
-
-
 def run_console(
     settings: Settings,
     screenshot: Path | None = None,
     quit_after: float | None = None,
     screenshot_every_s: float | None = None,
     view: str = "grid",
+    stop: StopRequest | None = None,
+    demo: DemoProcesses | None = None,
+    close_window_after: float | None = None,
 ) -> int:
-    """Open the main window and run until it closes (or ``quit_after`` s).
+    """Open the main window and run until asked to stop, then run the one ordered shutdown.
 
-    With ``screenshot`` the window is grabbed to that PNG just before quitting,
-    and also every ``screenshot_every_s`` seconds if given (headless demo).
+    Stop comes from SIGINT, SIGTERM, the window being closed or ``quit_after`` s; all four end in
+    :func:`console.shutdown.shutdown`. With ``demo`` the window opens at once: the field drivers start
+    when the simulators listen, the chain panel when the demo chain is deployed. With ``screenshot`` the
+    window is grabbed to that PNG just before quitting, and also every ``screenshot_every_s`` seconds.
+    ``close_window_after`` closes the window after that many seconds, as the operator's close button
+    does (the tests use it to drive the window-close path headless).
+    Returns the exit code: 0 after a clean stop, 1 when the demo's simulators did not come up.
     """
     os.environ.setdefault("QT_API", "pyside6")
+    tune_malloc()
     import qasync
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from console.ui.main_window import MainWindow
 
+    stop = stop or StopRequest()
     app = QApplication.instance() or QApplication(sys.argv)
     app.setApplicationName("EnergyNet Console")
+    # Closing the window must not end the Qt loop under the shutdown: it asks to stop like a signal does.
+    app.setQuitOnLastWindowClosed(False)
     app.setStyleSheet(resources.files("resources").joinpath("theme.qss").read_text(encoding="utf-8"))
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    # qasync's default executor is 10 QThreads sharing one queue, so asyncio.to_thread work (audit and
+    # journal writes, SQLite queries) wanders over all ten and each leaves a glibc malloc arena at its
+    # high-water mark: RSS grew in steps for hours. A plain pool reuses its idle threads
+    # (docs/decisions.md, "Database work on few threads").
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="worker"))
 
-    acquisition = bootstrap.build_acquisition(settings)
-    sources = bootstrap.build_field_sources(settings, acquisition)
-    historian = bootstrap.build_historian(settings, acquisition)
-    commands = bootstrap.build_commands(sources, historian)
-    chain, chain_error = _build_chain(settings, acquisition, historian)
-    monitor = LoopMonitor()
-    window = MainWindow(settings, acquisition, monitor, historian, commands, chain, chain_error)
+    application = bootstrap.build(settings)
+    acquisition, monitor = application.acquisition, application.monitor
+    window = MainWindow(settings, acquisition, monitor, application.historian, application.commands,
+                        application.chain, application.chain_error, application.alarms, application.market,
+                        bootstrap.build_production(settings), dr=application.dr,
+                        achievements=application.achievements)
+    if window.trading_view is not None:
+        window.trading_view.desk = application.maker  # the grid's own orders are signed with its key
+    if demo is not None and demo.chain is not None:
+        window.show_chain_starting()
     if view == "devices" and window.devices_view is not None:
         window.tabs.setCurrentWidget(window.devices_view)
     if view == "chain" and window.chain_view is not None:
         window.tabs.setCurrentWidget(window.chain_view)
+    session = _session(window, application, settings)  # issue 18: login at start, idle lock, admin screen (F8)
+    install_setup_menu(window, settings.path)  # issue 19: the first-run wizard, to run again
     window.show()
+    log.info("window shown: monotonic=%.3f", time.monotonic())
     settle_heap()
-    closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
-    app.lastWindowClosed.connect(closed.set)
+    app.lastWindowClosed.connect(lambda: stop.request("window closed"))
+    app.aboutToQuit.connect(lambda: stop.request("Qt is quitting"))
+    _log_first_live_frame(window, acquisition)
+    if close_window_after is not None:
+        QTimer.singleShot(round(close_window_after * 1000), window.close)
+    late: list[Stoppable] = []  # parts started after the application (the demo chain)
+    result = 0
 
     def save_screenshot() -> None:
         assert screenshot is not None
@@ -105,40 +159,161 @@ def run_console(
             await asyncio.sleep(period)
             save_screenshot()
 
-    async def main() -> None:
-        monitor.start()
-        if historian is not None:
-            await historian.start()
-        await sources.start()
+    async def attach_demo_chain() -> None:
+        assert demo is not None and demo.chain is not None
+        up = await asyncio.wrap_future(demo.chain)
+        if up is None:
+            window.attach_chain(None, "the demo chain did not start (see the log)")
+            return
+        from console.bootstrap_demo import chain_settings
+
+        chain, error = await asyncio.to_thread(bootstrap.build_chain, chain_settings(settings, up), acquisition,
+                                               application.historian)
         if chain is not None:
+            late.append(chain)
             await chain.start()
-        periodic = (asyncio.create_task(snapshot_periodically(screenshot_every_s))
-                    if screenshot is not None and screenshot_every_s else None)
+            if session is not None and session.user is not None:
+                from console.ui.login_dialog import act_as
+
+                act_as(session.user, chain)  # the demo chain came after the sign-in
+        window.attach_chain(chain, error)
+        dr = bootstrap.build_dr(settings, acquisition, application.historian, chain)
+        if dr is not None:  # demand response reads the chain's events: it follows the late chain
+            late.append(dr)
+            await dr.start()
+            window.attach_dr(dr)
+
+    async def main() -> None:
+        nonlocal result
+        stop.attach(asyncio.get_running_loop())
+        background: list[asyncio.Task[None]] = []
         try:
-            if quit_after is not None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(closed.wait(), timeout=quit_after)
-            else:
-                await closed.wait()
+            if demo is not None and demo.chain is not None:
+                background.append(asyncio.create_task(attach_demo_chain(), name="demo-chain"))
+            await application.start(_ready_unless_stopped(demo.ready(), stop) if demo is not None else None)
+            if session is not None:
+                await session.begin(await _demo_login(application) if demo is not None else None)
+            if screenshot is not None and screenshot_every_s:
+                background.append(asyncio.create_task(snapshot_periodically(screenshot_every_s)))
+            await stop.wait(quit_after)
+            if application.historian is not None:
+                log.info("historian at the stop request: %s", application.historian.counts())
             if screenshot is not None:
                 save_screenshot()
             stats = acquisition.stats()
             states = ", ".join(f"{s.source}={s.state.value}" for s in acquisition.statuses())
             log.info("session summary: frames=%d samples=%d loop_lag_p99_ms=%.0f sources: %s",
                      window.frames, stats.samples, monitor.p99_ms(), states or "none")
+        except DemoFailed as exc:
+            log.error("energynet demo: %s", exc)
+            result = 1
+        except StoppedBeforeStart:
+            pass
         finally:
-            if periodic is not None:
-                periodic.cancel()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             window.timer.stop()
-            if chain is not None:
-                await chain.stop()
-            await sources.stop()
-            if historian is not None:
-                await historian.stop()
-                log.info("historian: %s", historian.stats())
-            await monitor.stop()
+            await shutdown(application, late, demo)
+            if application.historian is not None:
+                log.info("historian: %s", application.historian.stats())
+                log.info("historian: %s", application.historian.counts())
 
+    task = loop.create_task(main(), name="console")
     with loop:
-        loop.run_until_complete(main())
+        while not task.done():
+            try:
+                loop.run_until_complete(task)
+            except RuntimeError:
+                if task.done():
+                    raise
+                # Something made Qt leave its loop (a session manager, app.quit()): ask to stop and run on,
+                # so the shutdown completes instead of "Event loop stopped before Future completed".
+                stop.request("Qt left its event loop")
+    stop.catch_signals_early()  # the loop is closed; a late Ctrl+C must not raise in the caller's cleanup
     window.close()
-    return 0
+    return result
+
+
+class StoppedBeforeStart(Exception):
+    """Stop was asked for while the demo's simulators were still starting."""
+
+
+async def _ready_unless_stopped(ready: Coroutine[object, object, None], stop: StopRequest) -> None:
+    """Await ``ready`` unless a stop comes first (then raise StoppedBeforeStart); its own error is raised."""
+    ready_task = asyncio.ensure_future(ready)
+    stop_task = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({ready_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (ready_task, stop_task):
+            t.cancel()
+        await asyncio.gather(ready_task, stop_task, return_exceptions=True)
+    if ready_task not in done:
+        raise StoppedBeforeStart
+    ready_task.result()
+
+
+def _log_first_live_frame(window: MainWindow, acquisition: AcquisitionService) -> None:
+    """Log the first frame drawn with a good frequency reading, with a monotonic timestamp (CLOCK_MONOTONIC
+    is system-wide on Linux, so ``bench/startup.py`` can subtract its own launch time)."""
+
+    def check() -> None:
+        reading = acquisition.snapshot().frequency
+        if window.frames > 0 and reading is not None and reading.quality.usable:
+            log.info("first live frame: monotonic=%.3f frequency=%.3f Hz", time.monotonic(), reading.value)
+            window.timer.timeout.disconnect(check)
+
+    window.timer.timeout.connect(check)  # after MainWindow.refresh, connected first: the frame is drawn
+
+
+def _session(window: MainWindow, application: bootstrap.Application, settings: Settings) -> SessionGuard | None:
+    """The login at start and the idle lock (with a user database), and the admin screen on F8."""
+    from console.services.users import desktop_user
+    from console.ui.admin_view import install_admin_view
+    from console.ui.login_dialog import SessionGuard, act_as
+
+    users = application.users
+    session = None
+    if users is not None:
+        session = SessionGuard(window, users, desktop_user(settings), settings.console.idle_lock_s,
+                               on_user=lambda u: act_as(u, application.commands, application.chain,
+                                                        alarms_view=window.alarms_view))
+        session.changed.connect(window.layout_menus.user_changed)  # the signed-in role's default layout
+    install_admin_view(window, window.tabs, application.participants, users,
+                       (lambda: session.user) if session is not None else (lambda: None), trust=application.trust)
+    return session
+
+
+async def _demo_login(application: bootstrap.Application) -> tuple[str, str]:
+    """The demo signs in as its own operator account (a fresh random password each start; docs/security.md)."""
+    assert application.users is not None
+    return "demo-operator", await application.users.ensure_demo_operator("demo-operator")
+
+
+def install_setup_menu(window: MainWindow, config: Path | None) -> None:
+    """File → Setup wizard…: the first-run wizard again, for this config file (or the user's), from the running
+    console; what it writes is used at the next start."""
+    from PySide6.QtWidgets import QMenu
+
+    from console.bootstrap_setup import first_run
+    from console.services.first_run import user_config_path
+    from console.ui.first_run_wizard import open_wizard
+
+    bar = window.menuBar()
+    menu = next((m for a in bar.actions() if isinstance(m := a.menu(), QMenu) and m.title().replace("&", "") == "File"),
+                None)
+    if menu is None:
+        menu = QMenu("&File", bar)
+        actions = bar.actions()
+        if actions:
+            bar.insertMenu(actions[0], menu)
+        else:
+            bar.addMenu(menu)
+    target = config if config is not None else user_config_path()
+    opened: list[object] = []  # the open wizard, kept: a dialog without a reference is collected while open
+
+    def show() -> None:
+        opened[:] = [open_wizard(window, first_run(), target)]
+
+    menu.addAction("Setup wizard…", show)

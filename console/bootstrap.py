@@ -1,44 +1,185 @@
-"""Composition root: the ONLY module that names concrete drivers.
+"""Composition root: :func:`build` assembles the whole application once; the ONLY place (with
+``bootstrap_chain``) that names concrete drivers, stores and gateways.
 
-Everything else in ``console`` talks to services and ports.
+Everything else in ``console`` talks to services and ports. No protocol code lives here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from console.config import Settings
 from console.services.acquisition import AcquisitionService
-from console.services.commands import CommandService
+from console.services.alarms import AlarmService
+from console.services.chain import ChainService
+from console.services.commands import AuditReader, CommandService
+from console.services.dr import DrService
 from console.services.historian import HistorianService
+from console.services.history_export import HistoryExport
+from console.services.loop_monitor import LoopMonitor
+from console.services.market import MarketService
+from console.services.market_maker import MarketMakerService
+from console.services.settlement import SettlementService
+from console.services.users import desktop_user
+from core.alarms import AlarmDef
+from core.alarms.ports import AlarmJournal
 from core.grid import GridState
-from core.points import Quality, Sample
-from core.ports import DeviceWriter, SampleSink, SampleSource, StatusSink
+from core.ports import ChainPort, DeviceWriter, Historian, SampleSource
 from core.sources import SourceStatus
 from drivers.modbus.hub import ModbusHub
 from drivers.opcua import OpcUaHub
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
+    from console.api.app import ApiServer
+    from console.services.achievements import AchievementService
+    from console.services.participants_admin import ParticipantsAdmin
+    from console.services.probe import ProbeReport
+    from console.services.report_production import ProductionService
+    from console.services.report_schedule import ReportScheduler
+    from console.services.reports import ReportService
+    from console.services.trust import TrustService
+    from console.services.users import UserService
     from console.store.historian import SqlHistorian
 
 
+@runtime_checkable
+class Lifecycle(Protocol):
+    """A part of the application that runs: started in field order, stopped in reverse."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
-class ProbeResult:
-    """Last value of one point after a probe."""
+class Application:
+    """The whole application graph, built once by :func:`build`.
 
-    point: str
-    value: float | None
-    unit: str
-    quality: str
-    source_ts: float | None
+    The desktop window, ``energynet serve`` and the tests all take their services from here. Every field
+    whose value has ``start``/``stop`` is started in the order the fields are declared and stopped in the
+    reverse order, so adding a service is one field here and one line in :func:`build`.
+    """
+
+    settings: Settings
+    acquisition: AcquisitionService
+    monitor: LoopMonitor
+    historian: HistorianService | None
+    alarms: AlarmService | None
+    sources: FieldSources
+    commands: CommandService | None
+    chain: ChainService | None
+    chain_error: str | None  # why the chain is off although configured (the console runs on without it)
+    market: MarketService | None = None
+    settlement: SettlementService | None = None  # signed-order settlement on chain (after market and chain)
+    participants: ParticipantsAdmin | None = None  # the admin's register (before the API: the API reads it)
+    api: ApiServer | None = None  # the participant API (after the market: it serves the market's commands)
+    reports: ReportScheduler | None = None  # [[reports]]: scheduled reports written into their folders
+    users: UserService | None = None  # console users (login, idle lock, admin screen), on the historian's database
+    trust: TrustService | None = None  # OPC-UA server certificates waiting for a decision, and the trusted ones
+    dr: DrService | None = None  # demand response (after the chain: it reads the chain's events)
+    achievements: AchievementService | None = None  # badges minted once per milestone (market, DR, register)
+    maker: MarketMakerService | None = None  # the grid's tariffs quoted in the book (after market and settlement)
+    _running: list[Lifecycle] = field(default_factory=list, repr=False, compare=False)
+
+    def parts(self) -> list[Lifecycle]:
+        """The running parts in start order."""
+        values = (getattr(self, f.name) for f in fields(self) if not f.name.startswith("_"))
+        return [v for v in values if isinstance(v, Lifecycle)]
+
+    async def start(self, before_sources: Awaitable[None] | None = None) -> None:
+        """Start every part in order; when one fails, the ones already started are stopped and the error raised.
+
+        ``before_sources`` is awaited just before the field drivers start (the demo: until its simulators
+        listen), so the parts before them (the historian's migrations) start meanwhile and a driver's first
+        connection attempt does not fail into its back-off."""
+        if self._running:
+            return
+        for part in self.parts():
+            try:
+                if part is self.sources and before_sources is not None:
+                    await before_sources
+                await part.start()
+            except BaseException:
+                if inspect.iscoroutine(before_sources):
+                    before_sources.close()  # never awaited when an earlier part failed; no-op once done
+                await self.stop()
+                raise
+            self._running.append(part)
+
+    async def stop(self, part_timeout_s: float = 15.0) -> None:
+        """Stop what was started, newest first. Safe to call twice and after a failed start; a part that fails
+        to stop, or hangs past ``part_timeout_s``, is logged and the others are still stopped: a driver stuck
+        on a dead server must not keep the historian from flushing."""
+        while self._running:
+            part = self._running.pop()
+            name = type(part).__name__
+            stopping = asyncio.ensure_future(part.stop())
+            try:
+                done, _ = await asyncio.wait({stopping}, timeout=part_timeout_s)
+            except asyncio.CancelledError:
+                stopping.cancel()
+                raise
+            if not done:
+                stopping.cancel()  # not awaited: a part that ignores cancellation must not hang the rest
+                log.error("%s did not stop within %.0f s; going on with the shutdown", name, part_timeout_s)
+            elif stopping.exception() is not None:
+                log.error("%s did not stop cleanly", name, exc_info=stopping.exception())
 
 
-def build_acquisition(settings: Settings) -> AcquisitionService:
+SourcesFactory = Callable[[Settings, AcquisitionService], "FieldSources"]
+
+
+def build(
+    settings: Settings,
+    *,
+    sources: SourcesFactory | None = None,
+    historian_store: Historian | None = None,
+    chain_gateway: ChainPort | None = None,
+    monitor: LoopMonitor | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Application:
+    """Assemble the application for ``settings`` (nothing is started).
+
+    The keyword arguments replace one concrete adapter each, for tests and tools: ``sources`` builds the
+    field sources, ``historian_store`` is the store behind the historian service (when the historian is
+    enabled), ``chain_gateway`` the gateway behind the chain service (when the chain is enabled)."""
+    acquisition = build_acquisition(settings, clock)
+    historian = build_historian(settings, acquisition, historian_store)
+    field_sources = (sources or build_field_sources)(settings, acquisition)
+    commands = build_commands(field_sources, historian, settings)
+    chain, chain_error = build_chain(settings, acquisition, historian, chain_gateway)
+    market = build_market(settings, acquisition, clock)
+    if market is not None and historian is not None:
+        market.audit = historian.historian  # suspend/resume land in the audit log with the commands
+    settlement = build_settlement(settings, market, chain)
+    if settlement is not None and market is not None:
+        market.settlement_states = settlement  # the trade tape shows each trade's way to paid
+    alarms = build_alarms(settings, acquisition, historian, chain, clock, market, settlement)
+    from console.bootstrap_security import build_participants, trust_service_for, users_of  # issue 18
+
+    store = historian.historian if historian is not None else None
+    participants = build_participants(settings, store, chain, market)
+    return Application(settings, acquisition, monitor or LoopMonitor(), historian, alarms, field_sources,
+                       commands, chain, chain_error, market, settlement, participants,
+                       build_api(settings, market, settlement, participants, store, chain),
+                       build_report_scheduler(settings, clock), users_of(store), trust_service_for(settings, store),
+                       dr=(dr := build_dr(settings, acquisition, historian, chain)),
+                       achievements=build_achievements(market, chain, participants, dr),
+                       maker=build_market_maker(settings, market, settlement))
+
+
+def build_acquisition(settings: Settings, clock: Callable[[], float] = time.time) -> AcquisitionService:
     """Process image and trend buffers for the configured points."""
     state = GridState(
         settings.points,
@@ -47,7 +188,7 @@ def build_acquisition(settings: Settings) -> AcquisitionService:
         rocof_window_s=settings.console.rocof_window_s,
     )
     return AcquisitionService(state, history_s=settings.console.trend_history_s,
-                              rate_hz=settings.console.refresh_hz)
+                              rate_hz=settings.console.refresh_hz, clock=clock)
 
 
 class FieldSources:
@@ -56,14 +197,20 @@ class FieldSources:
     def __init__(self, parts: Sequence[SampleSource], writer: DeviceWriter | None = None) -> None:
         self.parts = list(parts)
         self.writer = writer  # the Modbus hub: devices that take setpoints
+        self._started: list[SampleSource] = []
 
     async def start(self) -> None:
         for part in self.parts:
-            await part.start()
+            try:
+                await part.start()
+            except BaseException:
+                await self.stop()
+                raise
+            self._started.append(part)
 
     async def stop(self) -> None:
-        for part in self.parts:
-            await part.stop()
+        while self._started:
+            await self._started.pop().stop()
 
     def statuses(self) -> Sequence[SourceStatus]:
         return [st for part in self.parts for st in part.statuses()]
@@ -77,16 +224,31 @@ def build_field_sources(settings: Settings, acquisition: AcquisitionService) -> 
     modbus = None
     if settings.modbus:
         modbus = ModbusHub(settings.modbus, acquisition.on_samples, acquisition.on_status,
-                           on_event=acquisition.on_event)
+                           on_event=acquisition.on_event, on_points=acquisition.register_points)
         parts.append(modbus)
     return FieldSources(parts, modbus)
 
 
-def build_commands(sources: FieldSources, historian: HistorianService | None) -> CommandService | None:
-    """Operator commands to the devices that take them (None without any)."""
+def build_commands(sources: FieldSources, historian: HistorianService | None,
+                   settings: Settings | None = None) -> CommandService | None:
+    """Operator commands to the devices that take them (None without any), acting as the desktop user
+    (``[console] user``, an operator) until a login names someone else."""
     if sources.writer is None:
         return None
-    return CommandService(sources.writer, historian.historian if historian is not None else None)
+    store = historian.historian if historian is not None else None
+    user = desktop_user(settings) if settings is not None else None
+    return CommandService(sources.writer, store, user=user, audit_reader=audit_reader_of(store))
+
+
+def audit_reader_of(store: Historian | None) -> AuditReader | None:
+    """The command history's read of the audit log, where the historian is the SQL one."""
+    if store is None:
+        return None
+    from console.store.historian import SqlHistorian  # imported late, like the historian itself
+    if not isinstance(store, SqlHistorian):
+        return None
+    from console.store.audit_read import recent_audit
+    return functools.partial(recent_audit, store.engine)
 
 
 def historian_url(settings: Settings) -> str:
@@ -114,166 +276,358 @@ def build_sql_historian(settings: Settings) -> SqlHistorian:
                         batch_rows=h.batch_rows, flush_s=h.flush_s)
 
 
-def build_historian(settings: Settings, acquisition: AcquisitionService) -> HistorianService | None:
+def build_historian(settings: Settings, acquisition: AcquisitionService,
+                    store: Historian | None = None) -> HistorianService | None:
     """Historian service fed by every acquisition batch (None when disabled)."""
     if not settings.historian.enabled:
         return None
-    service = HistorianService(build_sql_historian(settings), dict(settings.deadbands),
-                               heartbeat_s=settings.historian.heartbeat_s)
+    service = HistorianService(store if store is not None else build_sql_historian(settings),
+                               dict(settings.deadbands), heartbeat_s=settings.historian.heartbeat_s,
+                               maintain_every_s=settings.historian.maintain_every_s)
     acquisition.subscribe(service.on_samples)
     acquisition.subscribe_events(service.on_event)
+    acquisition.subscribe_points(service.on_points)
     return service
 
 
-def upgrade_database(url: str) -> tuple[str, str | None]:
-    """Run migrations; returns (url shown without password, revision now current)."""
-    from console.store.database import make_engine, upgrade
+def build_chain(settings: Settings, acquisition: AcquisitionService, historian: HistorianService | None,
+                gateway: ChainPort | None = None) -> tuple[ChainService | None, str | None]:
+    """The chain service, or None and the reason; the console runs without the chain rather than not at all."""
+    if not settings.chain.enabled:
+        return None, None
+    store = historian.historian if historian is not None else None
+    if gateway is not None:
+        return ChainService(gateway, acquisition.snapshot, store, publish_every_s=settings.chain.publish_status_s,
+                            user=desktop_user(settings)), None
+    from console.bootstrap_chain import build_chain_service  # web3 is imported only when the chain is on
 
-    engine = make_engine(url)
     try:
-        return engine.url.render_as_string(hide_password=True), upgrade(engine)
-    finally:
-        engine.dispose()
+        return build_chain_service(settings.chain, acquisition.snapshot, store, desktop_user(settings)), None
+    except (OSError, ValueError) as exc:
+        log.error("chain disabled: %s", exc)
+        return None, str(exc)
 
 
-def database_status(url: str) -> dict[str, object]:
-    """Revision, head and sample count of a database."""
-    from console.store.database import current_revision, head_revision, make_engine
-    from console.store.samples import SampleStore
+def build_achievements(market: MarketService | None, chain: ChainService | None,
+                       participants: ParticipantsAdmin | None, dr: DrService | None) -> AchievementService | None:
+    """Achievement badges for the admin's registered participants, from their trading and demand response;
+    None without chain, market or register. (Green Exporter needs metered export per participant: not yet.)"""
+    gateway = chain.gateway if chain is not None else None
+    if market is None or participants is None or gateway is None or not hasattr(gateway, "events_named"):
+        return None
+    from collections import Counter
 
-    engine = make_engine(url)
+    from console.services.achievements import AchievementService
+    from core.achievements import ParticipantRecord
+
+    register = participants
+
+    def records() -> dict[str, ParticipantRecord]:
+        joined: Counter[str] = Counter()
+        delivered: Counter[str] = Counter()
+        for ev in dr.events() if dr is not None else ():
+            for p in ev.participants:
+                joined[p.address.lower()] += 1
+                delivered[p.address.lower()] += (p.delivered_wh or 0) > 0
+        trading = {p.participant: p for p in market.positions()}
+        out = {}
+        for r in register.records():
+            t = trading.get(r.id)
+            out[r.id] = ParticipantRecord(trades=t.trades if t else 0, bought_wh=t.bought_wh if t else 0,
+                                          sold_wh=t.sold_wh if t else 0, dr_joined=joined[r.wallet.lower()],
+                                          dr_delivered=delivered[r.wallet.lower()])
+        return out
+
+    return AchievementService(gateway, records, lambda: {r.id: r.wallet for r in register.records()},
+                              events=lambda: gateway.events_named(["AchievementAwarded"], 100_000))
+
+
+def build_dr(settings: Settings, acquisition: AcquisitionService, historian: HistorianService | None,
+             chain: ChainService | None) -> DrService | None:
+    """Demand response on the chain service and its gateway's event journal, M&V from the historian, the
+    operator's metadata in the historian's database; None without the chain."""
+    if chain is None or not hasattr(chain.gateway, "events_named"):
+        return None
+    from datetime import datetime
+
+    from console.services.dr import DrChain
+    from console.store.dr_store import SqlDrStore
+    from core.participants import AssetKind, RoleIndex, participants_of
+    from core.roles import Role
+
+    people = participants_of(settings.modbus)
+    index = RoleIndex(d.name for d in settings.modbus)
+
+    def meters() -> dict[str, str]:
+        """Each participant's grid meter power point, once its driver has reported the points."""
+        index.update(acquisition.snapshot().readings)
+        return {p.name: pid for p in people for a in p.assets
+                if a.kind is AssetKind.METER and (pid := index.point(a.device, Role.POWER)) is not None}
+
+    gateway = cast("DrChain", chain.gateway)
+    store = historian.historian if historian is not None else None
+    return DrService(chain, gateway, SqlDrStore(historian_url(settings)), store, meters,
+                     datetime.now().astimezone().tzinfo or UTC)
+
+
+def build_market(settings: Settings, acquisition: AcquisitionService,
+                 clock: Callable[[], float] = time.time) -> MarketService | None:
+    """The market on its write-ahead journal (the historian's database unless [market] journal_url says
+    otherwise), ticking on the acquisition's grid snapshot; None when [market] is off."""
+    m = settings.market
+    if not m.enabled:
+        return None
+    from console.store.market_journal import SqlMarketJournal
+    from core.market import MarketRules, PricingConfig
+
+    rules = MarketRules(tick=m.tick, lot=m.lot, max_price=m.max_price, max_quantity=m.max_quantity,
+                        open_horizon_s=m.open_horizon_s, gate_closure_s=m.gate_closure_s)
+    pricing = PricingConfig(base=m.base_price, floor=m.price_floor, cap=m.price_cap, tick=m.tick)
+    journal = SqlMarketJournal(m.journal_url or historian_url(settings))
+    return MarketService(rules, journal, acquisition.snapshot, pricing=pricing, tick_hz=m.tick_hz, clock=clock)
+
+
+def build_settlement(settings: Settings, market: MarketService | None,
+                     chain: ChainService | None) -> SettlementService | None:
+    """Settlement of the market's matches on chain (OrderSettlement), when market and chain both run and the
+    deployment has the contract; its state lives beside the market journal."""
+    if market is None or chain is None:
+        return None
+    from contracts.gateway import ChainGateway
+
+    gateway = chain.gateway
+    if not isinstance(gateway, ChainGateway) or "OrderSettlement" not in gateway.deployment.addresses:
+        log.warning("signed-order settlement off: the chain deployment has no OrderSettlement contract; deploy the "
+                    "suite again (`energynet chain deploy`) to settle the market's trades on chain")
+        return None
+    from console.store.settlement_store import SqlSettlementStore
+    from contracts.deploy import SuiteParameters
+
+    p = SuiteParameters()
+    store = SqlSettlementStore(settings.market.journal_url or historian_url(settings))
+    return SettlementService(store, gateway, market, max_settle_delay_s=p.max_settle_delay_s,
+                             period_s=p.period_s)
+
+
+def build_market_maker(settings: Settings, market: MarketService | None,
+                       settlement: SettlementService | None) -> MarketMakerService | None:
+    """The grid's market-maker ([market.maker]), signing with the grid's keystore in the settlement contract's
+    domain (so its trades settle on chain); None when off. Without the chain its orders are signed all the
+    same (the chain id of [api]/[chain]) and trade in the book, but nothing settles."""
+    mk = settings.market.maker
+    if market is None or not mk.enabled:
+        return None
+    from console.api.auth import chain_id_for
+    from console.api.signer import KeystoreOrderSigner
+    from console.bootstrap_chain import keystore_password_env
+    from contracts.gateway import load_keystore
+    from core.market.maker import GridTariffs
+
+    tariffs = GridTariffs(mk.feed_in_tariff, mk.retail_tariff, mk.size_wh, mk.products)
+    account = load_keystore(mk.keystore, keystore_password_env(mk.password_env))
+    contract = None
+    if settlement is not None:
+        gateway = getattr(settlement.chain, "deployment", None)
+        contract = gateway.addresses.get("OrderSettlement") if gateway is not None else None
+    chain = settings.chain
+    signer = KeystoreOrderSigner(account, chain_id_for(settings.api.chain_id,
+                                                       chain.deployment if chain.enabled else None), contract)
+    return MarketMakerService(market, tariffs, signer, settlement, participant=mk.participant, every_s=mk.every_s)
+
+
+def build_api(settings: Settings, market: MarketService | None, settlement: SettlementService | None = None,
+              participants: ParticipantsAdmin | None = None, store: Historian | None = None,
+              chain: ChainService | None = None) -> ApiServer | None:
+    """The participant API server (not started), or None when [api] is off. With the admin's register the
+    API reads participants from it (else from [api] participants); with a user database it also serves the
+    operator-only routes."""
+    a = settings.api
+    if not a.enabled:
+        return None
+    from console.api.app import ApiServer, create_app
+    from console.api.participants import Directory, ParticipantDirectory, ParticipantsError
+    from console.api.registry_directory import RegistryDirectory
+    from console.bootstrap_security import install_operator_api
+    from console.config import ConfigError
+
+    if market is None:
+        raise ConfigError("[api] enabled = true needs the market: set [market] enabled = true")
     try:
-        current = current_revision(engine)
-        count = SampleStore(engine).count() if current else 0
-        return {"url": engine.url.render_as_string(hide_password=True), "revision": current,
-                "head": head_revision(), "samples": count}
-    finally:
-        engine.dispose()
+        directory: Directory = (RegistryDirectory(participants) if participants is not None
+                                else ParticipantDirectory.load(a.participants))
+    except ParticipantsError as exc:
+        raise ConfigError(f"[api] participants: {exc}") from exc
+    # Orders are signed in the settlement contract's EIP-712 domain (its chain id and address) when it runs.
+    # Without it the market runs off chain: the chain id is [api] chain_id, or the [chain] deployment's, or
+    # the development chain's (31337), and the domain names no contract.
+    from console.api.auth import ChainIdError, chain_id_for
 
-
-def export_samples(url: str, point: str, start: float, end: float, out: TextIO) -> int:
-    """Write raw samples of ``point`` in [start, end) as CSV; returns the row count."""
-    import csv
-    from datetime import UTC, datetime
-
-    from console.store.database import make_engine
-    from console.store.samples import SampleStore
-
-    engine = make_engine(url)
     try:
-        writer = csv.writer(out)
-        writer.writerow(["time_utc", "point", "value", "quality"])
-        n = 0
-        for ts_us, value, quality in SampleStore(engine).export(point, round(start * 1e6), round(end * 1e6)):
-            stamp = datetime.fromtimestamp(ts_us / 1e6, UTC).isoformat(timespec="microseconds")
-            writer.writerow([stamp, point, "" if value is None else repr(value), quality.value])
-            n += 1
-        return n
-    finally:
-        engine.dispose()
+        chain_id = chain_id_for(a.chain_id, settings.chain.deployment if settings.chain.enabled else None)
+    except ChainIdError as exc:
+        raise ConfigError(f"[api] chain_id: {exc}") from exc
+    contract = None
+    if settlement is not None:
+        from contracts.gateway import ChainGateway
+
+        assert isinstance(settlement.chain, ChainGateway)  # build_settlement only builds it on one
+        if settlement.chain.deployment.chain_id != chain_id:
+            raise ConfigError(f"[api] chain_id = {chain_id} but the settlement contract is on chain "
+                              f"{settlement.chain.deployment.chain_id}: remove [api] chain_id or fix it")
+        contract = settlement.chain.deployment.addresses["OrderSettlement"]
+    app = create_app(market, directory, rate_per_s=a.rate_per_s, burst=a.burst, max_body_bytes=a.max_body_bytes,
+                     chain_id=chain_id, contract=contract, signed_orders=settlement)
+    app.state.production = build_production(settings)  # the production and grid endpoints (None: 404)
+    install_operator_api(app, store, chain)
+    return ApiServer(app, a.host, a.port, a.tls_cert, a.tls_key)
 
 
-async def _listen[SourceT: SampleSource](
-    make: Callable[[SampleSink, StatusSink], SourceT], seconds: float
-) -> tuple[dict[str, Sample], list[SourceStatus], SourceT]:
-    """Run a source for ``seconds``; the last sample of every point and the last status of every source."""
-    latest: dict[str, Sample] = {}
-    statuses: dict[str, SourceStatus] = {}
+def build_alarms(settings: Settings, acquisition: AcquisitionService, historian: HistorianService | None,
+                 chain: ChainService | None, clock: Callable[[], float] = time.time,
+                 market: MarketService | None = None, settlement: SettlementService | None = None) -> AlarmService:
+    """The alarm service: the configured alarms and the console's own (source lost, device silent, tamper,
+    chain, market, settlement, historian), fed by acquisition and journaled on the historian's database."""
+    from console.services.alarm_sources import AlarmSources, builtin_definitions, merge_definitions
+    from core.alarms import AlarmEngine
 
-    def keep(batch: Sequence[Sample]) -> None:
-        for s in batch:
-            latest[s.point] = s
+    devices = [d.name for d in settings.modbus]
+    definitions = merge_definitions(settings.alarms, builtin_definitions(
+        [s.name for s in settings.sources], devices, chain is not None, historian is not None, market is not None,
+        settlement is not None))
+    service = AlarmService(AlarmEngine(definitions), alarm_journal(settings, historian, definitions), clock=clock)
+    acquisition.subscribe(service.on_samples)
+    feeds = AlarmSources(service, [d.id for d in definitions], devices,
+                         chain.status if chain is not None else None,
+                         historian.stats if historian is not None else None, clock,
+                         market, settings.market.price_spike_band)
+    acquisition.subscribe_status(feeds.on_status)
+    acquisition.subscribe_events(feeds.on_event)
+    if settlement is not None:
+        feeds.watch_settlement(settlement)
+    service.add_poller(feeds.poll)
+    if historian is not None:
+        from console.services.alarm_audit import AlarmAudit
 
-    source = make(keep, lambda st: statuses.__setitem__(st.source, st))
-    await source.start()
-    try:
-        await asyncio.sleep(seconds)
-        final = dict(latest)  # before stop() marks every point stale
-    finally:
-        await source.stop()
-    return final, list(statuses.values()), source
-
-
-async def probe_opcua(settings: Settings, seconds: float) -> tuple[list[ProbeResult], list[SourceStatus]]:
-    """Connect to every source for ``seconds`` and return each point's last sample."""
-    final, statuses, _ = await _listen(lambda keep, status: OpcUaHub(settings.sources, keep, status), seconds)
-    results = []
-    for p in settings.points:
-        s = final.get(p.id)
-        if s is None:
-            results.append(ProbeResult(p.id, None, p.unit, Quality.COMM_FAILURE.value, None))
-        else:
-            value = s.value if math.isfinite(s.value) else None
-            results.append(ProbeResult(p.id, value, s.unit, s.quality.value, s.source_ts))
-    return results, statuses
+        service.subscribe(AlarmAudit(historian.historian))
+    return service
 
 
-async def probe_modbus(settings: Settings, seconds: float) -> tuple[list[dict[str, object]], list[str]]:
-    """Poll every Modbus device for ``seconds``; one row per device point, plus problems."""
-    final, status_list, hub = await _listen(lambda keep, status: ModbusHub(settings.modbus, keep, status), seconds)
-    statuses = {st.source: st for st in status_list}
-    rows: list[dict[str, object]] = []
-    problems = list(hub.errors)
-    for session in hub.sessions:
-        name = session.spec.name
-        st = statuses.get(name)
-        if st is not None and st.last_error and st.last_error not in problems:
-            problems.append(f"device {name!r}: {st.last_error}")
-        for point_id, text in sorted(session.identity.items()):
-            rows.append({"device": name, "point": point_id, "value": text, "unit": "", "quality": "good"})
-        for p in session.profile.points if session.profile else ():
-            sample = final.get(f"{name}.{p.id}")
-            if p.id in session.identity or (sample is None and p.dtype.value == "string"):
-                continue
-            value = sample.value if sample is not None and math.isfinite(sample.value) else None
-            quality = sample.quality.value if sample is not None else Quality.COMM_FAILURE.value
-            rows.append({"device": name, "point": p.id, "value": value, "unit": p.unit, "quality": quality})
-    return rows, problems
+def alarm_journal(settings: Settings, historian: HistorianService | None,
+                  definitions: Sequence[AlarmDef]) -> AlarmJournal:
+    """The alarm journal on the historian's database engine (migrated by the historian's start); its own
+    engine on the same URL when the historian is off or not SQL."""
+    from console.store.alarm_journal import SqlAlarmJournal
+
+    engine = getattr(historian.historian, "engine", None) if historian is not None else None
+    if engine is not None:
+        return SqlAlarmJournal(engine, definitions)
+    return SqlAlarmJournal.open(historian_url(settings), definitions)
+
+
+def open_alarm_journal(settings: Settings) -> AlarmJournal:
+    """The alarm journal on the configured database, migrated (the CLI's `alarms export`)."""
+    from console.store.alarm_journal import SqlAlarmJournal
+
+    return SqlAlarmJournal.open(historian_url(settings), settings.alarms)
+
+
+def history_export(url: str) -> HistoryExport:
+    """The database use cases (migrate, status, CSV export) on the historian database at ``url``."""
+    from console.store.history_database import SqlHistoryDatabase
+
+    return HistoryExport(SqlHistoryDatabase(url))
+
+
+async def probe_opcua(settings: Settings, seconds: float) -> ProbeReport:
+    """Subscribe to every OPC-UA point for ``seconds``: each point's last value, each problem."""
+    from console.services.probe import probe
+    from drivers.opcua.probe_points import probe_points
+
+    return await probe(lambda keep, status: OpcUaHub(settings.sources, keep, status), probe_points, seconds)
+
+
+async def probe_modbus(settings: Settings, seconds: float) -> ProbeReport:
+    """Poll every Modbus device for ``seconds``: each device point's last value, each problem."""
+    from console.services.probe import probe
+    from drivers.modbus.probe_points import probe_points
+
+    return await probe(lambda keep, status: ModbusHub(settings.modbus, keep, status), probe_points, seconds)
 
 
 async def probe_sunspec(host: str, port: int, device_id: int) -> list[dict[str, object]]:
-    """The SunSpec models a device announces."""
-    from pymodbus.client import AsyncModbusTcpClient
+    """The SunSpec models a device announces (model, address, length, name); raises ProbeFailed."""
+    from dataclasses import asdict
 
-    from drivers.modbus.sunspec import discover, model_definition
+    from console.services.probe import ProbeFailed
+    from drivers.modbus.sunspec import SunSpecError, probe
 
-    client = AsyncModbusTcpClient(host, port=port, timeout=2.0, retries=0)
-    if not await client.connect():
-        raise ConnectionError(f"cannot connect to {host}:{port}")
     try:
-        async def read(address: int, count: int) -> list[int]:
-            rr = await client.read_holding_registers(address, count=count, device_id=device_id)
-            if rr.isError():
-                raise OSError(f"Modbus exception {getattr(rr, 'exception_code', '?')} at {address}")
-            return list(rr.registers)
+        return [asdict(m) for m in await probe(host, port, device_id)]
+    except (ConnectionError, SunSpecError) as exc:
+        raise ProbeFailed(str(exc)) from exc
 
-        headers = await discover(read)
-    finally:
-        client.close()
-    out: list[dict[str, object]] = []
-    for h in headers:
+
+def build_production(settings: Settings) -> ProductionService | None:
+    """What the API's production and grid endpoints read: the historian, as the reports do (None without it)."""
+    if not settings.historian.enabled:
+        return None
+    from console.services.report_production import ProductionService
+
+    reports = build_reports(settings)
+    return ProductionService(reports.reader, reports.site)  # type: ignore[arg-type]
+
+
+def build_report_scheduler(settings: Settings, clock: Callable[[], float] = time.time) -> ReportScheduler | None:
+    """The scheduler of the [[reports]] in the config (None without any), on the historian's database."""
+    if not settings.reports:
+        return None
+    from console.services.report_schedule import ReportScheduler
+
+    return ReportScheduler(build_reports(settings), settings.reports, clock=clock)
+
+
+def build_reports(settings: Settings, url: str | None = None, **valuation: object) -> ReportService:
+    """The report service on the historian database (``url``, else the configured one): the site's
+    frequency point, its buses (voltage points with a nominal), its participants and which point of which
+    device has which role — from the device's profile file, or for SunSpec devices from the models its kind
+    has (inverter 101–103 for PV and wind, meter 201–204, battery 802). ``valuation`` overrides the
+    :class:`~console.services.reports.ReportSite` defaults (tariff, emission, max_gap_s, name)."""
+    import math
+
+    from console.services.reports import ReportService, ReportSite, VoltageBus
+    from console.store.report_queries import SqlSampleReader
+    from core.participants import participants_of
+    from core.points import PointKind
+    from core.roles import Role
+    from drivers.modbus.profile import ProfileError, load_profile
+    from drivers.modbus.sunspec import ModelHeader, SunSpecError, model_points
+
+    sunspec_models = {"pv": (101, 102, 103), "wind": (101, 102, 103), "meter": (201, 202, 203, 204),
+                      "battery": (802, 124)}
+    roles: dict[tuple[str, Role], list[str]] = {}
+    for dev in settings.modbus:
         try:
-            name = str(model_definition(h.model_id)["group"].get("label") or "")
-        except Exception:
-            name = "(not defined in pysunspec2)"
-        out.append({"model": h.model_id, "address": h.start, "length": h.length, "name": name})
-    return out
+            if dev.profile.lower() == "sunspec":
+                found = [p for m in sunspec_models.get(dev.kind, ()) for p in model_points(ModelHeader(m, 0, 0))]
+            else:
+                found = list(load_profile(dev.profile).points)
+        except (ProfileError, SunSpecError, OSError) as exc:
+            log.warning("reports: device %s left out: its profile %s cannot be read (%s)", dev.name, dev.profile, exc)
+            continue
+        for p in found:
+            if p.role in {r.value for r in Role}:
+                roles.setdefault((dev.name, Role(p.role)), []).append(f"{dev.name}.{p.id}")
+    points = settings.points
+    freq = next((p.id for p in points if p.kind is PointKind.FREQUENCY), None)
+    buses = tuple(VoltageBus(p.bus or p.name, p.id, p.nominal) for p in points
+                  if p.kind is PointKind.VOLTAGE and math.isfinite(p.nominal) and p.nominal > 0)
+    name = str(valuation.pop("name", None) or (settings.path.stem if settings.path else "EnergyNet site"))
+    site = ReportSite(name, freq, buses, participants_of(settings.modbus),
+                      tuple((k, tuple(v)) for k, v in roles.items()),
+                      settings.frequency_bands, settings.voltage_bands,
+                      max_gap_s=2 * settings.historian.heartbeat_s, **valuation)  # type: ignore[arg-type]
+    from functools import partial
 
-
-async def run_device_fleet(host: str, port: int, count: int, houses: int | None = None) -> None:
-    """Serve the simulated Modbus device fleet until cancelled (the demo's houses when `houses` is given)."""
-    from drivers.sim.devices import demo_layout
-    from drivers.sim.devices import run_device_fleet as serve
-
-    await serve(host, port, count, layout=demo_layout(houses) if houses else None)
-
-
-async def run_grid_simulator(host: str, port: int, trips: bool = True) -> None:
-    """Serve the simulated grid area over OPC-UA until cancelled."""
-    from drivers.sim.grid.model import GridSimConfig
-    from drivers.sim.grid.server import demo_config
-    from drivers.sim.grid.server import run_grid_simulator as serve
-
-    config = demo_config() if trips else GridSimConfig()
-    await serve(host, port, None, config)
-
+    db = url or historian_url(settings)
+    # The reader for the child process is made there (an engine does not cross processes).
+    return ReportService(SqlSampleReader(db), site, reader_factory=partial(SqlSampleReader, db))

@@ -5,7 +5,9 @@ Kept apart from bootstrap.py so each stays small; the import rule treats both as
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from console.services.chain import ChainService
 from contracts.anvil import DEV_KEYS, Anvil, rpc_ready
 from contracts.deploy import (
     Deployment,
+    SuiteParameters,
     account_from_key,
     contract_at,
     deploy_suite,
@@ -26,6 +29,7 @@ from contracts.deploy import (
 )
 from contracts.gateway import ChainGateway, load_keystore, write_keystore
 from contracts.outbox import Outbox
+from core.access import User
 from core.grid import GridSnapshot
 from core.ports import Historian
 
@@ -43,18 +47,25 @@ class ChainUp:
 
 
 def keystore_password(settings: ChainSettings) -> str:
-    return os.environ.get(settings.password_env, DEMO_PASSWORD)
+    return keystore_password_env(settings.password_env)
 
 
-def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: Path | None = None) -> ChainUp:
-    """Start anvil on `port`, deploy the suite with the demo token, seed demo participants, and write
-    `<directory>/<chainId>.json` and the operator's encrypted keystore. The caller stops the anvil."""
+def keystore_password_env(name: str) -> str:
+    """The keystore password from the environment variable ``name`` (the demo's when unset)."""
+    return os.environ.get(name, DEMO_PASSWORD)
+
+
+def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: Path | None = None,
+             houses: bool = True) -> ChainUp:
+    """Start anvil on `port`, deploy the suite with the demo token, seed demo participants (the five dev-key
+    houses unless ``houses`` is False: the world's participants are registered by :func:`register_participants`),
+    and write `<directory>/<chainId>.json` and the operator's encrypted keystore. The caller stops the anvil."""
     anvil = Anvil(port, state=state).start()
     try:
         operator = account_from_key(DEV_KEYS[0])
         w3 = signing_web3(anvil.url, operator)
         dep = deploy_suite(w3, fee_account=account_from_key(DEV_KEYS[9]).address)
-        _seed_demo(anvil.url, dep)
+        _seed_demo(anvil.url, dep, houses)
         path = write_deployment(dep, directory)
         keystore = write_keystore(directory / f"{dep.chain_id}-operator.keystore.json", DEV_KEYS[0], password)
     except BaseException:
@@ -63,8 +74,8 @@ def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: P
     return ChainUp(anvil, dep, path, keystore)
 
 
-def _seed_demo(url: str, dep: Deployment) -> None:
-    """Demo houses 1–5 as participants with a meter each, credits for everyone, DR allowance for the operator."""
+def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
+    """Demo houses 1–5 as participants with a meter each (``houses``), credits, DR allowance for the operator."""
     from eth_account import Account
     from web3 import Web3
     from web3.middleware import SignAndSendRawMiddlewareBuilder
@@ -77,11 +88,69 @@ def _seed_demo(url: str, dep: Deployment) -> None:
     token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
     transact(w3, token.functions.mint(accounts[0].address, 1_000_000 * ENC))
     transact(w3, token.functions.approve(dep.addresses["GridBalance"], 2**255))
-    for i in range(1, DEMO_PARTICIPANTS + 1):
+    for i in range(1, DEMO_PARTICIPANTS + 1 if houses else 1):
         house = accounts[i].address
         transact(w3, meter.functions.registerParticipant(house, f"house-{i:02d}"))
         transact(w3, meter.functions.registerMeter(Web3.keccak(text=f"house-{i:02d}"), house, house))
         transact(w3, token.functions.mint(house, 10_000 * ENC))
+        # Each house's own (demo) key lets Settlement pull what it buys: signed orders settle in the demo market.
+        receipt = w3.eth.wait_for_transaction_receipt(
+            token.functions.approve(dep.addresses["Settlement"], 2**255).transact({"from": house}), timeout=60)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"demo seeding: house-{i:02d}'s approval of Settlement reverted")
+
+
+PARTICIPANT_CREDITS = 10_000 * ENC  # EnergyNet Credit minted to each world participant
+PARTICIPANT_GAS_WEI = 10 * 10**18  # ether sent to each for its own transactions (orders, withdrawals)
+
+
+def wait_for_file(path: Path, timeout_s: float, stopped: Callable[[], bool] = lambda: False,
+                  poll_s: float = 0.2) -> bool:
+    """True once ``path`` exists (the world writes it atomically); False after ``timeout_s`` or a stop."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if time.monotonic() > deadline or stopped():
+            return False
+        time.sleep(poll_s)
+    return True
+
+
+def register_participants(url: str, dep: Deployment, participants: Path, out_dir: Path,
+                          wait_s: float = 60.0, stopped: Callable[[], bool] = lambda: False) -> Path:
+    """Register the world's participants (``participants.json``, written by ``energynet sim world``) on the
+    demo chain: each wallet as a participant named by its id, its meter as keccak(id) read through the
+    wallet, credits and gas money. Writes and returns ``<out_dir>/participants-registered.json``.
+    Only addresses are used: the keys stay in the participants' keystores."""
+    from web3 import Web3
+    from web3.types import Wei
+
+    from drivers.sim.world.participants import load_participants
+
+    if not wait_for_file(participants, wait_s, stopped):
+        raise TimeoutError(f"{participants}: no participants file within {wait_s:.0f} s; is `energynet sim world "
+                           f"--participants-out {participants}` running?")
+    book = load_participants(participants)
+    operator = account_from_key(DEV_KEYS[0])
+    w3 = signing_web3(url, operator)
+    meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
+    token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
+    registered: list[dict[str, str]] = []
+    for p in book.participants:
+        if stopped():
+            raise RuntimeError(f"stopped after registering {len(registered)} of {len(book.participants)} participants")
+        wallet = Web3.to_checksum_address(p.wallet)
+        transact(w3, meter.functions.registerParticipant(wallet, p.id))
+        transact(w3, meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet))
+        transact(w3, token.functions.mint(wallet, PARTICIPANT_CREDITS))
+        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
+            {"from": operator.address, "to": wallet, "value": Wei(PARTICIPANT_GAS_WEI)}), timeout=60, poll_latency=0.05)
+        meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
+        registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
+    path = out_dir / "participants-registered.json"
+    path.write_text(json.dumps({"chainId": dep.chain_id, "block": int(w3.eth.block_number),
+                                "participants_file": str(participants), "credits": PARTICIPANT_CREDITS,
+                                "gas_wei": PARTICIPANT_GAS_WEI, "registered": registered}, indent=1) + "\n")
+    return path
 
 
 def chain_deploy(rpc: str, keystore: Path, password: str, directory: Path, token: str | None,
@@ -115,10 +184,14 @@ def chain_status(settings: ChainSettings) -> dict[str, object]:
 
 
 def build_chain_service(settings: ChainSettings, snapshot: Callable[[], GridSnapshot] | None,
-                        historian: Historian | None) -> ChainService:
-    """The chain service of a console run; raises with a clear message when the deployment or key is missing."""
+                        historian: Historian | None, user: User | None = None) -> ChainService:
+    """The chain service of a console run; raises with a clear message when the deployment or key is missing.
+
+    Called by :func:`console.bootstrap.build`, which turns that error into the console's "chain off" notice."""
     dep = Deployment.read(settings.deployment)
     account = load_keystore(settings.keystore, keystore_password(settings))
     outbox_path = settings.outbox or Path(user_data_dir("energynet", "EnergyNet")) / f"chain-outbox-{dep.chain_id}.db"
     gateway = ChainGateway(settings.rpc, account, dep, Outbox(outbox_path), confirmations=settings.confirmations)
-    return ChainService(gateway, snapshot, historian, publish_every_s=settings.publish_status_s)
+    # The demo and `chain deploy` use the default DR notice period; a DR request expires at its start.
+    return ChainService(gateway, snapshot, historian, publish_every_s=settings.publish_status_s,
+                        dr_notice_s=SuiteParameters().dr_notice_s, user=user)

@@ -20,7 +20,7 @@ from contracts.roles import GRID_OPERATOR, MARKET, MATCHER, MINTER, ORACLE, PAUS
 
 log = logging.getLogger(__name__)
 
-SUITE = ("MeterReading", "Settlement", "EnergyTrade", "GridBalance", "AchievementNFT")
+SUITE = ("MeterReading", "Settlement", "EnergyTrade", "GridBalance", "AchievementNFT", "OrderSettlement")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,9 @@ class SuiteParameters:
     dispute_window_s: int = 3600
     dr_notice_s: int = 60
     dr_verification_window_s: int = 3600
+    period_s: int = 900               # signed-order settlement: a delivery product's length
+    gate_closure_s: int = 300         # trading in a product closes this long before delivery
+    max_settle_delay_s: int = 900     # a match settles at most this long after the book made it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +80,11 @@ def deploy_contract(w3: Web3, name: str, *args: Any) -> Contract:
     receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=60, poll_latency=0.05)
     if receipt["status"] != 1:
         raise RuntimeError(f"deploying {name} failed in transaction {tx.hex()}")
-    log.info("deployed %s at %s", name, receipt["contractAddress"])
-    return contract_at(w3, name, receipt["contractAddress"])
+    address = receipt["contractAddress"]
+    if address is None:  # a receipt of a deployment always has one; a node that omits it is broken
+        raise RuntimeError(f"deploying {name}: the receipt of {tx.hex()} names no contract address")
+    log.info("deployed %s at %s", name, address)
+    return contract_at(w3, name, address)
 
 
 def transact(w3: Web3, call: Any) -> Any:
@@ -96,7 +102,7 @@ def deploy_suite(
     fee_account: str | None = None,
     params: SuiteParameters | None = None,
 ) -> Deployment:
-    """Deploy the five contracts (and, without `token`, the demo "EnergyNet Credit"), wire them and give the
+    """Deploy the six contracts (and, without `token`, the demo "EnergyNet Credit"), wire them and give the
     deploying account every operating role. Returns the addresses."""
     p = params or SuiteParameters()
     admin = str(w3.eth.default_account)
@@ -111,11 +117,15 @@ def deploy_suite(
     trade = deploy_contract(w3, "EnergyTrade", admin, settlement.address, meter.address)
     grid = deploy_contract(w3, "GridBalance", admin, token, meter.address, p.dr_notice_s, p.dr_verification_window_s)
     nft = deploy_contract(w3, "AchievementNFT", admin)
-    for name, c in zip(SUITE, (meter, settlement, trade, grid, nft), strict=True):
+    orders = deploy_contract(w3, "OrderSettlement", admin, settlement.address, p.period_s, p.gate_closure_s,
+                             p.max_settle_delay_s)
+    for name, c in zip(SUITE, (meter, settlement, trade, grid, nft, orders), strict=True):
         addresses[name] = c.address
     transact(w3, settlement.functions.grantRole(MARKET, trade.address))
+    transact(w3, settlement.functions.grantRole(MARKET, orders.address))
     grants = {meter: (GRID_OPERATOR, ORACLE, PAUSER), settlement: (GRID_OPERATOR, MATCHER, PAUSER),
-              trade: (PAUSER,), grid: (GRID_OPERATOR, ORACLE, PAUSER), nft: (MINTER, PAUSER)}
+              trade: (PAUSER,), grid: (GRID_OPERATOR, ORACLE, PAUSER), nft: (MINTER, PAUSER),
+              orders: (MATCHER, PAUSER)}
     for contract, roles in grants.items():
         for role in roles:
             transact(w3, contract.functions.grantRole(role, admin))

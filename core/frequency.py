@@ -12,12 +12,19 @@ class RocofEstimator:
 
     A regression over the whole window (default 500 ms, as grid codes measure
     ROCOF) is far less noisy than a two-point difference.
+
+    Servers report by exception: an unchanged frequency sends nothing, and the
+    value still holds. The signal is therefore read as sample-and-hold: the
+    sample before the window holds at the window's start, and :meth:`value_at`
+    holds the newest sample up to the time asked for, so a healthy, steady
+    50.000 Hz gives a ROCOF of exactly 0 rather than "no data".
     """
 
     def __init__(self, window_s: float = 0.5) -> None:
         if window_s <= 0:
             raise ValueError(f"ROCOF window must be positive, got {window_s} s")
         self.window_s = window_s
+        # In time order; the first entry may lie before the window (it holds at the window's start).
         self._points: deque[tuple[float, float]] = deque()
 
     def add(self, ts: float, hz: float) -> None:
@@ -31,30 +38,56 @@ class RocofEstimator:
                 return
         self._points.append((ts, hz))
         horizon = ts - self.window_s
-        while self._points and self._points[0][0] < horizon:
+        while len(self._points) > 1 and self._points[1][0] <= horizon:
             self._points.popleft()
 
     def reset(self) -> None:
-        """Forget the history (after a data gap)."""
+        """Forget the history (after a data gap or a bad value)."""
         self._points.clear()
 
     @property
+    def last_ts(self) -> float:
+        """Source time of the newest sample, ``nan`` when there is none."""
+        return self._points[-1][0] if self._points else math.nan
+
+    @property
     def value(self) -> float:
-        """ROCOF in Hz/s, ``nan`` until the window holds enough data."""
-        n = len(self._points)
-        if n < 3:
+        """ROCOF in Hz/s at the newest sample, ``nan`` until the window holds enough data."""
+        return self.value_at(self.last_ts) if self._points else math.nan
+
+    def value_at(self, ts: float) -> float:
+        """ROCOF in Hz/s over the window ending at ``ts``, the newest value held up to ``ts``.
+
+        ``nan`` until the data spans at least half a window. A ``ts`` before
+        the newest sample is taken as the newest sample's time.
+        """
+        if not self._points or not math.isfinite(ts):
             return math.nan
-        t0 = self._points[0][0]
-        span = self._points[-1][0] - t0
-        if span < self.window_s * 0.5:
+        last_ts, last_hz = self._points[-1]
+        end = max(ts, last_ts)
+        horizon = end - self.window_s
+        held: list[tuple[float, float]] = []
+        for t, hz in self._points:
+            if t <= horizon:
+                held = [(horizon, hz)]  # the value that held when the window opened
+            else:
+                held.append((t, hz))
+        if end > last_ts:
+            held.append((end, last_hz))
+        n = len(held)
+        if n < 2:
+            return math.nan
+        t0, hz0 = held[0]
+        if held[-1][0] - t0 < self.window_s * 0.5:
             return math.nan
         sx = sy = sxx = sxy = 0.0
-        for ts, hz in self._points:
-            x = ts - t0
+        for t, hz in held:
+            x = t - t0
+            y = hz - hz0  # relative to the first value: a steady frequency gives exactly 0, not 1e-14
             sx += x
-            sy += hz
+            sy += y
             sxx += x * x
-            sxy += x * hz
+            sxy += x * y
         denom = n * sxx - sx * sx
         if denom <= 0:
             return math.nan

@@ -83,10 +83,12 @@ class GridState:
         voltage_bands: VoltageBands | None = None,
         rocof_window_s: float = 0.5,
         event_tracker: FrequencyEventTracker | None = None,
+        quiet_after_s: float = 0.25,
     ) -> None:
         self.points = {p.id: p for p in points}
         if len(self.points) != len(points):
             raise ValueError("point ids must be unique")
+        self._configured = frozenset(self.points)
         self.frequency_bands = frequency_bands or FrequencyBands()
         self.voltage_bands = voltage_bands or VoltageBands()
         self.rocof = RocofEstimator(rocof_window_s)
@@ -97,8 +99,14 @@ class GridState:
         self._supply_id = _single(points, PointKind.SUPPLY)
         self._voltage_ids = [p.id for p in points if p.kind is PointKind.VOLTAGE]
         self.unknown_samples = 0
-        # Called with (source_ts, rocof) for every frequency sample, for the ROCOF trend.
+        # Called with (source_ts, rocof) for every frequency sample, for the ROCOF trend,
+        # and, while a healthy frequency stays unchanged, from snapshot() with the held ROCOF.
         self.on_rocof: Callable[[float, float], None] | None = None
+        # Report by exception: once nothing has arrived for this long, the frequency held
+        # (longer than a publishing interval, so a streaming ramp is not flattened between batches).
+        self.quiet_after_s = quiet_after_s
+        self._freq_recv_ts = math.nan  # console time the newest usable frequency sample arrived
+        self._rocof_emitted_ts = math.nan  # source time of the newest ROCOF handed to on_rocof
 
     def apply(self, samples: Iterable[Sample]) -> None:
         """Fold a batch of samples into the image (in arrival order)."""
@@ -117,16 +125,53 @@ class GridState:
             if s.point == self._frequency_id:
                 self._feed_frequency(s)
 
+    def define(self, defs: Iterable[PointDef]) -> None:
+        """Points a driver learns at run time (a Modbus profile, SunSpec discovery), announced
+        before their first sample so readings carry unit, role and access like configured points.
+        A configured point keeps its configuration; a run-time point may be redefined."""
+        for d in defs:
+            if d.id in self._configured:
+                continue
+            self.points[d.id] = d
+            latest = self._latest.get(d.id)
+            if latest is not None:
+                self._latest[d.id] = latest._replace(point=d)
+
     def _feed_frequency(self, s: Sample) -> None:
         if not s.quality.usable:
             self.rocof.reset()
+            self._freq_recv_ts = math.nan
             rocof = math.nan
         else:
             self.rocof.add(s.source_ts, s.value)
+            self._freq_recv_ts = s.recv_ts
             rocof = self.rocof.value
             self.events.add(s.source_ts, s.value, rocof)
-        if self.on_rocof is not None:
-            self.on_rocof(s.source_ts, rocof)
+        self._emit_rocof(s.source_ts, rocof)
+
+    def _emit_rocof(self, ts: float, rocof: float) -> None:
+        """Hand the ROCOF trend one point, keeping its times in order."""
+        if self.on_rocof is None:
+            return
+        if ts <= self._rocof_emitted_ts:
+            if math.isfinite(rocof):
+                return  # the held trace already reaches past this sample
+            ts = self._rocof_emitted_ts  # a gap starts where the trace ended
+        self.on_rocof(ts, rocof)
+        self._rocof_emitted_ts = ts
+
+    def _held_rocof(self, now: float) -> tuple[float, float]:
+        """(source time, ROCOF) with the newest frequency held to ``now``.
+
+        ``now`` is console time, the samples carry the server's: the hold adds
+        the console time elapsed since the newest sample *arrived* to its
+        source timestamp, so a server clock ahead or behind does not matter.
+        """
+        last_ts = self.rocof.last_ts
+        if not math.isfinite(self._freq_recv_ts):
+            return last_ts, self.rocof.value
+        ts = last_ts + max(0.0, now - self._freq_recv_ts - self.quiet_after_s)
+        return ts, self.rocof.value_at(ts)
 
     def _band(self, point: PointDef, value: float) -> Band:
         if point.kind is PointKind.FREQUENCY:
@@ -141,7 +186,9 @@ class GridState:
     def snapshot(self, now: float, sources: Sequence[SourceStatus] = ()) -> GridSnapshot:
         """Immutable view of the current state."""
         freq = self._get(self._frequency_id)
-        rocof = self.rocof.value
+        rocof_ts, rocof = self._held_rocof(now)
+        if freq is not None and freq.quality.usable and rocof_ts > self.rocof.last_ts:
+            self._emit_rocof(rocof_ts, rocof)  # the ROCOF trend moves on while the frequency holds
         rocof_quality = Quality.GOOD if math.isfinite(rocof) and freq and freq.quality.usable else (
             freq.quality if freq and not freq.quality.usable else Quality.UNCERTAIN
         )

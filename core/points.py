@@ -49,15 +49,28 @@ class PointDef:
     name:
         Human label shown to operators.
     unit:
-        SI unit symbol (``Hz``, ``V``, ``W``...).
+        The unit the operator configured and reads (``Hz``, ``kV``, ``MW``...);
+        see :mod:`core.quantities`.
     kind:
         Role in the grid view.
     nominal:
-        Nominal value (50 Hz, 230 V...), ``nan`` when it has none.
+        Nominal value in SI (50 Hz, 20000 V...), ``nan`` when it has none.
     low_limit, high_limit:
-        Engineering limits; values outside are shown as abnormal.
+        Engineering limits in SI; values outside are shown as abnormal.
     bus:
         Bus name for voltage points.
+    factor:
+        SI value = displayed value × factor (1e6 for a point in MW). Samples,
+        core and services carry SI; only displays divide by it.
+    role:
+        What the value means independent of its name (a Modbus profile's
+        ``role``: ``power``, ``energy_import``...); views find values by role.
+    si_unit:
+        The unit samples of this point carry (``W`` for a point in MW); left
+        empty, it is ``unit`` (a point whose factor is 1).
+    writable:
+        The device takes a value for this point (a Modbus register the profile
+        declares ``access = "rw"``); views offer a write only for these.
     """
 
     id: str
@@ -68,6 +81,18 @@ class PointDef:
     low_limit: float = -math.inf
     high_limit: float = math.inf
     bus: str | None = None
+    factor: float = 1.0
+    role: str | None = None
+    si_unit: str = ""
+    writable: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.si_unit:
+            object.__setattr__(self, "si_unit", self.unit)
+
+    def display(self, si_value: float) -> float:
+        """A value of this point in its configured unit."""
+        return si_value / self.factor
 
 
 class Sample(NamedTuple):

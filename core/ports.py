@@ -8,11 +8,15 @@ from typing import Protocol
 from core.chain import ChainCommand, ChainStatus, TxRecord
 from core.commands import WriteResult
 from core.history import Bucket, HistorianStats
-from core.points import Sample
+from core.points import PointDef, Sample
+from core.reports.series import Series
 from core.sources import SourceStatus
 
 SampleSink = Callable[[Sequence[Sample]], None]
 StatusSink = Callable[[SourceStatus], None]
+# Points a driver learns at run time (a device's profile, SunSpec discovery): announced once,
+# before their first sample, so the process image and the historian know unit, role and access.
+PointSink = Callable[[Sequence[PointDef]], None]
 
 
 class SampleSource(Protocol):
@@ -41,6 +45,10 @@ class Historian(Protocol):
     def record(self, samples: Sequence[Sample]) -> None:
         """Queue samples for storage; never blocks on the database."""
 
+    def register_points(self, defs: Sequence[PointDef]) -> None:
+        """Store name, unit and kind of points a driver announced at run time (blocking: call it
+        from a worker thread); a point stored before without them is completed."""
+
     def history(self, point: str, t0: float, t1: float, buckets: int) -> list[Bucket]:
         """min/max/avg/last of ``point`` in ``buckets`` equal buckets over [t0, t1) (POSIX s)."""
         ...
@@ -61,6 +69,17 @@ class Historian(Protocol):
 
     def stats(self) -> HistorianStats:
         """Writer counters and database health."""
+        ...
+
+
+class SampleReader(Protocol):
+    """Raw samples for reports whose KPIs need every value (time in band, 10-minute means), not buckets
+    (a blocking call: run it in a worker thread)."""
+
+    def read_series(self, point: str, t0: float, t1: float) -> Series:
+        """Usable (good or uncertain) samples of ``point`` in [t0, t1) (POSIX s), oldest first, and the nearest
+        usable sample on either side of the period when there is one (values hold and are interpolated into
+        the period from its edges)."""
         ...
 
 
@@ -91,4 +110,16 @@ class ChainPort(Protocol):
 
     def status(self) -> ChainStatus:
         """Connection, block, balances, pending and recent transactions, recent events."""
+        ...
+
+    def undecided(self) -> list[TxRecord]:
+        """Open commands the operator has to decide about because the chain is a different one."""
+        ...
+
+    def resend(self, keys: Sequence[str]) -> list[str]:
+        """Send these open commands to the different chain; the keys that were open."""
+        ...
+
+    def discard(self, keys: Sequence[str]) -> list[str]:
+        """Never send these open commands; the keys that were open."""
         ...

@@ -7,7 +7,7 @@ drivers, so neither has to know the other.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.points import PointDef
 
@@ -54,6 +54,11 @@ class OpcUaSourceSpec:
     watchdog_interval_s: float = 0.5
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
+    # Secured sources: the server certificate trust list (JSON; None: trust what the server offers — tests and
+    # unsecured sources only) and the user identity (None: anonymous). The password never shows in a repr.
+    trust_list: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +123,15 @@ class SourceStatus:
     since: float
     last_error: str | None = None
     reconnects: int = 0
-    next_retry_s: float | None = None
+    next_retry_s: float | None = None  # the backoff delay chosen when the source was lost (s)
     faults: tuple[PointFault, ...] = ()
     reads_ok: int = 0
     reads_failed: int = 0
     latency_ms: float | None = None
+    # When the next reconnect attempt is due (POSIX s, the driver's clock); None while connected or
+    # connecting. The attempt comes earlier if the endpoint's port opens again (drivers probe it).
+    retry_at: float | None = None
+
+    def retry_in_s(self, now: float) -> float | None:
+        """Seconds until the next reconnect attempt (0 when due), for a live countdown; None if none is due."""
+        return None if self.retry_at is None else max(0.0, self.retry_at - now)

@@ -9,19 +9,29 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QSizePolicy,
     QTableWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from core.chain import ChainStatus, TxRecord, TxState
+from core.chain import ChainState, ChainStatus, TxRecord, TxState
+from core.chain_text import EventText, local_time
 from widgets.cells import fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import ALERT, EMERGENCY, STALE, TEXT, TEXT_DIM
+from widgets.palette import ALERT, CHAIN_STATES, EMERGENCY, STALE, TEXT, TEXT_DIM
+from widgets.style import set_style_property
 
-TX_COLUMNS = ("State", "Command", "Nonce", "Transaction", "Block", "Gas", "Age", "Result")
+TX_COLUMNS = ("State", "Command", "Created", "Valid until", "Nonce", "Transaction", "Block", "Gas", "Age",
+              "Result")
 EVENT_COLUMNS = ("Block", "Contract", "Event", "Arguments")
 # Pending transactions are normal; only failures and an unreachable chain get colour.
-_STATE_COLOURS = {TxState.FAILED: EMERGENCY, TxState.QUEUED: STALE}
+_STATE_COLOURS = {TxState.FAILED: EMERGENCY, TxState.QUEUED: STALE, TxState.EXPIRED: ALERT}
+
+# The chain's state in the display states every source indicator uses (widgets/source_status.py):
+# up = connected (normal), connecting (stale), down = disconnected (emergency), a different chain needs the
+# operator (alert). The status bar shows the chain with this same map.
+CHAIN_DISPLAY_STATE = CHAIN_STATES  # the one map (widgets/palette.py), also used by the status bar
+DISPLAY_COLOURS = {"normal": TEXT, "stale": STALE, "alert": ALERT, "emergency": EMERGENCY}
 
 
 def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
@@ -46,12 +56,30 @@ def _amount(value: int | None, decimals: int) -> str:
     return "—" if value is None else f"{value / 10**decimals:,.2f}"
 
 
+def age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def stale_mark(st: ChainStatus) -> str:
+    """'' while the chain is up; else how old the block and balances on screen are."""
+    if st.state is ChainState.UP:
+        return ""
+    if st.block_at is None:
+        return "  (never read)"
+    return f"  (stale, {age_text(max(0.0, (st.now or time.time()) - st.block_at))} old)"
+
+
 class ChainPanel(QWidget):
     """Shows one :class:`ChainStatus` at a time; knows nothing of how it was obtained."""
 
     def __init__(self, token_symbol: str = "ENC", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.token_symbol = token_symbol
+        self.pending_keys: list[str] = []
         self.state_label = QLabel("—")
         self.state_label.setObjectName("chainState")
         self.block_label = QLabel("—")
@@ -66,14 +94,25 @@ class ChainPanel(QWidget):
             cap = QLabel(caption)
             cap.setStyleSheet(f"color: {TEXT_DIM}; font-size: 8pt;")
             label.setStyleSheet("font-size: 12pt;")
+            # A long error or URL must not widen the window: the label clips, its tooltip has the full text.
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             facts.addWidget(cap, 0, col)
             facts.addWidget(label, 1, col)
+        for col, stretch in enumerate((5, 3, 2, 5, 2)):  # the widths the facts' texts need, proportionally
+            facts.setColumnStretch(col, stretch)
+        self.banner = QLabel("")
+        self.banner.setObjectName("chainBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.banner.setStyleSheet(f"color: {ALERT}; font-weight: bold; border: 2px solid {ALERT}; padding: 4px;")
+        self.banner.hide()
         self.pending = _table(TX_COLUMNS, "pendingTable")
         self.log = _table(TX_COLUMNS, "txLogTable")
         self.events = _table(EVENT_COLUMNS, "eventTable")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(facts)
+        layout.addWidget(self.banner)
         for title, table, stretch in (("Pending transactions", self.pending, 2), ("Transaction log", self.log, 3),
                                       ("Contract events", self.events, 3)):
             box = QGroupBox(title)
@@ -83,31 +122,62 @@ class ChainPanel(QWidget):
             layout.addWidget(box, stretch)
 
     def show_status(self, st: ChainStatus) -> None:
-        if st.up:
-            self.state_label.setText(f"● connected  {st.rpc}  (chain {st.chain_id})")
-            self._colour(self.state_label, TEXT)
+        display = CHAIN_DISPLAY_STATE[st.state]
+        if st.state is ChainState.UP:
+            text = f"● connected  {st.rpc}  (chain {st.chain_id})"
+        elif st.state is ChainState.CONNECTING:
+            text = f"◌ connecting to {st.rpc}"
+        elif st.state is ChainState.DOWN:
+            text = f"✕ DOWN  {st.error or st.rpc}"
         else:
-            self.state_label.setText(f"● DOWN  {st.error or st.rpc}")
-            self._colour(self.state_label, EMERGENCY)
-        self.block_label.setText("—" if st.block is None else f"{st.block:,}")
-        self.account_label.setText(st.account)
+            text = "◐ DIFFERENT CHAIN"  # what differs: the banner; the address: the tooltip
+        self.state_label.setText(text)
+        self.state_label.setToolTip(st.error or st.rpc)
+        set_style_property(self.state_label, "state", display)
+        self._colour(self.state_label, DISPLAY_COLOURS[display])
+        stale = stale_mark(st)
+        self.block_label.setText(("—" if st.block is None else f"{st.block:,}") + stale)
+        self.account_label.setText(_short(st.account) if len(st.account) > 20 else st.account)
         eth = "—" if st.eth_balance_wei is None else f"{st.eth_balance_wei / 1e18:,.3f} ETH"
-        self.balance_label.setText(f"{_amount(st.token_balance, st.token_decimals)} {self.token_symbol}   {eth}")
+        self.balance_label.setText(f"{_amount(st.token_balance, st.token_decimals)} {self.token_symbol}   {eth}"
+                                   + stale)
+        for label in (self.block_label, self.balance_label, self.queue_label):
+            label.setToolTip(label.text())
+        self.account_label.setToolTip(st.account)
+        for label in (self.block_label, self.balance_label):
+            set_style_property(label, "state", "stale" if stale else "normal")
+            self._colour(label, STALE if stale else TEXT)
         waiting = len(st.pending)
-        self.queue_label.setText(f"{waiting} pending" + ("" if st.up or not waiting else " — sent when back"))
+        different = st.state is ChainState.DIFFERENT_CHAIN
+        if different:
+            self.queue_label.setText(f"{waiting} to decide")
+        else:
+            self.queue_label.setText(f"{waiting} pending" + ("" if st.up or not waiting else " — sent when back"))
         self._colour(self.queue_label, ALERT if waiting and not st.up else TEXT)
-        now = time.time()
+        self.banner.setVisible(different)
+        if different:
+            self.banner.setText(
+                f"The node at {st.rpc} is not the chain these commands were made for: {st.error}. Nothing is "
+                f"sent automatically. Choose for each of the {waiting} open command(s) below: resend on this "
+                "chain, or discard.")
+        now = st.now or time.time()
+        self.pending_keys = [r.key for r in st.pending]
         _fill(self.pending, [self._tx_row(r, now) for r in st.pending])
         _fill(self.log, [self._tx_row(r, now) for r in st.recent])
-        _fill(self.events, [([f"{e.block:,}", e.contract, e.name, ", ".join(f"{k}={v}" for k, v in e.args)], TEXT)
-                            for e in st.events])
+        words = EventText(self.token_symbol, st.token_decimals)
+        _fill(self.events, [([f"{e.block:,}", e.contract, e.name, words.args(e)], TEXT) for e in st.events])
+
+    def selected_pending_keys(self) -> list[str]:
+        rows = sorted({i.row() for i in self.pending.selectedIndexes()})
+        return [self.pending_keys[r] for r in rows if r < len(self.pending_keys)]
 
     @staticmethod
     def _tx_row(r: TxRecord, now: float) -> tuple[list[str], str]:
-        age = now - r.updated
-        texts = [r.state.value, r.description, "" if r.nonce is None else str(r.nonce), _short(r.tx_hash),
+        texts = [r.state.value, r.description, local_time(r.created) if r.created else "",
+                 "" if r.valid_until is None else local_time(r.valid_until),
+                 "" if r.nonce is None else str(r.nonce), _short(r.tx_hash),
                  "" if r.block is None else f"{r.block:,}", "" if r.gas_used is None else f"{r.gas_used:,}",
-                 f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min", r.error or ("ok" if r.state.done else "")]
+                 age_text(max(0.0, now - r.updated)), r.error or ("ok" if r.state is TxState.CONFIRMED else "")]
         return texts, _STATE_COLOURS.get(r.state, TEXT)
 
     @staticmethod

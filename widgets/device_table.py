@@ -1,15 +1,23 @@
-"""Field-device table: one row per device, communication state first."""
+"""Field-device table: one row per device, communication state first, tamper findings apart from errors."""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QTableWidget, QWidget
+from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
+from core.sources import ConnectionState
+from core.tamper import TamperEvent
 from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
 from widgets.palette import ALERT, EMERGENCY, STALE, TEXT
+
+# An operator override is a state the operator chose, not an alarm (no alarm colour): bright text behind a
+# badge, so it stands out from the grey rows without reading as amber or red.
+OVERRIDDEN = "#ffffff"
+OVERRIDE_BADGE = "◆ "
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,18 +27,30 @@ class DeviceRow:
     name: str
     kind: str
     address: str
-    state: str  # connected | degraded | disconnected | connecting | stopped
+    state: ConnectionState
     power_w: float
     energy_wh: float
     reads_ok: int
     reads_failed: int
     latency_ms: float | None
     last_error: str
+    tamper: TamperEvent | None = None  # the device's latest plausibility finding
+    override: str = ""  # what an operator set that the device would not do on its own, and since when
 
 
-COLUMNS = ("Device", "Kind", "Address", "Comm", "Power [kW]", "Energy [kWh]", "Reads ok", "Errors",
-           "Latency [ms]", "Last error")
-_STATE_COLOURS = {"degraded": ALERT, "disconnected": EMERGENCY, "connecting": STALE, "stopped": STALE}
+COLUMNS = ("Device", "Kind", "Address", "Comm", "Power [kW]", "Energy [kWh]", "Override", "Reads ok", "Errors",
+           "Latency [ms]", "Tamper", "Last error")
+COMM, OVERRIDE, TAMPER, LAST_ERROR = 3, 6, 10, 11
+_NUMERIC = (4, 5, 7, 8, 9)
+_STATE_COLOURS = {ConnectionState.DEGRADED: ALERT, ConnectionState.DISCONNECTED: EMERGENCY,
+                  ConnectionState.CONNECTING: STALE, ConnectionState.STOPPED: STALE}
+
+
+def tamper_text(event: TamperEvent | None) -> str:
+    """Local time and what was found (the detail goes into the tooltip)."""
+    if event is None:
+        return ""
+    return f"{time.strftime('%H:%M:%S', time.localtime(event.ts))} {event.kind.value}"
 
 
 class DeviceTable(QTableWidget):
@@ -41,30 +61,57 @@ class DeviceTable(QTableWidget):
         setup_table(self, COLUMNS, "deviceTable")
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self._overrides: tuple[tuple[str, str], ...] = ()
+        self._states: frozenset[ConnectionState] = frozenset()
 
     def show_rows(self, rows: list[DeviceRow]) -> None:
         self.setSortingEnabled(False)  # no re-sorting while cells change
         changed = set_row_count(self, len(rows))
         # Each device is written where it is shown now, so sorting and the selection stay put.
-        where = {} if changed else {self.item(r, 0).text(): r for r in range(self.rowCount()) if self.item(r, 0)}
+        where = {} if changed else {item.text(): r for r in range(self.rowCount()) if (item := self.item(r, 0))}
         if len(where) != len(rows) or set(where) != {row.name for row in rows}:
             where = {row.name: r for r, row in enumerate(rows)}
         for row in rows:
             r = where[row.name]
-            values = (row.name, row.kind, row.address, row.state, _num(row.power_w / 1000, 2),
-                      _num(row.energy_wh / 1000, 1), str(row.reads_ok), str(row.reads_failed),
-                      _num(row.latency_ms, 1), row.last_error)
-            # A tamper note needs a look even while the device communicates fine.
-            attention = ALERT if row.last_error.startswith("TAMPER") else TEXT
-            colour = _STATE_COLOURS.get(row.state, attention)
+            values = (row.name, row.kind, row.address, row.state.value, _num(row.power_w / 1000, 2),
+                      _num(row.energy_wh / 1000, 1),
+                      OVERRIDE_BADGE + row.override if row.override else "", str(row.reads_ok), str(row.reads_failed),
+                      _num(row.latency_ms, 1), tamper_text(row.tamper), row.last_error)
+            state_colour = _STATE_COLOURS.get(row.state, TEXT)
+            # A tamper finding needs a look even while the device communicates fine.
+            name_colour = state_colour if row.state in _STATE_COLOURS else ALERT if row.tamper else TEXT
             for c, text in enumerate(values):
-                set_cell(self, r, c, text, colour if c in (0, 3, 9) else TEXT, RIGHT if c in (4, 5, 6, 7, 8) else None)
+                colour = (name_colour if c == 0 else state_colour if c in (COMM, LAST_ERROR)
+                          else ALERT if c == TAMPER else OVERRIDDEN if c == OVERRIDE else TEXT)
+                set_cell(self, r, c, text, colour, RIGHT if c in _NUMERIC else None)
+            for c, tip in ((TAMPER, str(row.tamper) if row.tamper else ""),
+                           (OVERRIDE, f"Set by an operator: {row.override}" if row.override else "")):
+                item = self.item(r, c)
+                if item is not None and item.toolTip() != tip:
+                    item.setToolTip(tip)
         fit_columns(self, changed)
+        overrides = tuple(sorted((row.name, row.override) for row in rows))
+        if overrides != self._overrides:  # an override came or went: its column fits it (not per frame)
+            self._overrides = overrides
+            self.resizeColumnToContents(OVERRIDE)
+        states = frozenset(row.state for row in rows)
+        if states != self._states:  # "disconnected" is not cut to "disconnec…"
+            self._states = states
+            self.resizeColumnToContents(COMM)
         self.setSortingEnabled(True)
 
     def row_texts(self) -> list[list[str]]:
         """Cell texts (for tests)."""
-        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
+        return [[_text(self.item(r, c)) for c in range(self.columnCount())] for r in range(self.rowCount())]
+
+    def cell_colour(self, row: int, column: int) -> str:
+        """The text colour of a cell (for tests)."""
+        item = self.item(row, column)
+        return "" if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+
+def _text(item: QTableWidgetItem | None) -> str:
+    return "" if item is None else item.text()
 
 
 def _num(value: float | None, decimals: int) -> str:

@@ -3,53 +3,28 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTableWidget, QWidget
 
+from core.participants import EnergyBalance
 from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import STALE, TEXT
-
-
-@dataclass(frozen=True, slots=True)
-class ParticipantRow:
-    """Power in W (nan = no such device or no value), energy in Wh, state of charge in %."""
-
-    participant: str
-    grid_w: float  # + import, − export
-    consumption_w: float
-    pv_w: float
-    wind_w: float
-    battery_w: float  # + charging, − discharging
-    soc_pct: float
-    imported_wh: float
-    exported_wh: float
-    stale: bool = False
-
-    @property
-    def self_sufficiency(self) -> float:
-        """Share of the consumption not drawn from the grid right now (0–1)."""
-        if not (math.isfinite(self.consumption_w) and math.isfinite(self.grid_w)) or self.consumption_w <= 0:
-            return math.nan
-        return max(0.0, min(1.0, 1.0 - max(self.grid_w, 0.0) / self.consumption_w))
-
+from widgets.palette import ALERT, STALE, TEXT
 
 COLUMNS = ("Participant", "Grid [kW]", "Consumption [kW]", "Solar [kW]", "Wind [kW]", "Battery [kW]", "SoC [%]",
            "Self-supplied [%]", "Imported [kWh]", "Exported [kWh]")
-
-
-def total(rows: list[ParticipantRow]) -> ParticipantRow:
-    """Sum over participants (SoC: plain mean of the batteries)."""
-    def s(values: list[float]) -> float:
-        finite = [v for v in values if math.isfinite(v)]
-        return sum(finite) if finite else math.nan
-
-    socs = [r.soc_pct for r in rows if math.isfinite(r.soc_pct)]
-    return ParticipantRow("All participants", s([r.grid_w for r in rows]), s([r.consumption_w for r in rows]),
-                          s([r.pv_w for r in rows]), s([r.wind_w for r in rows]), s([r.battery_w for r in rows]),
-                          sum(socs) / len(socs) if socs else math.nan, s([r.imported_wh for r in rows]),
-                          s([r.exported_wh for r in rows]), any(r.stale for r in rows))
+CONSUMPTION, SELF_SUPPLIED = 2, 7
+_TIPS = {
+    1: "Net exchange at the participant's meter: + import, − export",
+    2: "Meter import + generation − battery charging, each device's power taken at the same instant. "
+       "Slightly below zero (measurement tolerance: 50 W + 2 % of the flows + what changed within a poll) "
+       "shows as 0; negative in amber: the inputs do not fit together (an unmetered generator, a sign convention)",
+    5: "+ charging, − discharging",
+    7: "Share of the consumption covered by the participant's own generation and storage right now; "
+       "for all participants: the community's generation against the community's consumption, so "
+       "neighbours' export counts",
+}
 
 
 class ParticipantTable(QTableWidget):
@@ -58,28 +33,36 @@ class ParticipantTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         setup_table(self, COLUMNS, "participantTable")
+        for c, tip in _TIPS.items():
+            header = self.horizontalHeaderItem(c)
+            if header is not None:
+                header.setToolTip(tip)
 
-    def show_rows(self, rows: list[ParticipantRow]) -> None:
-        shown = [*rows, total(rows)] if rows else []
+    def show_rows(self, rows: Sequence[EnergyBalance], total: EnergyBalance) -> None:
+        """The participants' rows, then their total (computed by core.participants.total)."""
+        shown = [*rows, total] if rows else []
         changed = set_row_count(self, len(shown))
         if changed:
             bold = QFont()
             bold.setBold(True)
             for c in range(len(COLUMNS)):
                 set_cell(self, len(shown) - 1, c, "", TEXT, RIGHT if c else None)
-                self.item(len(shown) - 1, c).setFont(bold)
+                item = self.item(len(shown) - 1, c)
+                if item is not None:
+                    item.setFont(bold)
         for r, row in enumerate(shown):
-            ss = row.self_sufficiency
             values = (row.participant, _kw(row.grid_w), _kw(row.consumption_w), _kw(row.pv_w), _kw(row.wind_w),
-                      _kw(row.battery_w), _num(row.soc_pct, 0), _num(ss * 100, 0), _num(row.imported_wh / 1000, 2),
-                      _num(row.exported_wh / 1000, 2))
+                      _kw(row.battery_w), _num(row.soc_pct, 0), _num(row.self_supplied * 100, 0),
+                      _num(row.imported_wh / 1000, 2), _num(row.exported_wh / 1000, 2))
             colour = STALE if row.stale else TEXT
             for c, text in enumerate(values):
-                set_cell(self, r, c, text, colour, RIGHT if c else None)
+                implausible = c == CONSUMPTION and row.consumption_implausible
+                set_cell(self, r, c, text, ALERT if implausible else colour, RIGHT if c else None)
         fit_columns(self, changed)
 
     def row_texts(self) -> list[list[str]]:
-        return [[self.item(r, c).text() for c in range(self.columnCount())] for r in range(self.rowCount())]
+        return [[item.text() if (item := self.item(r, c)) else "" for c in range(self.columnCount())]
+                for r in range(self.rowCount())]
 
 
 def _kw(w: float) -> str:

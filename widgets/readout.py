@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
 from core.bands import Band
 from core.points import Quality
+from widgets.elided_label import ElidedLabel
 from widgets.palette import state_of
 from widgets.style import set_style_property
 
@@ -28,12 +29,13 @@ class Readout(QFrame):
         self.setObjectName("readout")
         self.decimals = decimals
         self.unit = unit
-        self._title = QLabel(title)
+        # Title and tag elide (full text in the tooltip): a long bus name or note never widens the window.
+        self._title = ElidedLabel(title, max_hint_chars=24)
         self._title.setObjectName("readoutTitle")
         self._value = QLabel("—")
         self._value.setObjectName("readoutValue")
         self._value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self._tag = QLabel("")
+        self._tag = ElidedLabel("", max_hint_chars=24)
         self._tag.setObjectName("readoutTag")
         self._tag.setAlignment(Qt.AlignmentFlag.AlignRight)
         layout = QVBoxLayout(self)
@@ -65,3 +67,8 @@ class Readout(QFrame):
     @property
     def tag(self) -> str:
         return self._tag.text().strip()
+
+    @property
+    def tag_label(self) -> ElidedLabel:
+        """The tag line (state and note), for layout tests."""
+        return self._tag

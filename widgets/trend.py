@@ -6,29 +6,42 @@ view, and in live mode only the visible window is handed to pyqtgraph.
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
+from PySide6.QtGui import QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from widgets.palette import ALERT, BACKGROUND, BAND_FILL, EMERGENCY, GRID, SERIES, TEXT_DIM
+from widgets.palette import ALERT, BACKGROUND, BAND_FILL, EMERGENCY, GRID, SERIES, SERIES_DASHES, TEXT_DIM
 
 FloatArray = npt.NDArray[np.float64]
 
 
 class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
-    """A time trend of one or more series sharing a unit.
+    """A time trend of one or more series sharing a unit (shown in the title and on the y axis).
 
     Signals
     -------
     interacted:
         The operator panned or zoomed with the mouse (the console pauses).
+    range_moved:
+        (t0, t1) of the visible time range after the operator moved a paused trend.
+    hovered:
+        The time under the mouse (NaN when the mouse left the plot), for a cursor
+        shared by linked trends.
+
+    The mouse moves time only: the wheel and drags pan and zoom the time axis, the
+    y axis follows the data and the band; a paused trend cannot be moved past now.
     """
 
     interacted = Signal()
-    # (t0, t1) of the visible time range after the operator moved a paused trend
     range_moved = Signal(float, float)
+    hovered = Signal(float)
 
     def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
@@ -39,6 +52,10 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         self._curves: dict[str, pg.PlotDataItem] = {}
         item = self.getPlotItem()
         item.setTitle(f"<span style='color:{TEXT_DIM}'>{title} [{unit}]</span>", size="9pt")
+        # The title never widens the trend: in a narrow dock (1366 px screens) a long title pushed the
+        # legend column off the plot's right edge. Now the title's ends are cut instead.
+        item.titleLabel.updateMin = lambda: None
+        item.titleLabel.setMinimumWidth(0)
         # No grid lines: the shaded band and limit lines are the reference (ISA-101:
         # less ink), and the grid cost a quarter of the frame time in bench/trend_render.py.
         item.setClipToView(True)
@@ -49,37 +66,76 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             axis.setPen(pg.mkPen(GRID))
             axis.setTextPen(pg.mkPen(TEXT_DIM))
             axis.setStyle(maxTickLevel=1, maxTextLevel=1)  # major + minor ticks only: calmer and cheaper
-        item.getAxis("left").setWidth(52)
+        # The unit on the axis itself, as given: no SI prefix of pyqtgraph's (it would
+        # turn a MW axis into kMW, or small ROCOF values into "Hz/s (x0.001)").
+        item.getAxis("left").enableAutoSIPrefix(False)
+        item.getAxis("left").setLabel(unit, color=TEXT_DIM)
+        item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
+        vb.setMouseEnabled(x=True, y=False)  # a wheel over a trend zooms time, never the value scale
+        self._now_limit: float | None = None
+        self._cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(TEXT_DIM, width=1))
+        self._cursor.setZValue(20)
+        self._cursor.setVisible(False)
+        item.addItem(self._cursor, ignoreBounds=True)
         vb.sigRangeChangedManually.connect(self._on_manual_range)
         vb.sigXRangeChanged.connect(self._on_x_range)
         self._history: dict[str, pg.PlotDataItem] = {}
         self._bounds: dict[str, tuple[float, float]] = {}
+        self._history_bounds: dict[str, tuple[float, float]] = {}
         self._min_y_range: tuple[float, float] | None = None
         self._y_range: tuple[float, float] | None = None
+        # Series name -> text of a plotted value for the hover tooltip (e.g. the absolute
+        # voltage behind a per-unit trace); series without one show the plotted value.
+        self._hover_text: dict[str, Callable[[float], str]] = {}
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.setMinimumHeight(120)
 
     # ---- decoration ------------------------------------------------------
 
     def add_series(self, name: str, label: str | None = None, color: str | None = None) -> None:
-        """Declare a series; its colour is a calm grey/blue unless given."""
+        """Declare a series. The n-th series of a trend gets the n-th calm colour *and*
+        dash pattern of the palette, so 4–5 series are told apart, in greyscale too."""
         if name in self._curves:
             return
-        pen = pg.mkPen(color or SERIES[len(self._curves) % len(SERIES)], width=1)
+        index = len(self._curves)
+        pen = pg.mkPen(color or SERIES[index % len(SERIES)], width=1)
+        dashes = SERIES_DASHES[index % len(SERIES_DASHES)]
+        if dashes:
+            pen.setDashPattern(list(dashes))
         curve = self.getPlotItem().plot(pen=pen, connect="finite", name=label or name)
         curve.setClipToView(True)
         self._curves[name] = curve
 
+    def series_pen(self, name: str) -> QPen:
+        """The pen a series is drawn with (colour and dash pattern)."""
+        return QPen(self._curves[name].opts["pen"])
+
     def show_legend(self) -> None:
-        """A small legend in the top-left corner (for multi-series trends)."""
+        """A legend in its own column right of the plot: it never covers data."""
         if self._legend is None:
-            self._legend = self.getPlotItem().addLegend(
-                offset=(4, 4), labelTextColor=TEXT_DIM, labelTextSize="8pt"
-            )
+            item = self.getPlotItem()
+            # Rows 5 px tighter than pyqtgraph's: the eleven feeders of the world fit a 1366 x 768 screen.
+            self._legend = _SideLegend(labelTextColor=TEXT_DIM, labelTextSize="8pt", frame=False, verSpacing=-5)
+            self._legend.setParentItem(item)
             for name, curve in self._curves.items():
                 self._legend.addItem(curve, curve.name() or name)
+            item.layout.addItem(self._legend, 2, 3)
+            # Entries stacked at the top of their column, not spread over the plot's height.
+            self._legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+            item.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+            item.layout.setColumnStretchFactor(3, 0)
+            item.layout.setColumnFixedWidth(3, LEGEND_WIDTH)
+
+    @property
+    def legend(self) -> pg.LegendItem | None:
+        return self._legend
+
+    def data_rect(self) -> QRectF:
+        """Where the data is drawn, in scene coordinates."""
+        return QRectF(self.getPlotItem().getViewBox().sceneBoundingRect())
 
     def set_band(self, low: float, high: float) -> None:
         """Shade the normal band so an excursion is visible at a glance."""
@@ -137,11 +193,9 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             self._bounds.pop(name, None)
 
     def end_frame(self) -> None:
-        """Fit the y axis to what was handed over this frame (live mode only:
-        a paused trend belongs to the operator's mouse)."""
-        if not self.live:
-            return
-        spans = list(self._bounds.values())
+        """Fit the y axis to what was handed over (and to the history under it):
+        the y axis is never the mouse's, live or paused."""
+        spans = list(self._bounds.values()) + list(self._history_bounds.values())
         if self._min_y_range is not None:
             spans.append(self._min_y_range)
         if not spans:
@@ -163,13 +217,35 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             self.follow()
 
     def set_live(self, live: bool) -> None:
-        """Live follows the newest data; paused leaves the view to the operator."""
+        """Live follows the newest data; paused leaves the time axis to the operator
+        (up to now: ``limit_to``)."""
         self.live = live
-        self.getPlotItem().getViewBox().setMouseEnabled(x=True, y=not live)
+        self._y_range = None  # re-fit on the next frame
         if live:
-            self._y_range = None  # re-fit on the next frame
+            self._now_limit = None
+            self.getPlotItem().getViewBox().setLimits(xMax=None)
             self.clear_history()
             self.follow()
+        elif self._latest_t > 0:
+            self.limit_to(self._latest_t)
+
+    def limit_to(self, now: float) -> None:
+        """A paused trend can be scrolled back, not past ``now`` (there is no data from the future)."""
+        if now != self._now_limit:
+            self._now_limit = now
+            self.getPlotItem().getViewBox().setLimits(xMax=now)
+
+    def link_x(self, master: TrendWidget) -> None:
+        """Show the same time range as ``master`` (a pan or zoom on either moves both)."""
+        self.getPlotItem().getViewBox().setXLink(master.getPlotItem().getViewBox())
+
+    def set_cursor(self, t: float) -> None:
+        """A vertical line at time ``t`` (NaN hides it): the shared cursor of linked trends."""
+        if math.isfinite(t):
+            self._cursor.setPos(t)
+            self._cursor.setVisible(True)
+        else:
+            self._cursor.setVisible(False)
 
     def seconds_per_pixel(self) -> float:
         """How much time one pixel column of the plot area shows."""
@@ -197,14 +273,54 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             curve.setZValue(-1)
             self._history[name] = curve
         curve.setData(t, v)
+        finite = v[np.isfinite(v)]
+        if finite.size:
+            self._history_bounds[name] = (float(finite.min()), float(finite.max()))
 
     def clear_history(self) -> None:
         for curve in self._history.values():
             curve.setData([], [])
+        self._history_bounds.clear()
 
     def visible_range(self) -> tuple[float, float]:
         (t0, t1), _ = self.getPlotItem().getViewBox().viewRange()
         return float(t0), float(t1)
+
+    def set_hover_text(self, name: str, text: Callable[[float], str]) -> None:
+        """How the tooltip writes a plotted value of series ``name``."""
+        self._hover_text[name] = text
+
+    def hover_text(self, t: float) -> str:
+        """The time ``t`` and each series' last plotted value at or before it, one per line."""
+        return "\n".join([time.strftime("%H:%M:%S", time.localtime(t)), *self.values_at(t)])
+
+    def values_at(self, t: float) -> list[str]:
+        """``label: value unit`` of every series at time ``t``; ``label: —`` where it has no
+        trustworthy value then (a gap, or before its first sample)."""
+        lines: list[str] = []
+        for name, curve in self._curves.items():
+            label = curve.name() or name
+            x, y = curve.getOriginalDataset()
+            i = int(np.searchsorted(x, t, side="right")) - 1 if x is not None and len(x) else -1
+            if i < 0 or not np.isfinite(y[i]):
+                lines.append(f"{label}: —")
+                continue
+            value = float(y[i])
+            text = self._hover_text.get(name)
+            lines.append(f"{label}: {text(value) if text else f'{value:.6g} {self.unit}'}")
+        return lines
+
+    def _on_mouse_moved(self, pos: object) -> None:
+        # No tooltip: it would cover the data. The time goes out (``hovered``) to a shared readout.
+        vb = self.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(pos):
+            self.hovered.emit(math.nan)
+            return
+        self.hovered.emit(float(vb.mapSceneToView(pos).x()))
+
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.hovered.emit(math.nan)
 
     def _on_manual_range(self, *args: object) -> None:
         self.interacted.emit()
@@ -212,3 +328,13 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
     def _on_x_range(self, *args: object) -> None:
         if not self.live:
             self.range_moved.emit(*self.visible_range())
+
+
+LEGEND_WIDTH = 150  # px: the same on every trend, so linked time axes line up in a column
+
+
+class _SideLegend(pg.LegendItem):  # type: ignore[misc]
+    """A legend that lives in the plot's layout: not draggable onto the data."""
+
+    def mouseDragEvent(self, ev: object) -> None:
+        ev.ignore()  # type: ignore[attr-defined]

@@ -64,6 +64,8 @@ class AcquisitionService:
         self._listeners: list[Callable[[Sequence[Sample]], None]] = []
         self.events: deque[TamperEvent] = deque(maxlen=500)  # newest last
         self._event_listeners: list[Callable[[TamperEvent], None]] = []
+        self._point_listeners: list[Callable[[Sequence[PointDef]], None]] = []
+        self._status_listeners: list[Callable[[SourceStatus], None]] = []
 
     @property
     def points(self) -> Sequence[PointDef]:
@@ -102,20 +104,22 @@ class AcquisitionService:
             self._last_latency = self._clock() - batch[-1].source_ts
         except Exception:
             log.exception("acquisition failed on a batch of %d samples", len(batch))
-        for listener in self._listeners:
-            try:
-                listener(batch)
-            except Exception:
-                log.exception("sample listener %r failed", listener)
+        _notify(self._listeners, batch, "sample")
+
+    def register_points(self, defs: Sequence[PointDef]) -> None:
+        """Driver callback (:data:`core.ports.PointSink`): points learnt at run time, before their first
+        sample; the process image takes their unit, role and access, then every point listener."""
+        self.state.define(defs)
+        _notify(self._point_listeners, defs, "point")
+
+    def subscribe_points(self, listener: Callable[[Sequence[PointDef]], None]) -> None:
+        """Also hand every run-time point definition to ``listener`` (the historian)."""
+        self._point_listeners.append(listener)
 
     def on_event(self, event: TamperEvent) -> None:
         """Driver callback: a meter reading failed a plausibility check."""
         self.events.append(event)
-        for listener in self._event_listeners:
-            try:
-                listener(event)
-            except Exception:
-                log.exception("event listener %r failed", listener)
+        _notify(self._event_listeners, event, "event")
 
     def subscribe_events(self, listener: Callable[[TamperEvent], None]) -> None:
         self._event_listeners.append(listener)
@@ -127,6 +131,11 @@ class AcquisitionService:
             log.info("source %s: %s%s", status.source, status.state.value,
                      f" ({status.last_error})" if status.last_error else "")
         self._statuses[status.source] = status
+        _notify(self._status_listeners, status, "status")
+
+    def subscribe_status(self, listener: Callable[[SourceStatus], None]) -> None:
+        """Also hand every source status report to ``listener`` (the alarms: a source lost, a device silent)."""
+        self._status_listeners.append(listener)
 
     # ---- UI side ------------------------------------------------------------
 
@@ -139,3 +148,12 @@ class AcquisitionService:
 
     def stats(self) -> AcquisitionStats:
         return AcquisitionStats(self._samples, self._batches, self.state.unknown_samples, self._last_latency)
+
+
+def _notify[T](listeners: Sequence[Callable[[T], None]], value: T, what: str) -> None:
+    """Hand ``value`` to every listener; one that raises is logged and never stops the others or the driver."""
+    for listener in listeners:
+        try:
+            listener(value)
+        except Exception:
+            log.exception("%s listener %r failed", what, listener)

@@ -6,29 +6,62 @@ import asyncio
 import getpass
 import logging
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from core.access import Action, PermissionDenied, Role, User, require
 from core.commands import CommandOutcome, Outcome, WriteError
 from core.ports import DeviceWriter, Historian
 
 log = logging.getLogger(__name__)
+# The audit action of an operator command as the operator saw it (its register writes are audited apart,
+# as action "write").
+COMMAND_ACTION = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit log."""
+
+    ts: float  # POSIX s
+    user: str
+    action: str  # "command" (what the operator confirmed, in words) or "write" (one register)
+    target: str  # the device ("command") or device.point ("write")
+    old: str | None
+    new: str | None  # the value written, or the command in words
+    result: str
+
+
+# The newest ``limit`` audit entries, newest first (blocking: a database read).
+AuditReader = Callable[[int], list[AuditEntry]]
 
 
 class CommandService:
     """Sends setpoints to devices and keeps an audit entry for every attempt."""
 
-    def __init__(self, writer: DeviceWriter, historian: Historian | None = None, user: str | None = None,
-                 timeout_s: float = 5.0) -> None:
+    def __init__(self, writer: DeviceWriter, historian: Historian | None = None, user: str | User | None = None,
+                 timeout_s: float = 5.0, audit_reader: AuditReader | None = None) -> None:
         self.writer = writer
+        self.audit_reader = audit_reader
         self.historian = historian
-        self.user = user or getpass.getuser()
+        # The acting user when a call names none (the desktop app until its login dialog: an operator).
+        self.actor = user if isinstance(user, User) else User(user or getpass.getuser(), Role.OPERATOR)
+        self.user = self.actor.name
         self.timeout_s = timeout_s
 
-    async def set_value(self, device: str, point: str, value: float, old: float | None = None) -> CommandOutcome:
-        """Write ``value``; the outcome says confirmed / not confirmed / rejected / timed out.
+    async def set_value(self, device: str, point: str, value: float, old: float | None = None, *,
+                        by: User | None = None) -> CommandOutcome:
+        """Write ``value`` to one register (engineers and admins: a raw write); the outcome says confirmed /
+        not confirmed / rejected (also: not permitted) / timed out.
 
         Never retried automatically: a write that timed out may still have
         reached the device, and the operator decides what to do next.
         """
+        actor = by or self.actor
+        refused = await self._refused(actor, Action.REGISTER_WRITE, f"{device}.{point}", f"{value:g}")
+        return refused or await self._write(actor, device, point, value, old)
+
+    async def _write(self, actor: User, device: str, point: str, value: float, old: float | None) -> CommandOutcome:
         target = f"{device}.{point}"
         try:
             result = await asyncio.wait_for(self.writer.write(device, point, value), self.timeout_s)
@@ -40,13 +73,58 @@ class CommandService:
         else:
             old = result.old if result.old is not None else old
             outcome = CommandOutcome(Outcome.CONFIRMED if result.confirmed else Outcome.NOT_CONFIRMED, result.message)
-        log.warning("command by %s: %s := %g → %s: %s", self.user, target, value, outcome.outcome.value,
+        log.warning("command by %s: %s := %g → %s: %s", actor.name, target, value, outcome.outcome.value,
                     outcome.message)
         if self.historian is not None:
             try:
-                await asyncio.to_thread(self.historian.record_audit, time.time(), self.user, "write", target,
+                await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, "write", target,
                                         None if old is None else f"{old:g}", f"{value:g}",
                                         f"{outcome.outcome.value}: {outcome.message}")
             except Exception:
                 log.exception("could not write the audit entry for %s", target)
         return outcome
+
+    async def run(self, device: str, description: str, steps: Sequence[tuple[str, float, float | None]], *,
+                  by: User | None = None, action: Action = Action.DEVICE_SETPOINT) -> CommandOutcome:
+        """The writes of one operator command in order, stopping at the first that is not confirmed; the
+        command is audited once more as a whole, in the words the operator confirmed (``description``).
+        ``action`` is what the command is (a setpoint, a power limit) for the permission check."""
+        if not steps:
+            raise ValueError(f"{device}: a command needs at least one write")
+        actor = by or self.actor
+        refused = await self._refused(actor, action, device, description)
+        if refused is not None:
+            return refused
+        outcome = CommandOutcome(Outcome.REJECTED, "nothing sent")
+        for point, value, old in steps:
+            outcome = await self._write(actor, device, point, value, old)
+            if outcome.outcome is not Outcome.CONFIRMED:
+                break
+        if self.historian is not None:
+            try:
+                await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, COMMAND_ACTION, device,
+                                        None, description, f"{outcome.outcome.value}: {outcome.message}")
+            except Exception:
+                log.exception("could not write the audit entry for the command to %s", device)
+        return outcome
+
+    async def _refused(self, actor: User, action: Action, target: str, new: str | None) -> CommandOutcome | None:
+        """None when ``actor`` may do ``action``; else the refusal as a rejected outcome, audited."""
+        try:
+            require(actor, action)
+        except PermissionDenied as exc:
+            log.warning("refused: %s", exc)
+            if self.historian is not None:
+                try:
+                    await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, action.value,
+                                            target, None, new, f"refused: {exc}")
+                except Exception:
+                    log.exception("could not write the audit entry for the refusal of %s", target)
+            return CommandOutcome(Outcome.REJECTED, str(exc))
+        return None
+
+    async def history(self, limit: int = 200) -> list[AuditEntry]:
+        """The newest audit entries, newest first; empty without an audit log to read."""
+        if self.audit_reader is None:
+            return []
+        return await asyncio.to_thread(self.audit_reader, limit)

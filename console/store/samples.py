@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, Table, func, insert, null, select, text
+from sqlalchemy import Connection, Engine, Table, func, insert, null, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from console.store.bucket_queries import prepare, raw_buckets, rollup_buckets
@@ -38,16 +38,25 @@ class SampleStore:
     # ---- points -----------------------------------------------------------------
 
     def register(self, defs: Iterable[PointDef]) -> None:
-        """Make sure every point has a row (name/unit/kind as configured)."""
+        """Make sure every point has a row with its name/unit/kind as defined now: a row stored
+        before without them (a sample that arrived first) or with an old unit is brought up to date."""
         with self.engine.begin() as conn:
-            known = {k: i for k, i in conn.execute(select(points.c.key, points.c.id))}
+            stored = {k: (i, (n, u, kd)) for k, i, n, u, kd in conn.execute(
+                select(points.c.key, points.c.id, points.c.name, points.c.unit, points.c.kind))}
             for d in defs:
-                if d.id not in known:
-                    known[d.id] = conn.execute(
-                        insert(points).values(key=d.id, name=d.name, unit=d.unit, kind=d.kind.value)
+                described = (d.name, d.si_unit, d.kind.value)  # values are stored in SI
+                row = stored.get(d.id)
+                if row is None:
+                    pid = conn.execute(
+                        insert(points).values(key=d.id, name=d.name, unit=d.si_unit, kind=d.kind.value)
                         .returning(points.c.id)
                     ).scalar_one()
-        self._ids.update(known)
+                    stored[d.id] = (pid, described)
+                elif row[1] != described:
+                    conn.execute(update(points).where(points.c.id == row[0])
+                                 .values(name=d.name, unit=d.si_unit, kind=d.kind.value))
+                    stored[d.id] = (row[0], described)
+        self._ids.update({k: i for k, (i, _) in stored.items()})
 
     def point_id(self, key: str) -> int:
         """Id of a point key, creating a bare row for a key not registered yet."""

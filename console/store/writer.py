@@ -79,12 +79,22 @@ class HistorianWriter:
             self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Write or spool everything queued, then end the thread."""
+        """Write or spool everything queued, then end the thread.
+
+        Rows queued while the writer never ran (a start cut short) are written too: the thread is started
+        for them. If the database and the spool both hang past ``timeout`` s, the rows still queued are
+        logged as lost rather than waited for forever."""
         with self._cond:
             self._stopping = True
             self._cond.notify()
+            pending = bool(self._queue)
+        if self._thread is None and pending:
+            self.start()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("historian: the writer did not finish within %.0f s; %d queued rows are not stored",
+                          timeout, len(self._queue))
             self._thread = None
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

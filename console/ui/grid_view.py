@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import QTimer
@@ -16,15 +17,16 @@ from console.services.historian import HistorianService
 from core.bands import Band, FrequencyBands, VoltageBands
 from core.frequency import FrequencyEvent
 from core.grid import GridSnapshot, Reading
-from core.points import PointKind, Quality
+from core.points import PointDef, PointKind, Quality
+from core.quantities import Quantity, Unit, auto_unit, parse_unit
 from core.series import SeriesBuffer
+from widgets.elided_label import ElidedLabel
 from widgets.readout import Readout
 from widgets.style import set_style_property
 from widgets.trend import TrendWidget
 
 log = logging.getLogger(__name__)
 
-MW = 1e-6
 REFRESH_CAP_HZ = 20.0
 PAUSED_REDRAW_S = 2.0
 
@@ -61,18 +63,24 @@ class GridView(QWidget):
         self._history_timer.timeout.connect(self._fetch_history)
         self.history_tasks: set[asyncio.Task[None]] = set()
         self.nominal_hz = frequency_bands.nominal_hz
+        self.frequency_bands = frequency_bands
         points = acquisition.points
         self.frequency_id = next((p.id for p in points if p.kind is PointKind.FREQUENCY), None)
         self.voltage_points = [p for p in points if p.kind is PointKind.VOLTAGE]
         demand = next((p for p in points if p.kind is PointKind.DEMAND), None)
         supply = next((p for p in points if p.kind is PointKind.SUPPLY), None)
 
-        # Readouts ---------------------------------------------------------
-        self.freq_readout = Readout("FREQUENCY", "Hz", decimals=3)
+        # Readouts: each in its point's configured unit (samples carry SI) ----------
+        freq_point = next((p for p in points if p.kind is PointKind.FREQUENCY), None)
+        self.freq_unit = _unit_of(freq_point, "Hz")
+        power_points = [p for p in (demand, supply) if p is not None]
+        # Demand and supply share the balance readout and one trend: one unit for both.
+        self.power_unit = _shared_unit(power_points, Quantity.ACTIVE_POWER)
+        self.freq_readout = Readout("FREQUENCY", self.freq_unit.symbol, decimals=_decimals(self.freq_unit, 3))
         self.rocof_readout = Readout("ROCOF (500 ms)", "Hz/s", decimals=3)
-        self.demand_readout = Readout("DEMAND", "MW", decimals=1)
-        self.supply_readout = Readout("SUPPLY", "MW", decimals=1)
-        self.balance_readout = Readout("BALANCE (supply − demand)", "MW", decimals=1)
+        self.demand_readout = Readout("DEMAND", self.power_unit.symbol, decimals=1)
+        self.supply_readout = Readout("SUPPLY", self.power_unit.symbol, decimals=1)
+        self.balance_readout = Readout("BALANCE (supply − demand)", self.power_unit.symbol, decimals=1)
         self.event_card = QLabel("No frequency event")
         self.event_card.setObjectName("eventCard")
         self.event_card.setWordWrap(True)
@@ -90,50 +98,75 @@ class GridView(QWidget):
             top.addWidget(w, 1)
             w.setVisible(configured)  # no magenta "BAD" for a point that was never configured
         top.addWidget(self.event_card, 1)
+        self.top_row = top  # the market panel joins it (add_market_panel)
 
         self.bus_readouts: dict[str, Readout] = {}
         buses = QHBoxLayout()
         buses.setSpacing(6)
-        for p in self.voltage_points:
-            r = Readout(p.name.upper(), p.unit, decimals=1)
+        for p in self.voltage_points:  # the absolute value, in the bus's own unit (kV, V)
+            r = Readout(p.name.upper(), p.unit, decimals=_decimals(_unit_of(p, "V"), 1))
             r.setProperty("compact", "true")
             self.bus_readouts[p.id] = r
             buses.addWidget(r, 1)
 
         # Trends -------------------------------------------------------------
         fb = frequency_bands
-        self.freq_trend = TrendWidget("Frequency", "Hz")
-        self.freq_trend.set_band(fb.normal_low_hz, fb.normal_high_hz)
+        f_scale = 1.0 / self.freq_unit.factor
+        self.freq_trend = TrendWidget("Frequency", self.freq_unit.symbol)
+        self.freq_trend.set_band(fb.normal_low_hz * f_scale, fb.normal_high_hz * f_scale)
         margin = (fb.normal_high_hz - fb.normal_low_hz) * 0.25
-        self.freq_trend.set_min_y_range(fb.normal_low_hz - margin, fb.normal_high_hz + margin)
+        self.freq_trend.set_min_y_range((fb.normal_low_hz - margin) * f_scale, (fb.normal_high_hz + margin) * f_scale)
         for limit in (fb.normal_low_hz, fb.normal_high_hz):
-            self.freq_trend.add_limit(limit, "alert")
+            self.freq_trend.add_limit(limit * f_scale, "alert")
         self.rocof_trend = TrendWidget("ROCOF", "Hz/s")
-        self.power_trend = TrendWidget("Demand vs supply", "MW")
-        self.voltage_trend = TrendWidget("Feeder voltages", "V")
-        nominals = {p.nominal for p in self.voltage_points if math.isfinite(p.nominal)}
-        if len(nominals) == 1:
-            low, high = voltage_bands.limits(nominals.pop())
+        self.power_trend = TrendWidget("Demand vs supply", self.power_unit.symbol)
+        # Buses of different levels (20 kV, 230 V) share one axis only in % of nominal;
+        # a single level is shown the same way, so the band sits in one place on every site.
+        self.per_unit = bool(self.voltage_points) and all(
+            math.isfinite(p.nominal) and p.nominal > 0 for p in self.voltage_points)
+        if self.per_unit:
+            self.voltage_trend = TrendWidget("Feeder voltages", PER_UNIT)
+            low, high = voltage_bands.limits(100.0)
             self.voltage_trend.set_band(low, high)
             self.voltage_trend.set_min_y_range(low - (high - low) * 0.1, high + (high - low) * 0.1)
             self.voltage_trend.add_limit(low, "alert")
             self.voltage_trend.add_limit(high, "alert")
+        else:  # a bus without a nominal: absolute values, in the first bus's unit
+            self.voltage_trend = TrendWidget("Feeder voltages", _shared_unit(self.voltage_points,
+                                                                             Quantity.VOLTAGE).symbol)
         self.trends = (self.freq_trend, self.rocof_trend, self.power_trend, self.voltage_trend)
         for trend in self.trends:
             trend.range_moved.connect(lambda _t0, _t1, tr=trend: self._history_wanted(tr))
+            trend.hovered.connect(self.show_cursor)
+            if trend is not self.freq_trend:
+                trend.link_x(self.freq_trend)  # one time axis: frequency and ROCOF show the same minutes
+        # The shared cursor readout: the time under the mouse and every series' value then.
+        self.cursor_readout = ElidedLabel(CURSOR_HINT, max_hint_chars=120)
+        self.cursor_readout.setObjectName("cursorReadout")
 
         self._bindings: list[_Binding] = []
         self._next_draw: dict[TrendWidget, float] = {}
         if self.frequency_id:
-            self._bind(self.freq_trend, self.frequency_id)
-            self._bind(self.rocof_trend, ROCOF_SERIES)
-        for p, label in ((demand, "Demand"), (supply, "Supply")):
-            if p is not None:
-                self._bind(self.power_trend, p.id, label, scale=MW)
+            self._bind(self.freq_trend, self.frequency_id, "Frequency", scale=f_scale)
+            self.freq_trend.set_hover_text(self.frequency_id, _fixed(self.freq_readout.decimals, self.freq_unit.symbol))
+            self._bind(self.rocof_trend, ROCOF_SERIES, "ROCOF")
+            self.rocof_trend.set_hover_text(ROCOF_SERIES, _fixed(3, "Hz/s"))
+        for power, label in ((demand, "Demand"), (supply, "Supply")):
+            if power is not None:
+                self._bind(self.power_trend, power.id, label, scale=1.0 / self.power_unit.factor)
+                self.power_trend.set_hover_text(power.id, _fixed(1, self.power_unit.symbol))
         if demand is not None and supply is not None:
             self.power_trend.show_legend()
+        v_unit = None if self.per_unit else _shared_unit(self.voltage_points, Quantity.VOLTAGE)
         for p in self.voltage_points:
-            self._bind(self.voltage_trend, p.id, p.name)
+            if v_unit is None:
+                self._bind(self.voltage_trend, p.id, f"{p.name} ({_number(p.display(p.nominal))} {p.unit})",
+                           scale=100.0 / p.nominal)
+                # The hover tooltip gives the absolute value behind the per-unit trace.
+                self.voltage_trend.set_hover_text(p.id, _per_unit_hover(p))
+            else:
+                self._bind(self.voltage_trend, p.id, p.name, scale=1.0 / v_unit.factor)
+                self.voltage_trend.set_hover_text(p.id, _fixed(_decimals(v_unit, 1), v_unit.symbol))
         self.voltage_trend.show_legend()
 
         grid = QGridLayout()
@@ -151,7 +184,25 @@ class GridView(QWidget):
         layout.addLayout(top)
         layout.addLayout(buses)
         layout.addLayout(grid, 1)
+        layout.addWidget(self.cursor_readout)
         self.last_frame_s = 0.0
+
+    def add_market_panel(self, panel: QWidget) -> None:
+        """The market beside the readouts (frequency, voltage and depth on one screen); the main window
+        feeds it (``MarketPanel.show_market``) a few times a second."""
+        self.market_panel = panel
+        self.top_row.addWidget(panel, 0)
+
+    def show_cursor(self, t: float) -> None:
+        """A cursor at time ``t`` on every trend and their values at that time in the readout
+        (NaN: the mouse left; the readout says how to use it)."""
+        for trend in self.trends:
+            trend.set_cursor(t)
+        if not math.isfinite(t):
+            self.cursor_readout.setText(CURSOR_HINT)
+            return
+        values = [v for trend in self.trends for v in trend.values_at(t)]
+        self.cursor_readout.setText("   ".join([_clock(t), *values]))
 
     def _bind(self, trend: TrendWidget, series: str, label: str | None = None, scale: float = 1.0) -> None:
         trend.add_series(series, label)
@@ -162,15 +213,19 @@ class GridView(QWidget):
     def refresh(self, snap: GridSnapshot) -> None:
         """Update every readout and trend from one snapshot (one UI frame)."""
         started = time.perf_counter()
-        self._show(self.freq_readout, snap.frequency)
+        self._show(self.freq_readout, snap.frequency, 1.0 / self.freq_unit.factor)
         rocof_band = Band.NORMAL if math.isfinite(snap.rocof_hz_s) else Band.UNKNOWN
         self.rocof_readout.set_value(snap.rocof_hz_s, snap.rocof_quality, rocof_band)
-        self._show(self.demand_readout, snap.demand, MW)
-        self._show(self.supply_readout, snap.supply, MW)
-        self._show_balance(snap)
+        power_scale = 1.0 / self.power_unit.factor
+        self._show(self.demand_readout, snap.demand, power_scale)
+        self._show(self.supply_readout, snap.supply, power_scale)
+        self._show_balance(snap, power_scale)
         for p in self.voltage_points:
-            self._show(self.bus_readouts[p.id], snap.reading(p.id))
-        self._show_event(snap.active_event, snap.last_event)
+            reading = snap.reading(p.id)
+            readout = self.bus_readouts[p.id]
+            self._show(readout, reading, 1.0 / p.factor)
+            readout.setToolTip(_bus_tip(p, reading.value if reading is not None else math.nan))
+        self._show_event(snap.active_event, snap.last_event, snap.frequency)
         for trend in self.trends:
             if snap.ts >= self._next_draw.get(trend, 0.0):
                 self._draw(trend, snap)
@@ -185,6 +240,8 @@ class GridView(QWidget):
         )
         if trend.live:
             trend.follow(snap.ts)  # first the window, then the data clipped to it
+        else:
+            trend.limit_to(snap.ts)  # scroll back as far as there is history, forward only to now
         for b in self._bindings:
             if b.trend is not trend or (not trend.live and b.buffer.version == b.drawn_version):
                 continue
@@ -263,31 +320,121 @@ class GridView(QWidget):
             return
         readout.set_value(reading.value * scale, reading.quality, reading.band)
 
-    def _show_balance(self, snap: GridSnapshot) -> None:
+    def _show_balance(self, snap: GridSnapshot, scale: float) -> None:
         parts = [r for r in (snap.demand, snap.supply) if r is not None]
         if len(parts) < 2:
             self.balance_readout.set_value(math.nan, Quality.COMM_FAILURE, Band.UNKNOWN)
             return
         worst = next((r.quality for r in parts if not r.quality.usable), Quality.GOOD)
-        self.balance_readout.set_value(snap.balance_w * MW, worst, Band.NORMAL)
+        self.balance_readout.set_value(snap.balance_w * scale, worst, Band.NORMAL)
 
-    def _show_event(self, active: FrequencyEvent | None, last: FrequencyEvent | None) -> None:
+    def _show_event(self, active: FrequencyEvent | None, last: FrequencyEvent | None,
+                    frequency: Reading | None) -> None:
+        """The event card. Amber only while an event is under way *and* frequency has left the
+        normal band (an excursion that stayed inside it is worth a line, not the operator's eye);
+        over stale or bad frequency it says so and claims nothing about an event "now"."""
         event = active or last
-        if event is None:
-            text = "No frequency event"
+        trusted = frequency is not None and frequency.quality.usable
+        if not trusted:
+            if frequency is None:
+                why = "no frequency yet"
+            else:
+                quality = frequency.quality.name.lower().replace("_", " ")
+                why = f"frequency {quality} since {_clock(frequency.source_ts)}"
+            text = f"STALE — {why}"
+            if event is not None:  # what was known, without claiming it is still so
+                text += "\nlast known: " + "\n".join(self._event_lines(event, active is not None)[:2])
+            state = "stale"
+        elif event is None:
+            text, state = "No frequency event", "normal"
         else:
-            head = "FREQUENCY EVENT since" if active else "Last event"
-            extreme = (
-                f"nadir {event.nadir_hz:.3f} Hz at {_clock(event.nadir_ts)}"
-                if self.nominal_hz - event.nadir_hz >= event.zenith_hz - self.nominal_hz
-                else f"zenith {event.zenith_hz:.3f} Hz at {_clock(event.zenith_ts)}"
-            )
-            text = (f"{head} {_clock(event.start_ts)}\n{extreme}\n"
-                    f"max |ROCOF| {event.max_abs_rocof:.3f} Hz/s")
-            if event.end_ts is not None:
-                text += f", ended {_clock(event.end_ts)}"
+            text = "\n".join(self._event_lines(event, active is not None))
+            state = "alert" if active is not None and self._left_band(event) else "normal"
         self.event_card.setText(text)
-        set_style_property(self.event_card, "active", "true" if active else "false")
+        fb = self.frequency_bands
+        self.event_card.setToolTip(
+            "" if event is None or self._left_band(event) else
+            f"Frequency stayed inside the normal band {fb.normal_low_hz:g}–{fb.normal_high_hz:g} Hz")
+        set_style_property(self.event_card, "state", state)
+
+    def _left_band(self, event: FrequencyEvent) -> bool:
+        fb = self.frequency_bands
+        return event.nadir_hz < fb.normal_low_hz or event.zenith_hz > fb.normal_high_hz
+
+    def _event_lines(self, event: FrequencyEvent, active: bool) -> list[str]:
+        """Three short lines: when (and whether it stayed in band), the extreme, the steepest ROCOF."""
+        when = (f"FREQUENCY EVENT since {_clock(event.start_ts)}" if active or event.end_ts is None
+                else f"Last event {_clock(event.start_ts)}–{_clock(event.end_ts)}")
+        if not self._left_band(event):
+            when += ", in band"
+        extreme = (
+            f"nadir {event.nadir_hz:.3f} Hz at {_clock(event.nadir_ts)}"
+            if self.nominal_hz - event.nadir_hz >= event.zenith_hz - self.nominal_hz
+            else f"zenith {event.zenith_hz:.3f} Hz at {_clock(event.zenith_ts)}"
+        )
+        return [when, extreme, f"max |ROCOF| {event.max_abs_rocof:.3f} Hz/s"]
+
+
+PER_UNIT = "% of nominal"
+CURSOR_HINT = "Point at a trend to read the time and every value at that moment (all trends share one time axis)"
+
+
+def _unit_of(point: PointDef | None, default: str) -> Unit:
+    """The configured unit of a point (its symbol and factor to SI)."""
+    if point is None:
+        return parse_unit(default)
+    try:
+        return Unit(point.unit, parse_unit(point.unit).quantity, point.factor)
+    except ValueError:  # a point built outside the config loader with a free-text unit
+        return Unit(point.unit, Quantity.DIMENSIONLESS, point.factor)
+
+
+def _shared_unit(points: list[PointDef], quantity: Quantity) -> Unit:
+    """One unit for points that share a readout or a trend: theirs if they agree,
+    else the largest of theirs (a kW feeder and an MW area read together in MW)."""
+    units = {(p.unit, p.factor) for p in points}
+    if len(units) == 1:
+        symbol, factor = units.pop()
+        return Unit(symbol, quantity, factor)
+    return auto_unit(quantity, max((p.factor for p in points), default=1.0))
+
+
+def _decimals(unit: Unit, in_si: int) -> int:
+    """Decimals for a unit, from those of its SI unit: a larger unit shows one more
+    (20.40 kV: 10 V), a smaller one three fewer (49,987 mHz: as 49.987 Hz)."""
+    if unit.factor > 1:
+        return min(in_si + 1, 3)
+    if unit.factor < 1:
+        return max(in_si - 3, 0)
+    return in_si
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _bus_value(p: PointDef, si_value: float) -> str:
+    """``20.40 kV = 102.0 % of 20 kV nominal``: the absolute value first, then per unit."""
+    return (f"{p.display(si_value):,.{_decimals(_unit_of(p, 'V'), 1)}f} {p.unit} = "
+            f"{100.0 * si_value / p.nominal:.1f} % of {_number(p.display(p.nominal))} {p.unit} nominal")
+
+
+def _per_unit_hover(p: PointDef) -> Callable[[float], str]:
+    """Cursor text of a per-unit trace: the absolute value behind the percentage, ``20.40 kV (102.0 %)``."""
+    decimals = _decimals(_unit_of(p, "V"), 1)
+    return lambda percent: f"{p.display(percent / 100.0 * p.nominal):,.{decimals}f} {p.unit} ({percent:.1f} %)"
+
+
+def _fixed(decimals: int, unit: str) -> Callable[[float], str]:
+    """Cursor text of a plotted value with the readout's decimals."""
+    return lambda value: f"{value:,.{decimals}f} {unit}"
+
+
+def _bus_tip(p: PointDef, si_value: float) -> str:
+    """Tooltip of a bus readout: the absolute value and what it is per unit."""
+    if not (math.isfinite(si_value) and math.isfinite(p.nominal) and p.nominal > 0):
+        return f"{p.name}: nominal {_number(p.display(p.nominal))} {p.unit}"
+    return f"{p.name}: {_bus_value(p, si_value)}"
 
 
 def _clock(ts: float) -> str:

@@ -132,6 +132,21 @@ contract Settlement is Operated, ReentrancyGuard, ISettlement {
         emit TradeOpened(tradeId, offerId, seller, buyer, energyWh, value, deliveryEnd);
     }
 
+    /// @inheritdoc ISettlement
+    /// @dev One call per signed-order match (OrderSettlement): the pull and the trade record together, and the
+    /// trade is due by the end of its delivery product rather than `deliveryWindow` from now.
+    function escrowAndOpen(address buyer, address seller, uint256 energyWh, uint256 value, uint256 ref, uint64 deliveryEnd)
+        external
+        onlyRole(Roles.MARKET)
+        whenNotPaused
+        returns (uint256 tradeId)
+    {
+        token.safeTransferFrom(buyer, address(this), value);
+        tradeId = nextTradeId++;
+        tradeCommitment[tradeId] = tradeHash(seller, buyer, energyWh, value, deliveryEnd);
+        emit TradeOpened(tradeId, ref, seller, buyer, energyWh, value, deliveryEnd);
+    }
+
     /// @notice Propose the settlement of an open trade from the seller's metered export. MATCHER only.
     /// @dev The terms are passed back (from the TradeOpened event) and checked against the stored hash.
     function proposeSettlement(

@@ -12,6 +12,7 @@ device and registers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
@@ -23,11 +24,13 @@ from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from core.commands import WriteError, WriteResult
-from core.points import Quality, Sample
-from core.ports import SampleSink, StatusSink
+from core.points import PointDef, PointKind, Quality, Sample
+from core.ports import PointSink, SampleSink, StatusSink
+from core.quantities import UNITS
 from core.sources import ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
 from core.tamper import MeterPlausibility, MeterRules, TamperEvent
-from drivers.backoff import Backoff
+from drivers.backoff import Backoff, wait_or_reachable
+from drivers.errors import connect_failure, describe_connection_error
 from drivers.modbus.codec import DataType, decode, encode
 from drivers.modbus.profile import Block, Profile, ProfileError, Table, load_profile, plan_blocks
 from drivers.modbus.sunspec import discover, sunspec_profile
@@ -49,9 +52,11 @@ class DeviceSession:
 
     def __init__(self, spec: ModbusDeviceSpec, on_samples: SampleSink, on_status: StatusSink,
                  clock: Callable[[], float] = time.time, profile: Profile | None = None,
-                 on_event: Callable[[TamperEvent], None] | None = None) -> None:
+                 on_event: Callable[[TamperEvent], None] | None = None, on_points: PointSink | None = None) -> None:
         self.spec = spec
         self._on_event = on_event
+        self._on_points = on_points
+        self._announced = False
         self.plausibility = MeterPlausibility(spec.name, MeterRules(spec.rated_power_w, spec.consumer_only))
         self.events: list[TamperEvent] = []
         self._on_samples = on_samples
@@ -72,7 +77,25 @@ class DeviceSession:
     def point_ids(self) -> list[str]:
         return [f"{self.spec.name}.{p.id}" for p in self.profile.points] if self.profile else []
 
+    def point_defs(self) -> list[PointDef]:
+        """The device's numeric points as the console knows points: id ``device.point``, the profile's
+        name, unit, role and access (text points such as a model name are identity, not samples).
+        Samples carry SI: a point the profile gives in kWh is sent in Wh, with the factor 1000."""
+        if self.profile is None:
+            return []
+        return [PointDef(f"{self.spec.name}.{p.id}", f"{self.spec.name}: {p.name}", p.unit, PointKind.OTHER,
+                         factor=_si_factor(p.unit), role=p.role, writable=p.writable, si_unit=_si_unit(p.unit))
+                for p in self.profile.points if p.dtype is not DataType.STRING]
+
+    def _announce(self) -> None:
+        """Hand the point definitions over once, as soon as the profile is known (before any sample)."""
+        if self._announced or self.profile is None or self._on_points is None:
+            return
+        self._announced = True
+        self._on_points(self.point_defs())
+
     async def run(self) -> None:
+        self._announce()  # a profile file is known before the device answers
         reconnects = 0
         while True:
             client = AsyncModbusTcpClient(self.spec.host, port=self.spec.port, timeout=self.spec.timeout_s,
@@ -92,21 +115,25 @@ class DeviceSession:
                 delay = self._backoff.next_delay()
                 reconnects += 1
                 log.warning("Modbus device %r: %s; retrying in %.1f s", self.spec.name, error, delay)
-                self._set(ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay)
+                self._set(ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay,
+                          retry_at=self._clock() + delay)
                 client.close()
-                await asyncio.sleep(delay)
+                # A device that comes back is reconnected within a probe period, not at the end of the delay.
+                if await wait_or_reachable(delay, self.spec.host, self.spec.port):
+                    log.info("Modbus device %r answers again; reconnecting now", self.spec.name)
 
     async def _serve(self, client: AsyncModbusTcpClient) -> None:
-        if not await client.connect():
-            raise ConnectionRefusedError(f"cannot connect to {self.spec.host}:{self.spec.port}")
+        if not await client.connect():  # pymodbus says only that it failed: find out why
+            raise await connect_failure(self.spec.host, self.spec.port, self.spec.timeout_s)
         if self.profile is None:
             self.profile = await self._load_profile(client)
+            self._announce()
         blocks = plan_blocks(self.profile)
         intervals = dict(self.profile.poll_groups)
         intervals.update(dict(self.spec.poll_overrides))
         due = dict.fromkeys(intervals, time.monotonic())
         self._backoff.reset()
-        self._set(ConnectionState.CONNECTED, last_error=None, next_retry_s=None, faults=())
+        self._set(ConnectionState.CONNECTED, last_error=None, next_retry_s=None, retry_at=None, faults=())
         while True:
             group = min(due, key=lambda g: due[g])
             await asyncio.sleep(max(0.0, due[group] - time.monotonic()))
@@ -163,9 +190,10 @@ class DeviceSession:
                                              f"{p.valid_min:g}…{p.valid_max:g} {p.unit}"))
                     samples.append(self._sample(p.id, math.nan, p.unit, Quality.BAD, now))
                     continue
-                if scaled is not None and p.role and self._implausible(p.id, p.role, scaled, now):
+                si = math.nan if scaled is None else scaled * _si_factor(p.unit)
+                if scaled is not None and p.role and self._implausible(p.id, p.role, si, now):
                     quality = Quality.UNCERTAIN  # flagged: this reading is not settleable
-                samples.append(self._sample(p.id, math.nan if scaled is None else scaled, p.unit, quality, now))
+                samples.append(self._sample(p.id, si, p.unit, quality, now))
         if samples:
             self._on_samples(samples)
         state = ConnectionState.DEGRADED if faults else ConnectionState.CONNECTED
@@ -250,14 +278,14 @@ class DeviceSession:
 
     def _sample(self, point: str, value: float, unit: str, quality: Quality, now: float) -> Sample:
         self._seen.add(point)
-        return Sample(f"{self.spec.name}.{point}", value, unit, quality, now, now)
+        return Sample(f"{self.spec.name}.{point}", value, _si_unit(unit), quality, now, now)
 
     def _mark(self, quality: Quality) -> None:
         if self.profile is None:
             return
         now = self._clock()
         self._on_samples([
-            Sample(f"{self.spec.name}.{p.id}", math.nan, p.unit,
+            Sample(f"{self.spec.name}.{p.id}", math.nan, _si_unit(p.unit),
                    quality if p.id in self._seen else Quality.COMM_FAILURE, now, now)
             for p in self.profile.points if p.dtype is not DataType.STRING
         ])
@@ -271,13 +299,28 @@ class DeviceSession:
         self._on_status(self.status)
 
 
+@functools.cache
+def _si_unit(unit: str) -> str:
+    """The unit samples of a point in ``unit`` carry (Wh for kWh); unknown symbols stay as they are."""
+    known = UNITS.get(unit)
+    return known.quantity.si or unit if known is not None else unit
+
+
+@functools.cache
+def _si_factor(unit: str) -> float:
+    """SI value = value in ``unit`` × this (1 for SI units and for symbols core.quantities does not know;
+    check-config rejects those in a profile)."""
+    known = UNITS.get(unit)
+    return known.factor if known is not None else 1.0
+
+
 class ModbusHub:
     """All configured Modbus devices. A device whose profile cannot be loaded
     is reported and left out; the others start."""
 
     def __init__(self, specs: Sequence[ModbusDeviceSpec], on_samples: SampleSink, on_status: StatusSink,
                  clock: Callable[[], float] = time.time,
-                 on_event: Callable[[TamperEvent], None] | None = None) -> None:
+                 on_event: Callable[[TamperEvent], None] | None = None, on_points: PointSink | None = None) -> None:
         self.sessions: list[DeviceSession] = []
         self.errors: list[str] = []
         for spec in specs:
@@ -292,7 +335,7 @@ class ModbusHub:
                     on_status(SourceStatus(spec.name, f"modbus://{spec.host}:{spec.port}/{spec.device_id}",
                                            ConnectionState.STOPPED, clock(), last_error=message))
                     continue
-            self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile, on_event))
+            self.sessions.append(DeviceSession(spec, on_samples, on_status, clock, profile, on_event, on_points))
         self._tasks = SessionTasks()
 
     async def start(self) -> None:
@@ -316,12 +359,10 @@ class ModbusHub:
 def _describe(exc: BaseException, spec: ModbusDeviceSpec) -> str:
     where = f"{spec.host}:{spec.port} device id {spec.device_id}"
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return f"no answer from {where} within {spec.timeout_s:g} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"cannot connect to {spec.host}:{spec.port} (connection refused; is the device on?)"
+        return f"no answer from {where} within {spec.timeout_s:g} s (timed out)"
     if isinstance(exc, ModbusException):
         text = str(exc)
         if "timeout" in text.lower() or "no response" in text.lower():
-            return f"no answer from {where} within {spec.timeout_s:g} s"
+            return f"no answer from {where} within {spec.timeout_s:g} s (timed out)"
         return f"{where}: {text}"
-    return f"{where}: {type(exc).__name__}: {exc}"
+    return describe_connection_error(exc, spec.host, spec.port)

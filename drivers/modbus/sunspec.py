@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ModbusIOException
+
+from drivers.errors import connect_failure, describe_connection_error
 from drivers.modbus.codec import DataType
 from drivers.modbus.profile import Profile, ProfilePoint, Table
 
@@ -49,6 +53,8 @@ async def discover(read: Reader, max_models: int = 64) -> list[ModelHeader]:
     for base in BASE_ADDRESSES:
         try:
             marker = await read(base, 2)
+        except TimeoutError:
+            raise  # a silent device: no other base will answer either
         except Exception:
             continue  # an illegal address here is normal: try the next base
         if tuple(marker) != SUNS:
@@ -63,6 +69,51 @@ async def discover(read: Reader, max_models: int = 64) -> list[ModelHeader]:
             address += 2 + length
         raise SunSpecError(f"SunSpec chain at {base} has more than {max_models} models or no end marker")
     raise SunSpecError(f"no SunSpec marker 'SunS' at addresses {', '.join(map(str, BASE_ADDRESSES))}")
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncedModel:
+    """A model a device announces, with its name from the SunSpec definitions."""
+
+    model: int
+    address: int
+    length: int
+    name: str
+
+
+async def probe(host: str, port: int, device_id: int, timeout_s: float = 2.0) -> list[AnnouncedModel]:
+    """Connect to a device and list the SunSpec models it announces.
+
+    Raises :class:`ConnectionError` (the cause said as what it is) or
+    :class:`SunSpecError` (no SunSpec map, broken chain).
+    """
+    client = AsyncModbusTcpClient(host, port=port, timeout=timeout_s, retries=0)
+    if not await client.connect():  # pymodbus says only that it failed: find out why
+        raise ConnectionError(describe_connection_error(await connect_failure(host, port, timeout_s), host, port))
+    try:
+        async def read(address: int, count: int) -> list[int]:
+            try:
+                rr = await client.read_holding_registers(address, count=count, device_id=device_id)
+            except ModbusIOException as exc:  # pymodbus's words for no response in time
+                raise TimeoutError(str(exc)) from exc
+            if rr.isError():
+                raise OSError(f"{host}:{port} device id {device_id} answered Modbus exception "
+                              f"{getattr(rr, 'exception_code', '?')} at holding register {address}")
+            return list(rr.registers)
+
+        headers = await discover(read)
+    except TimeoutError as exc:
+        raise ConnectionError(describe_connection_error(exc, host, port)) from exc
+    finally:
+        client.close()
+    return [AnnouncedModel(h.model_id, h.start, h.length, _model_name(h.model_id)) for h in headers]
+
+
+def _model_name(model_id: int) -> str:
+    try:
+        return str(model_definition(model_id)["group"].get("label") or "")
+    except SunSpecError:
+        return "(not defined in pysunspec2)"
 
 
 def model_points(header: ModelHeader, poll: str = "fast") -> list[ProfilePoint]:
@@ -115,12 +166,28 @@ def sunspec_profile(headers: list[ModelHeader], name: str = "SunSpec device") ->
 
 
 def _unit(units: str | None) -> str:
-    return {"Pct": "%", "% WMax": "%", "C": "°C", "WH": "Wh", "Secs": "s"}.get(units or "", units or "")
+    # "% WMax", "%WHRtg", "% AhrRtg": a percentage of a rating the point's label names.
+    units = (units or "").strip()
+    if units == "Pct" or units.startswith("%"):
+        return "%"
+    return {"C": "°C", "WH": "Wh", "Secs": "s"}.get(units, units)
+
+
+# What SunSpec points mean to the console (core.roles.Role values), by model family. Sign conventions are
+# SunSpec's: a meter's W is + import, an inverter's W + production, a battery's W (802) + charging.
+_METER_ROLES = {"TotWhImp": "energy_import", "TotWhExp": "energy_export", "W": "power"}
+_INVERTER_ROLES = {"W": "power", "WH": "energy_export"}  # 101-103: an inverter's yield leaves it
+_ROLES = {
+    1: {"SN": "serial"},
+    123: {"WMaxLimPct": "power_limit"},  # immediate controls
+    124: {"ChaState": "state_of_charge"},  # basic storage controls
+    802: {"W": "power", "SoC": "state_of_charge"},  # lithium-ion battery bank
+}
 
 
 def _role(model_id: int, point: str) -> str | None:
     if 200 <= model_id < 300:
-        return {"TotWhImp": "energy_import", "TotWhExp": "energy_export", "W": "power"}.get(point)
-    if model_id == 1 and point == "SN":
-        return "serial"
-    return None
+        return _METER_ROLES.get(point)
+    if 101 <= model_id <= 103:
+        return _INVERTER_ROLES.get(point)
+    return _ROLES.get(model_id, {}).get(point)

@@ -15,12 +15,13 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.common.subscription import DataChangeEvent, Subscription
-from asyncua.ua.uaerrors import UaStatusCodeError, UaStringParsingError
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError, UaStringParsingError
 
 from core.points import Quality, Sample
 from core.ports import SampleSink, StatusSink
@@ -32,8 +33,11 @@ from core.sources import (
     SecurityMode,
     SourceStatus,
 )
-from drivers.backoff import Backoff
+from drivers.backoff import Backoff, wait_or_reachable
+from drivers.errors import SecurityRejected, describe_connection_error, is_security_rejection
 from drivers.opcua.quality import as_float, quality_of, status_name, to_posix
+from drivers.opcua.secure import secure
+from drivers.opcua.trust import TrustRefused
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +60,7 @@ class SourceSession:
         self._lost = asyncio.Event()
         self._by_handle: dict[int, PointBinding] = {}  # monitored-item server handle → binding
         self._last_ts: dict[str, float] = {}
+        self.value_types: dict[str, ua.VariantType] = {}  # point id → type the server sends (for display precision)
         self._pending: list[Sample] = []
         self._flush_scheduled = False
         self.status = SourceStatus(spec.name, spec.endpoint, ConnectionState.CONNECTING, clock())
@@ -67,7 +72,7 @@ class SourceSession:
         """Connect and reconnect until cancelled."""
         reconnects = 0
         while True:
-            self._set_status(ConnectionState.CONNECTING, reconnects=reconnects, next_retry_s=None)
+            self._set_status(ConnectionState.CONNECTING, reconnects=reconnects, next_retry_s=None, retry_at=None)
             client = self._make_client()
             try:
                 await self._serve(client)
@@ -79,17 +84,19 @@ class SourceSession:
                 self._set_status(ConnectionState.STOPPED)
                 raise
             except Exception as exc:  # any failure of this source stays in this source
-                error = _describe(exc, self.spec.endpoint)
+                error = _describe(exc, self.spec)
             # Tell the operator first: closing a frozen server's session can take its timeout.
             self._mark_lost()
             delay = self._backoff.next_delay()
             reconnects += 1
             log.warning("OPC-UA source %r: %s; retrying in %.1f s", self.spec.name, error, delay)
-            self._set_status(
-                ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects, next_retry_s=delay
-            )
+            self._set_status(ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects,
+                             next_retry_s=delay, retry_at=self._clock() + delay)
             await self._close(client, 1.0)
-            await asyncio.sleep(delay)
+            # A server that comes back is reconnected within a probe period, not at the end of the delay.
+            host, port = endpoint_address(self.spec.endpoint)
+            if await wait_or_reachable(delay, host, port):
+                log.info("OPC-UA source %r: %s answers again; reconnecting now", self.spec.name, self.spec.endpoint)
 
     def _make_client(self) -> Client:
         spec = self.spec
@@ -111,9 +118,10 @@ class SourceSession:
     async def _serve(self, client: Client) -> None:
         spec = self.spec
         if spec.security_mode is not SecurityMode.NONE:
-            await client.set_security_string(
-                f"{spec.security_policy},{spec.security_mode.value},{spec.certificate},{spec.private_key}"
-            )
+            await secure(client, spec)
+        if spec.username:
+            client.set_user(spec.username)
+            client.set_password(spec.password or "")
         await asyncio.wait_for(client.connect(), timeout=spec.request_timeout_s * 3)
         sub = await client.create_subscription(spec.publishing_interval_ms, None, queue_maxsize=0)
         faults = await self._subscribe_all(client, sub)
@@ -144,13 +152,20 @@ class SourceSession:
         faults: list[PointFault] = []
         nodes: list[Node] = []
         bindings: list[PointBinding] = []
+        # Namespace indexes are the server's to choose and may change on a restart:
+        # `nsu=` ids are looked up in this connection's namespace array.
+        namespaces: list[str] = []
+        if any((b.node_id or "").startswith("nsu=") or any(e.startswith("nsu=") for e in b.browse_path)
+               for b in self.spec.points):
+            namespaces = list(await client.get_namespace_array())
         for binding in self.spec.points:
             try:
-                nodes.append(await self._resolve(client, binding))
+                nodes.append(await self._resolve(client, binding, namespaces))
                 bindings.append(binding)
             except Exception as exc:
                 faults.append(self._fault(binding, _describe_node_error(exc)))
         self._by_handle = {}
+        self.value_types = {}  # a restarted server may send other types
         if nodes:
             results = await sub.subscribe_data_change(
                 nodes, sampling_interval=ua.Double(self.spec.sampling_interval_ms)
@@ -169,10 +184,10 @@ class SourceSession:
             ])
         return faults
 
-    async def _resolve(self, client: Client, binding: PointBinding) -> Node:
+    async def _resolve(self, client: Client, binding: PointBinding, namespaces: Sequence[str]) -> Node:
         if binding.node_id is not None:
-            return client.get_node(ua.NodeId.from_string(binding.node_id))
-        path = list(binding.browse_path)
+            return client.get_node(node_id_on_server(binding.node_id, namespaces))
+        path = [browse_name_on_server(e, namespaces) for e in binding.browse_path]
         start = client.nodes.root if path and path[0] in ("0:Objects", "Objects") else client.nodes.objects
         if start is client.nodes.root and path[0] == "Objects":
             path[0] = "0:Objects"
@@ -208,9 +223,11 @@ class SourceSession:
         value = as_float(event.value) * binding.scale + binding.offset
         if math.isnan(value) and quality is Quality.GOOD:
             quality = Quality.BAD  # a non-numeric value cannot be trended
+        if binding.point.id not in self.value_types and dv is not None and dv.Value is not None:
+            self.value_types[binding.point.id] = dv.Value.VariantType  # once per point and connection
         source_ts = to_posix(dv.SourceTimestamp or dv.ServerTimestamp, now) if dv is not None else now
         self._last_ts[binding.point.id] = source_ts
-        self._pending.append(Sample(binding.point.id, value, binding.point.unit, quality, source_ts, now))
+        self._pending.append(Sample(binding.point.id, value, binding.point.si_unit, quality, source_ts, now))
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -227,14 +244,14 @@ class SourceSession:
         self._flush()
         now = self._clock()
         self._on_samples([
-            Sample(b.point.id, math.nan, b.point.unit,
+            Sample(b.point.id, math.nan, b.point.si_unit,
                    Quality.STALE if b.point.id in self._last_ts else Quality.COMM_FAILURE,
                    self._last_ts.get(b.point.id, now), now)
             for b in self.spec.points
         ])
 
     def _unit(self, point_id: str) -> str:
-        return next((b.point.unit for b in self.spec.points if b.point.id == point_id), "")
+        return next((b.point.si_unit for b in self.spec.points if b.point.id == point_id), "")
 
     def _set_status(self, state: ConnectionState, **changes: object) -> None:
         now = self._clock()
@@ -245,19 +262,75 @@ class SourceSession:
         self._on_status(self.status)
 
 
-def _describe(exc: BaseException, endpoint: str) -> str:
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-        return f"no answer from {endpoint} (timed out)"
-    if isinstance(exc, ConnectionRefusedError):
-        return f"cannot connect to {endpoint}: connection refused (is the server running?)"
-    if isinstance(exc, OSError):
-        return f"cannot connect to {endpoint}: {exc.strerror or exc}"
-    if isinstance(exc, UaStatusCodeError):
+def endpoint_address(endpoint: str) -> tuple[str, int]:
+    """(host, TCP port) of an ``opc.tcp://`` endpoint URL (4840 when it names none)."""
+    url = urlsplit(endpoint)
+    return url.hostname or endpoint, url.port or 4840
+
+
+def _describe(exc: BaseException, spec: OpcUaSourceSpec) -> str:
+    endpoint = spec.endpoint
+    host, port = endpoint_address(endpoint)
+    if isinstance(exc, UaError) and str(exc).startswith("No matching endpoints"):
+        # asyncua's words for: the server offers no endpoint with our mode and policy.
+        exc = SecurityRejected(
+            f"the server offers no endpoint with security mode {spec.security_mode.value} and policy "
+            f"{spec.security_policy} (set security_mode / security_policy to what the server requires)"
+        )
+    if isinstance(exc, TrustRefused):  # we refused the server, not it us
+        return f"{endpoint}: {exc}"
+    if isinstance(exc, UaStatusCodeError) and type(exc).__name__ in ("BadUserAccessDenied", "BadIdentityTokenInvalid",
+                                                                      "BadIdentityTokenRejected"):
+        return (f"{endpoint} refused the user {spec.username or '(anonymous)'!r} ({type(exc).__name__}): check the "
+                "source's username and its password variable")
+    if isinstance(exc, UaStatusCodeError) and not is_security_rejection(exc):
         return f"{endpoint} answered {type(exc).__name__}: {exc}"
-    return f"{endpoint}: {type(exc).__name__}: {exc}"
+    return describe_connection_error(exc, host, port, target=endpoint)
+
+
+class AddressProblem(Exception):
+    """A point's address cannot be used on this server; the message says why."""
+
+
+class UnknownNamespace(AddressProblem):
+    """A node id or browse name names a namespace URI the server does not have."""
+
+
+def node_id_on_server(text: str, namespaces: Sequence[str]) -> ua.NodeId:
+    """The node id ``text`` with its namespace as an index of this server.
+
+    ``nsu=<uri>;i=…`` (also ``s=``, ``g=``, ``b=``) is looked up in the
+    server's namespace array (``namespaces``, read on this connection);
+    ``ns=<index>;…`` is taken as written.
+    """
+    node_id = ua.NodeId.from_string(text)
+    uri = getattr(node_id, "NamespaceUri", None)
+    if not uri:
+        return node_id
+    return ua.NodeId(node_id.Identifier, ua.Int16(_namespace_index(uri, namespaces)), node_id.NodeIdType)
+
+
+def browse_name_on_server(element: str, namespaces: Sequence[str]) -> str:
+    """A browse path element as ``index:Name``: ``nsu=<uri>;Name`` is looked up in
+    the server's namespace array; ``3:Name`` and ``Name`` are taken as written."""
+    if not element.startswith("nsu="):
+        return element
+    uri, sep, name = element.removeprefix("nsu=").partition(";")
+    if not sep or not uri or not name:
+        raise AddressProblem(f"browse path element {element!r}: write it as 'nsu=<namespace URI>;<name>'")
+    return f"{_namespace_index(uri, namespaces)}:{name}"
+
+
+def _namespace_index(uri: str, namespaces: Sequence[str]) -> int:
+    if uri not in namespaces:
+        have = ", ".join(f"{i}: {u!r}" for i, u in enumerate(namespaces))
+        raise UnknownNamespace(f"the server has no namespace {uri!r} (it has {have})")
+    return list(namespaces).index(uri)
 
 
 def _describe_node_error(exc: BaseException) -> str:
+    if isinstance(exc, AddressProblem):
+        return str(exc)
     if isinstance(exc, UaStatusCodeError):
         return f"{type(exc).__name__} (the server has no such node)"
     if isinstance(exc, ValueError | UaStringParsingError):

@@ -2,11 +2,18 @@
 
 Houses with a smart meter (Eastron SDM630 map: float32 input registers), PV
 or wind inverters with a SunSpec map (models 1, 103 and 123 at 40000) and
-batteries with a SunSpec map (models 1, 802 and 124). Values are computed when
-a request arrives (PV follows a clear-sky curve with clouds, wind a gusty
-speed through a turbine power curve, loads wander, the battery follows its
-setpoint or, without one, covers the house's deficit from its surplus, energy
-counters integrate), so every read sees the present.
+batteries with a SunSpec map (models 1, 802 and 124). A house is simulated in
+steps of :data:`STEP_S` on one clock shared by the fleet (PV follows a clear-sky
+curve with clouds, wind a gusty speed through a turbine power curve, loads
+wander, the battery follows its setpoint or, without one, covers the house's
+deficit from its surplus, energy counters integrate); a request that arrives in
+a new step first advances the house to it. Every device of a house answers
+from the same step, as the meter and inverters of a real house measure the same
+physical flows: a meter and an inverter read within one step give exactly
+consumption = production − export. Random changes scale with the time stepped
+(not with how often the house is read), so polling faster does not make the
+weather gustier. A value beyond its register's range saturates at the
+range's end, as a real device's register does.
 
 Fault switches per device: ``no_answer`` (requests time out), ``exception``
 (Modbus exception 4, device failure), ``garbage`` (random registers),
@@ -36,6 +43,35 @@ log = logging.getLogger(__name__)
 FAULTS = ("no_answer", "exception", "garbage", "counter_reset")
 SDM630_SERIAL_ADDRESS = 0xFC00
 _VALUE_TYPES = {t.value for t in DataType}
+STEP_S = 1.0  # simulation step: every register of a house holds one step's values (a meter's update rate)
+# The register ranges values saturate at (the "not implemented" sentinels 0x8000 / 0xFFFF… excluded);
+# accumulators roll over instead, as energy counters do.
+_RANGES = {
+    DataType.INT16: (-0x7FFF, 0x7FFF), DataType.UINT16: (0, 0xFFFE), DataType.ENUM16: (0, 0xFFFE),
+    DataType.BITFIELD16: (0, 0xFFFE), DataType.SUNSSF: (-10, 10),
+    DataType.INT32: (-0x7FFFFFFF, 0x7FFFFFFF), DataType.UINT32: (0, 0xFFFFFFFE), DataType.BITFIELD32: (0, 0xFFFFFFFE),
+    DataType.INT64: (-0x7FFFFFFFFFFFFFFF, 0x7FFFFFFFFFFFFFFF), DataType.UINT64: (0, 0xFFFFFFFFFFFFFFFE),
+}
+_ACC_BITS = {DataType.ACC16: 16, DataType.ACC32: 32, DataType.ACC64: 64}
+
+
+def saturate(value: float, dtype: DataType) -> float:
+    """``value`` as a device's register of ``dtype`` can hold it: integers clamped to the type's range
+    (without its "not implemented" sentinel), accumulators rolled over; floats and strings unchanged."""
+    if dtype in _RANGES:
+        lo, hi = _RANGES[dtype]
+        return float(min(hi, max(lo, round(value))))
+    if dtype in _ACC_BITS:
+        return float(round(value) % (1 << _ACC_BITS[dtype]))
+    return value
+
+
+def power_sf(rated_w: float) -> int:
+    """The smallest SunSpec power scale factor (10^sf W per count) at which ``rated_w`` fits an int16."""
+    sf = 0
+    while rated_w / 10**sf > 0x7FFF:
+        sf += 1
+    return sf
 
 
 def _f32(value: float) -> list[int]:
@@ -89,7 +125,12 @@ class Battery:
 
 @dataclass
 class House:
-    """One participant: consumption, optional PV, wind and battery, energy counters."""
+    """One participant: consumption, optional PV, wind and battery, energy counters.
+
+    :meth:`advance` brings the house to the simulation step that holds now (steps of ``step_s`` on the
+    monotonic clock, the same instants for every house); between steps every value stays as it is, so
+    all the house's devices answer from one consistent snapshot.
+    """
 
     device_id: int
     load_w: float
@@ -104,34 +145,69 @@ class House:
     wind_wh: float = 0.0
     last: float = field(default_factory=time.monotonic)
     start_hour: float = 12.0
+    step_s: float = STEP_S
     pv_w: float = 0.0
     wind_w: float = 0.0
+    net_w: float = 0.0  # at the meter: + import, − export
+    consumption_w: float = 0.0  # the load drawn in the last step: the truth the console reconstructs
+    volts: tuple[float, float, float] = (230.0, 230.0, 230.0)
+    hz: float = 50.0
+    # The inverters' power limits (W, from their WMaxLimPct controls): the generation the step may deliver.
+    pv_limit_w: float = math.inf
+    wind_limit_w: float = math.inf
+    steady: bool = False  # no wandering load, clouds or gusts: every device read sees the same house (tests)
     _cloud: float = 1.0
     _wind_ms: float = 7.0
+    _load_factor: float = 1.0
+    _step: int | None = None  # index of the step the values are of
+
+    def advance(self, now: float | None = None) -> None:
+        """Bring the house to the step holding ``now`` (monotonic s); nothing changes within a step."""
+        now = time.monotonic() if now is None else now
+        index = math.floor(now / self.step_s)
+        if index == self._step:
+            return
+        self._step = index
+        self._simulate(now)
+
+    def restep(self) -> None:
+        """Start a new step at the next read (a setpoint or limit changed: its effect is measured at once)."""
+        self._step = None
 
     def step(self) -> tuple[float, float]:
-        """Advance to now; returns (pv W, net grid W: + import, − export)."""
-        now = time.monotonic()
-        dt = min(now - self.last, 60.0)
+        """Advance to the present step; returns (pv W, net grid W: + import, − export)."""
+        self.advance()
+        return self.pv_w, self.net_w
+
+    def _simulate(self, now: float) -> None:
+        dt = min(max(now - self.last, 0.0), 60.0)
         self.last = now
-        self._cloud = min(1.0, max(0.2, self._cloud + self.rng.gauss(0, 0.05)))
+        noise = 0.0 if self.steady else math.sqrt(dt)  # a random walk's spread grows with √time
+        rng = self.rng
+        self._cloud = min(1.0, max(0.2, self._cloud + noise * rng.gauss(0, 0.05)))
         hour = (self.start_hour + now / 3600) % 24
-        pv = self.pv_peak_w * _clear_sky(hour) * self._cloud
+        pv = min(self.pv_peak_w * _clear_sky(hour) * self._cloud, max(0.0, self.pv_limit_w))
         # Gusty wind around 7 m/s (mean-reverting), through a cut-in 3 / rated 12 / cut-out 25 m/s curve.
-        self._wind_ms = max(0.0, self._wind_ms + 0.05 * (7.0 - self._wind_ms) + self.rng.gauss(0, 0.4))
+        self._wind_ms = max(0.0, self._wind_ms + min(1.0, 0.05 * dt) * (7.0 - self._wind_ms)
+                            + noise * rng.gauss(0, 0.4))
         v = self._wind_ms
         wind = self.wind_rated_w * (0.0 if v < 3 or v > 25 else min(1.0, ((v - 3) / 9) ** 3))
-        load = max(50.0, self.load_w * _household_load(hour) * (1 + 0.2 * self.rng.gauss(0, 1)))
+        wind = min(wind, max(0.0, self.wind_limit_w))
+        # The load wanders around its daily shape: ±20 % (1 σ), changing over about a minute.
+        self._load_factor += -min(1.0, dt / 60) * (self._load_factor - 1.0) + noise * rng.gauss(0, 0.2 / math.sqrt(30))
+        load = max(50.0, self.load_w * _household_load(hour) * (1.0 if self.steady else self._load_factor))
         battery = self.battery.dispatch(pv + wind - load, dt) if self.battery else 0.0
         net = load - pv - wind + battery
-        self.pv_w, self.wind_w = pv, wind
+        self.pv_w, self.wind_w, self.consumption_w, self.net_w = pv, wind, load, net
+        self.volts = (230.0, 230.0, 230.0) if self.steady else tuple(  # type: ignore[assignment]
+            230.0 + rng.gauss(0, 1.5) for _ in range(3))
+        self.hz = 50.0 + (0.0 if self.steady else rng.gauss(0, 0.01))
         self.produced_wh += pv * dt / 3600
         self.wind_wh += wind * dt / 3600
         if net >= 0:
             self.imported_wh += net * dt / 3600
         else:
             self.exported_wh += -net * dt / 3600
-        return pv, net
 
 
 class Sdm630Map:
@@ -143,16 +219,52 @@ class Sdm630Map:
         self.house = house
 
     def input_registers(self) -> dict[int, list[int]]:
-        _, net = self.house.step()
-        volts = [230.0 + self.house.rng.gauss(0, 1.5) for _ in range(3)]
+        self.house.advance()
+        net, volts, hz = self.house.net_w, self.house.volts, self.house.hz
         amps = [abs(net) / 3 / v for v in volts]
-        hz = 50.0 + self.house.rng.gauss(0, 0.01)
         return {0x00: _f32(volts[0]), 0x02: _f32(volts[1]), 0x04: _f32(volts[2]), 0x06: _f32(amps[0]),
                 0x08: _f32(amps[1]), 0x0A: _f32(amps[2]), 0x34: _f32(net), 0x46: _f32(hz),
                 0x48: _f32(self.house.imported_wh / 1000), 0x4A: _f32(self.house.exported_wh / 1000)}
 
     def holding_registers(self) -> dict[int, list[int]]:
         return {SDM630_SERIAL_ADDRESS: encode(self.house.serial, DataType.UINT32)}
+
+
+SunSpecLayout = dict[str, tuple[int, DataType, int]]  # "group.point" -> (address, type, words)
+
+
+def sunspec_layout(models: tuple[int, ...], base: int = 40000) -> tuple[SunSpecLayout, int]:
+    """Where each point of ``models`` (laid out one after the other after "SunS" at ``base``) lives;
+    and the address of the end marker. Shared by the fleet and the world's Modbus face."""
+    layout: SunSpecLayout = {}
+    address = base + 2
+    for model_id in models:
+        group = model_definition(model_id)["group"]
+        offset = 0
+        for p in group["points"]:
+            size = int(p.get("size", 1))
+            if p["type"] in _VALUE_TYPES:
+                layout[f"{group['name']}.{p['name']}"] = (address + offset, DataType(p["type"]), size)
+            offset += size
+        layout[f"{group['name']}.ID"] = (address, DataType.UINT16, 1)
+        layout[f"{group['name']}.L"] = (address + 1, DataType.UINT16, 1)
+        address += offset
+    return layout, address
+
+
+def sunspec_registers(layout: SunSpecLayout, base: int, end: int, values: dict[str, float | str],
+                      written: dict[int, int]) -> dict[int, list[int]]:
+    """The register words of a SunSpec map: "not implemented" everywhere, then ``values``, then what the
+    operator wrote (read back as written)."""
+    regs: dict[int, list[int]] = {base: list(SUNS), end: [0xFFFF, 0]}
+    for address, dtype, size in layout.values():
+        regs[address] = encode(None, dtype, words=size) if dtype is not DataType.STRING else [0] * size
+    for key, value in values.items():
+        address, dtype, size = layout[key]
+        regs[address] = encode(value if isinstance(value, str) else saturate(value, dtype), dtype, words=size)
+    for address, word in written.items():
+        regs[address] = [word]
+    return regs
 
 
 class SunSpecMap:
@@ -164,20 +276,7 @@ class SunSpecMap:
     def __init__(self, house: House) -> None:
         self.house = house
         self.written: dict[int, int] = {}  # registers the operator set (controls)
-        self.layout: dict[str, tuple[int, DataType, int]] = {}
-        address = self.base + 2
-        for model_id in self.models:
-            group = model_definition(model_id)["group"]
-            offset = 0
-            for p in group["points"]:
-                size = int(p.get("size", 1))
-                if p["type"] in _VALUE_TYPES:
-                    self.layout[f"{group['name']}.{p['name']}"] = (address + offset, DataType(p["type"]), size)
-                offset += size
-            self.layout[f"{group['name']}.ID"] = (address, DataType.UINT16, 1)
-            self.layout[f"{group['name']}.L"] = (address + 1, DataType.UINT16, 1)
-            address += offset
-        self.end = address
+        self.layout, self.end = sunspec_layout(self.models, self.base)
 
     def setting(self, point: str, default: float) -> float:
         """A control register as the operator last wrote it (or its default)."""
@@ -189,21 +288,15 @@ class SunSpecMap:
     def values(self) -> dict[str, float | str]:
         raise NotImplementedError
 
+    def apply_settings(self) -> None:
+        """Hand the control registers' settings to the house (its next step follows them)."""
+
     def common(self, model: str, serial_prefix: str) -> dict[str, float | str]:
         return {"common.ID": 1, "common.L": 66, "common.Mn": "EnergyNet", "common.Md": model, "common.Vr": "1.0.0",
                 "common.SN": f"{serial_prefix}{self.house.serial}", "common.DA": self.house.device_id}
 
     def holding_registers(self) -> dict[int, list[int]]:
-        values = self.values()
-        regs: dict[int, list[int]] = {self.base: list(SUNS), self.end: [0xFFFF, 0]}
-        for address, dtype, size in self.layout.values():
-            regs[address] = encode(None, dtype, words=size) if dtype is not DataType.STRING else [0] * size
-        for key, value in values.items():
-            address, dtype, size = self.layout[key]
-            regs[address] = encode(value, dtype, words=size)
-        for address, word in self.written.items():
-            regs[address] = [word]
-        return regs
+        return sunspec_registers(self.layout, self.base, self.end, self.values(), self.written)
 
 
 class SunSpecInverterMap(SunSpecMap):
@@ -220,17 +313,27 @@ class SunSpecInverterMap(SunSpecMap):
         enabled = self.setting("controls.WMaxLim_Ena", 0) == 1
         return self.setting("controls.WMaxLimPct", 100) if enabled else 100.0
 
+    @property
+    def rated(self) -> float:
+        return self.house.wind_rated_w if self.source == "wind" else self.rated_w
+
+    def apply_settings(self) -> None:
+        # The inverter obeys its power limit; the house (and its meter) with it.
+        setattr(self.house, "wind_limit_w" if self.source == "wind" else "pv_limit_w",
+                self.rated * self.limit_pct() / 100)
+
     def values(self) -> dict[str, float | str]:
-        self.house.step()
         wind = self.source == "wind"
-        rated = self.house.wind_rated_w if wind else self.rated_w
+        rated = self.rated
+        self.apply_settings()
+        self.house.advance()
         power = self.house.wind_w if wind else self.house.pv_w
-        power = min(power, rated * self.limit_pct() / 100)  # the inverter obeys its power limit
         energy = self.house.wind_wh if wind else self.house.produced_wh
+        w_sf = power_sf(rated)  # the 50 kW wind farm counts in 10 W
         return {
             **(self.common("SimWind 50k", "WND") if wind else self.common("SimInverter 5k", "INV")),
             "inverter_three_phase.ID": 103, "inverter_three_phase.L": 50,
-            "inverter_three_phase.W": round(power), "inverter_three_phase.W_SF": 0,
+            "inverter_three_phase.W": power / 10**w_sf, "inverter_three_phase.W_SF": w_sf,
             "inverter_three_phase.Hz": 5000, "inverter_three_phase.Hz_SF": -2,
             "inverter_three_phase.PhVphA": 2301, "inverter_three_phase.PhVphB": 2298,
             "inverter_three_phase.PhVphC": 2305, "inverter_three_phase.V_SF": -1,
@@ -249,13 +352,18 @@ class SunSpecBatteryMap(SunSpecMap):
 
     models = (1, 802, 124)
 
-    def values(self) -> dict[str, float | str]:
+    def apply_settings(self) -> None:
         b = self.house.battery
         assert b is not None
         b.mode = int(self.setting("storage_basic.StorCtl_Mod", 0))
         b.charge_pct = self.setting("storage_basic.InWRte", 100)
         b.discharge_pct = self.setting("storage_basic.OutWRte", 100)
-        self.house.step()
+
+    def values(self) -> dict[str, float | str]:
+        b = self.house.battery
+        assert b is not None
+        self.apply_settings()
+        self.house.advance()
         soc = 100 * b.soc_wh / b.capacity_wh
         status = 4 if b.power_w > 1 else 3 if b.power_w < -1 else 5 if soc > 99.5 else 2 if soc < 5.5 else 6
         return {
@@ -389,6 +497,8 @@ class DeviceFleet:
                 return ExcCodes.ILLEGAL_ADDRESS  # meters here have nothing writable
             for i, word in enumerate(set_values):
                 m.written[address + i] = int(word)
+            m.apply_settings()
+            house.restep()  # the house's devices measure the new setting's effect from the next read on
             return None
         if function_code == 4 and isinstance(m, Sdm630Map):
             regs = m.input_registers()
@@ -396,14 +506,8 @@ class DeviceFleet:
             regs = m.holding_registers()
         else:
             return None
-        for reg_address, words in regs.items():
-            for i, word in enumerate(words):
-                index = reg_address + i - start_address
-                if 0 <= index < len(current_registers):
-                    current_registers[index] = word
-        if fault == "garbage":
-            for i in range(count):
-                current_registers[address - start_address + i] = house.rng.randrange(0x10000)
+        fill_registers(current_registers, start_address, regs, address, count,
+                       house.rng if fault == "garbage" else None)
         return None
 
 
@@ -416,3 +520,17 @@ async def run_device_fleet(host: str, port: int, count: int, stop: asyncio.Event
         await (stop or asyncio.Event()).wait()
     finally:
         await fleet.stop()
+
+
+def fill_registers(current: list[int], start: int, regs: dict[int, list[int]], address: int, count: int,
+                   garbage: random.Random | None = None) -> None:
+    """Copy the device's register map into the block pymodbus is about to answer (``current`` starts at
+    ``start``); with ``garbage``, overwrite the ``count`` registers read at ``address`` with random words."""
+    for reg_address, words in regs.items():
+        for i, word in enumerate(words):
+            index = reg_address + i - start
+            if 0 <= index < len(current):
+                current[index] = word
+    if garbage is not None:
+        for i in range(count):
+            current[address - start + i] = garbage.randrange(0x10000)

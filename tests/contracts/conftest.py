@@ -35,6 +35,7 @@ class Suite:
     trade: Contract
     grid: Contract
     nft: Contract
+    orders: Contract | None = None  # OrderSettlement (signed-order settlement)
 
     def send(self, call: Any, sender: str = ADMIN) -> Any:
         """Send `call` from `sender` and return its receipt (asserting success)."""
@@ -96,7 +97,7 @@ def build_suite(w3: Web3, token_name: str = "EnergyNetCredit") -> Suite:
     c = {n: contract_at(w3, n, a) for n, a in dep.addresses.items() if n != "SettlementToken"}
     token = token or c["EnergyNetCredit"]
     suite = Suite(w3, token, c["MeterReading"], c["Settlement"], c["EnergyTrade"], c["GridBalance"],
-                  c["AchievementNFT"])
+                  c["AchievementNFT"], c["OrderSettlement"])
     for who in (ALICE, BOB, CAROL):
         transact(w3, suite.meter.functions.registerParticipant(who, f"house {who[:6]}"))
     transact(w3, suite.meter.functions.registerMeter(METER_A, ALICE, DEVICE_A))

@@ -59,6 +59,13 @@ async def test_pipelined_commands_confirm_once_and_events_are_journaled(
         await until(lambda: sum(e.name == "StatusUpdated" for e in gw.outbox.events(500)) == 40)
         alerts = [e for e in gw.outbox.events(500) if e.name == "GridAlert"]
         assert alerts and alerts[0].contract == "GridBalance"  # 49.0xx Hz is below the 49.8 Hz band
+        # Arguments come back as the ints the contract emitted, not text: status #39 is 49.039 Hz.
+        (last,) = [e for e in gw.outbox.events(500) if e.name == "StatusUpdated" and e.arg("frequencyMhz") == 49_039]
+        assert last.args == (("frequencyMhz", 49_039), ("voltageMv", 230_000), ("demandW", 1_000),
+                             ("supplyW", 1_000))
+        assert all(type(v) is int for _, v in last.args)
+        low = next(e for e in alerts if e.arg("value") == 49_039)
+        assert low.args == (("kind", 0), ("value", 49_039), ("limit", 49_800))  # AlertKind.FrequencyLow
         status = gw.status()
         assert status.up and status.block and status.account == OPERATOR.address and not status.pending
     finally:
@@ -107,7 +114,7 @@ async def test_event_cursor_survives_a_restart_without_missing_or_repeating(
     try:
         await until(lambda: sum(e.name == "StatusUpdated" for e in gw2.outbox.events(500)) == 8)
         await asyncio.sleep(0.5)
-        seen = sorted(int(dict(e.args)["frequencyMhz"]) - 49_000 for e in gw2.outbox.events(500)
+        seen = sorted(e.arg("frequencyMhz") - 49_000 for e in gw2.outbox.events(500)  # type: ignore[operator]
                       if e.name == "StatusUpdated")
         assert seen == list(range(8))
     finally:
@@ -177,7 +184,9 @@ async def test_confirmations_wait_for_further_blocks(node: tuple[Anvil, Deployme
         await asyncio.sleep(0.5)
         assert gw.record("status-1").state is TxState.SENT  # type: ignore[union-attr]  # mined, not yet confirmed
         w3 = Web3(Web3.HTTPProvider(anvil.url))
-        w3.provider.make_request("anvil_mine", [2])  # type: ignore[arg-type]
+        # In a thread: web3's session-cache lock is shared with the gateway's async provider, which may hold it
+        # across an await; a blocking call on the loop's thread could then wait forever.
+        await asyncio.to_thread(w3.provider.make_request, "anvil_mine", [2])  # type: ignore[arg-type]
         rec = await gw.wait("status-1", timeout=10)
         assert rec.state is TxState.CONFIRMED
     finally:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from console.services.commands import CommandService
 from console.store.historian import SqlHistorian
 from console.store.schema import audit_log
+from core.access import Role, User
 from core.commands import Outcome
 from core.sources import ModbusDeviceSpec
 from drivers.modbus.hub import ModbusHub
@@ -29,7 +30,7 @@ async def test_setpoint_is_confirmed_rejected_or_failed_and_always_audited(tmp_p
     hub = ModbusHub([ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
                                       poll_overrides=(("fast", 0.2),))], rec.on_samples, rec.on_status)
     await hub.start()
-    commands = CommandService(hub, historian, user="operator-7")
+    commands = CommandService(hub, historian, user=User("operator-7", Role.ENGINEER))  # raw register writes
     try:
         await wait_until(lambda: rec.latest("inv3.controls.WMaxLimPct") is not None, 10)
         assert (await commands.set_value("inv3", "controls.WMaxLim_Ena", 1)).outcome is Outcome.CONFIRMED
@@ -53,3 +54,37 @@ async def test_setpoint_is_confirmed_rejected_or_failed_and_always_audited(tmp_p
         ("operator-7", "write", "inv3.controls.WMaxLimPct", None, "50"),
     ]
     assert rows[1].result.startswith("confirmed") and rows[2].result.startswith("rejected")
+
+
+async def test_a_command_stops_at_its_first_unconfirmed_write_and_is_audited_in_words(tmp_path: Path) -> None:
+    fleet = DeviceFleet(count=3, port=free_port())
+    await fleet.start()
+    historian = SqlHistorian(f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "spool")
+    historian.start()
+    rec = Recorder()
+    hub = ModbusHub([ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
+                                      poll_overrides=(("fast", 0.2),))], rec.on_samples, rec.on_status)
+    await hub.start()
+    commands = CommandService(hub, historian, user="operator-7")
+    try:
+        await wait_until(lambda: rec.latest("inv3.controls.WMaxLimPct") is not None, 10)
+        # 120 % is refused before it is sent: the enable that would follow it is not sent at all.
+        out = await commands.run("inv3", "inv3 PV: limit to 120 %", [("controls.WMaxLimPct", 120, None),
+                                                                    ("controls.WMaxLim_Ena", 1, None)])
+        assert out.outcome is Outcome.REJECTED
+        ok = await commands.run("inv3", "inv3 PV: limit to 60 %", [("controls.WMaxLim_Ena", 1, None),
+                                                                  ("controls.WMaxLimPct", 60, None)])
+        assert ok.outcome is Outcome.CONFIRMED
+    finally:
+        await hub.stop()
+        await fleet.stop()
+    with historian.engine.connect() as conn:
+        rows = conn.execute(select(audit_log).order_by(audit_log.c.id)).all()
+    historian.stop()
+    assert [(r.action, r.target, r.new, r.result.split(":")[0]) for r in rows] == [
+        ("write", "inv3.controls.WMaxLimPct", "120", "rejected"),
+        ("command", "inv3", "inv3 PV: limit to 120 %", "rejected"),
+        ("write", "inv3.controls.WMaxLim_Ena", "1", "confirmed"),
+        ("write", "inv3.controls.WMaxLimPct", "60", "confirmed"),
+        ("command", "inv3", "inv3 PV: limit to 60 %", "confirmed"),
+    ]

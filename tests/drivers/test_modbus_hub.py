@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from core.commands import WriteError
-from core.points import Quality
+from core.points import PointDef, PointKind, Quality
 from core.sources import ConnectionState, ModbusDeviceSpec
 from drivers.modbus.hub import ModbusHub
 from drivers.sim.devices import DeviceFleet, FleetDevice
@@ -110,7 +111,10 @@ async def test_exception_code_names_device_and_registers(fleet: DeviceFleet) -> 
         await wait_until(lambda: rec.status("m1").state is ConnectionState.DEGRADED, 5)
         message = rec.status("m1").last_error or ""
         assert "device 'm1' (id 1" in message and "Modbus exception 4 (device failure)" in message
-        assert "input registers 0–11" in message or "registers" in message
+        # Every read of the SDM630 fails now; the last error names one of its blocks exactly
+        # (power: input 0–11, 52–53, 70–71; energy: input 72–75; identity: holding 64512–64513).
+        assert re.search(r"for (input registers (0–11|52–53|70–71|72–75)|holding registers 64512–64513)$", message), \
+            message
         bad = rec.latest("m1.voltage_l1")
         assert bad is not None and bad.quality is Quality.BAD
     finally:
@@ -269,7 +273,10 @@ async def test_wind_turbine_reports_through_a_sunspec_inverter() -> None:
     ("IMPLAUSIBLE_JUMP", "energy_import", {"rated_power_w": 5_000.0},
      lambda h: setattr(h, "imported_wh", h.imported_wh + 1_000_000)),
     ("SERIAL_CHANGED", "serial", {}, lambda h: setattr(h, "serial", 99_999_999)),
-    ("REVERSED_FLOW", "power", {"consumer_only": True}, lambda h: setattr(h, "pv_peak_w", 60_000.0)),
+    # 12 kW of PV at noon exports several kW through a consumer-only meter, but below its 25 kW rating: a
+    # 60 kW array also made the export counter jump implausibly (a second, genuine finding) now that the
+    # fleet integrates each 1 s step's power into the counters.
+    ("REVERSED_FLOW", "power", {"consumer_only": True}, lambda h: setattr(h, "pv_peak_w", 12_000.0)),
 ])
 async def test_each_tamper_case_on_a_real_meter_flags_only_that_reading(
         fleet: DeviceFleet, kind: str, point: str, spec_changes: dict[str, object], tamper) -> None:  # type: ignore[no-untyped-def]
@@ -296,5 +303,106 @@ async def test_each_tamper_case_on_a_real_meter_flags_only_that_reading(
         others = [s for _, s in rec.samples if abs(s.source_ts - flagged.source_ts) < 0.5
                   and s.point in ("m1.voltage_l1", "m1.frequency", "m1.energy_export")]
         assert others and all(s.quality is Quality.GOOD for s in others)  # only that reading is not settleable
+    finally:
+        await hub.stop()
+
+
+async def test_point_definitions_are_announced_once_before_the_first_sample(fleet: DeviceFleet) -> None:
+    """The profile's unit, role and access travel with the point, for a profile file and after SunSpec discovery."""
+    rec = Recorder()
+    announced: list[tuple[int, list[PointDef]]] = []  # (samples seen at that moment, definitions)
+    inverter = ModbusDeviceSpec("inv3", fleet.host, fleet.port, 3, "sunspec", timeout_s=0.5,
+                                poll_overrides=(("fast", 0.2),))
+    hub = ModbusHub([meter(fleet, "m1", 1), inverter], rec.on_samples, rec.on_status,
+                    on_points=lambda defs: announced.append((len(rec.samples), list(defs))))
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("inv3.inverter_three_phase.W") is not None
+                         and rec.latest("m1.power") is not None, 10)
+        await asyncio.sleep(0.5)  # more polls: still one announcement per device
+        assert len(announced) == 2
+        by_id = {d.id: d for _, defs in announced for d in defs}
+        first_sample = {s.point: i for i, (_, s) in reversed(list(enumerate(rec.samples)))}
+        for seen, defs in announced:
+            assert all(first_sample.get(d.id, seen) >= seen for d in defs)  # none of them reported before
+        power = by_id["m1.power"]
+        assert (power.name, power.unit, power.role, power.kind, power.writable) == (
+            "m1: Total active power", "W", "power", PointKind.OTHER, False)
+        assert by_id["m1.energy_import"].unit == "Wh" and by_id["m1.energy_import"].role == "energy_import"
+        assert "m1.serial" in by_id and by_id["m1.voltage_l1"].role is None
+        assert (by_id["inv3.inverter_three_phase.W"].role, by_id["inv3.inverter_three_phase.WH"].role) == (
+            "power", "energy_export")
+        limit = by_id["inv3.controls.WMaxLimPct"]
+        assert (limit.role, limit.unit, limit.writable) == ("power_limit", "%", True)
+        assert "inv3.common.Mn" not in by_id and "inv3.common.SN" not in by_id  # text: identity, never a sample
+    finally:
+        await hub.stop()
+
+
+async def test_modbus_points_reach_the_process_image_and_the_historian_with_unit_and_kind(
+        fleet: DeviceFleet, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from console.services.acquisition import AcquisitionService
+    from console.services.historian import HistorianService
+    from console.store.historian import SqlHistorian
+    from console.store.schema import points
+    from core.grid import GridState
+
+    acq = AcquisitionService(GridState([]))
+    historian = SqlHistorian(f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "h.spool", flush_s=0.1)
+    service = HistorianService(historian)
+    acq.subscribe(service.on_samples)
+    acq.subscribe_points(service.on_points)
+    await service.start()
+    hub = ModbusHub([meter(fleet, "m1", 1)], acq.on_samples, acq.on_status, on_points=acq.register_points)
+    await hub.start()
+    try:
+        await wait_until(lambda: acq.snapshot().reading("m1.power") is not None, 10)
+        reading = acq.snapshot().reading("m1.power")
+        assert reading is not None and (reading.point.unit, reading.point.role) == ("W", "power")
+        assert acq.stats().unknown == 0  # every sample had its definition first
+
+        def stored() -> dict[str, tuple[str, str, str]]:
+            with historian.engine.connect() as conn:
+                return {k: (n, u, kd) for k, n, u, kd in conn.execute(
+                    select(points.c.key, points.c.name, points.c.unit, points.c.kind))}
+
+        await wait_until(lambda: "m1.energy_import" in stored() and historian.stats().written > 0, 10)
+        rows = stored()
+        assert rows["m1.power"] == ("m1: Total active power", "W", "other")
+        assert rows["m1.energy_import"] == ("m1: Imported active energy", "Wh", "other")
+        assert rows["m1.frequency"] == ("m1: Frequency", "Hz", "other")
+    finally:
+        await hub.stop()
+        await service.stop()
+
+
+async def test_a_point_given_in_kwh_is_sampled_in_wh_and_shown_in_kwh(fleet: DeviceFleet, tmp_path: Path) -> None:
+    """The SDM630 counts kWh; the shipped profile scales by 1000 to Wh, a vendor's says unit = "kWh"
+    instead. Both devices must sample the same SI value; the second one's definition shows kWh."""
+    from drivers.modbus.profile import PROFILE_DIR
+
+    shipped = (PROFILE_DIR / "eastron_sdm630.toml").read_text(encoding="utf-8")
+    in_wh = 'unit = "Wh"\nscale = 1000\npoll = "energy"\nrole = "energy_import"'
+    assert in_wh in shipped
+    kwh_profile = tmp_path / "sdm630_kwh.toml"
+    kwh_profile.write_text(shipped.replace(in_wh, 'unit = "kWh"\npoll = "energy"\nrole = "energy_import"'),
+                           encoding="utf-8")
+    rec = Recorder()
+    announced: list[PointDef] = []
+    hub = ModbusHub([meter(fleet, "wh", 1), meter(fleet, "kwh", 1, str(kwh_profile))], rec.on_samples,
+                    rec.on_status, on_points=announced.extend)
+    fleet.houses[1].imported_wh = 12_345.0  # the meter has counted 12.345 kWh
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.latest("wh.energy_import") is not None
+                         and rec.latest("kwh.energy_import") is not None, 10)
+        wh, kwh = rec.latest("wh.energy_import"), rec.latest("kwh.energy_import")
+        assert wh is not None and kwh is not None
+        assert kwh.value == pytest.approx(12_345.0, abs=5.0) and wh.value == pytest.approx(kwh.value, abs=5.0)
+        definition = next(d for d in announced if d.id == "kwh.energy_import")
+        assert (definition.unit, definition.factor) == ("kWh", 1000.0)
+        assert definition.display(kwh.value) == pytest.approx(12.345, abs=0.005)
     finally:
         await hub.stop()

@@ -183,3 +183,80 @@ async def test_unreachable_endpoint_retries_with_a_clear_error_while_others_flow
         assert rec.status("plc").state is ConnectionState.CONNECTED
     finally:
         await hub.stop()
+
+
+SUBSTATION = {"f": "nsu=urn:acme:substation;i=5001", "u": "nsu=urn:acme:substation;s=Bay1.U"}
+
+
+async def test_nsu_points_follow_their_namespace_when_a_restart_renumbers_it() -> None:
+    """Before the restart urn:acme:substation is ns=2; after it, ns=3, and ns=2
+    holds decoys with the same identifiers (7777.0, -1.0)."""
+    server = ServerProcess(free_port(), layout="substation").start()
+    rec = Recorder()
+    hub = OpcUaHub([spec("sub", server.endpoint, SUBSTATION)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: all_good(rec, SUBSTATION), 10)
+        f, u = rec.latest("f"), rec.latest("u")
+        assert f is not None and f.value == 49.95
+        assert u is not None and u.value == pytest.approx(20.4, rel=1e-7)  # a Float on the server
+        server.kill()
+        await wait_until(lambda: rec.status("sub").state is ConnectionState.DISCONNECTED, 5)
+        server.layout = "substation-renumbered"
+        server.start()  # same port, urn:acme:substation now ns=3
+        back = time.monotonic()
+        await wait_until(lambda: all_good(rec, SUBSTATION, since=back), 15)
+        after = [(s.point, s.value) for t, s in rec.samples if t >= back and s.quality is Quality.GOOD]
+        assert {p for p, _ in after} == {"f", "u"}
+        assert all(v == 49.95 for p, v in after if p == "f")
+        assert all(v == pytest.approx(20.4, rel=1e-7) for p, v in after if p == "u")
+        assert rec.status("sub").state is ConnectionState.CONNECTED and rec.status("sub").faults == ()
+    finally:
+        await hub.stop()
+        server.kill()
+
+
+async def test_unknown_namespace_uri_is_a_fault_naming_the_uri_and_the_servers_namespaces() -> None:
+    server = ServerProcess(free_port(), layout="substation").start()
+    rec = Recorder()
+    nodes = {**SUBSTATION, "ghost": "nsu=urn:acme:nowhere;i=5001"}
+    hub = OpcUaHub([spec("sub", server.endpoint, nodes)], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: all_good(rec, SUBSTATION), 10)
+        status = rec.status("sub")
+        assert status.state is ConnectionState.DEGRADED
+        (fault,) = status.faults
+        assert fault.point == "ghost"
+        assert fault.message == (
+            "source 'sub', point 'ghost', node 'nsu=urn:acme:nowhere;i=5001': the server has no namespace "
+            "'urn:acme:nowhere' (it has 0: 'http://opcfoundation.org/UA/', 1: 'urn:freeopcua:python:server', "
+            "2: 'urn:acme:substation') — check this point's address in the config")
+        ghost = rec.latest("ghost")
+        assert ghost is not None and ghost.quality is Quality.BAD
+    finally:
+        await hub.stop()
+        server.kill()
+
+
+async def test_browse_path_with_nsu_names_finds_the_namespace_by_uri() -> None:
+    """In the renumbered layout ns=2 is the decoy: '2:F' finds it, the URI finds the substation."""
+    server = ServerProcess(free_port(), layout="substation-renumbered").start()
+    rec = Recorder()
+    by_uri = PointBinding(PointDef("f", "f", "Hz"), browse_path=("nsu=urn:acme:substation;F",))
+    by_index = PointBinding(PointDef("decoy", "decoy", "Hz"), browse_path=("2:F",))
+    malformed = PointBinding(PointDef("bad", "bad", "Hz"), browse_path=("nsu=urn:acme:substation",))
+    source = OpcUaSourceSpec("sub", server.endpoint, (by_uri, by_index, malformed), publishing_interval_ms=50)
+    hub = OpcUaHub([source], rec.on_samples, rec.on_status)
+    await hub.start()
+    try:
+        await wait_until(lambda: all_good(rec, ["f", "decoy"]), 10)
+        assert [(p, s.value) for p in ("f", "decoy") if (s := rec.latest(p))] == [("f", 49.95), ("decoy", 7777.0)]
+        (fault,) = rec.status("sub").faults
+        assert fault.message == (
+            "source 'sub', point 'bad', browse path 'nsu=urn:acme:substation': browse path element "
+            "'nsu=urn:acme:substation': write it as 'nsu=<namespace URI>;<name>' — check this point's address "
+            "in the config")
+    finally:
+        await hub.stop()
+        server.kill()

@@ -57,3 +57,53 @@ async def test_sim_publishes_plausible_values_fast_and_trips_on_request() -> Non
     finally:
         await client.disconnect()
         await sim.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_the_standard_address_space_cache_serves_the_same_server(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """First start: built as usual (then cached); second start: from the cache file. A client sees the same
+    server either way: the standard nodes (namespaces, server status, types) and the simulator's own."""
+    from drivers.sim.opcua_base import write_cache
+
+    cache = tmp_path / "nodes.pickle"
+    await write_cache(cache)  # what the writer process started by a first start does
+    assert cache.stat().st_size > 1_000_000
+    seen = []
+    for use in (None, cache):
+        sim = GridSimServer(port=free_port(), aspace_cache=use)
+        await sim.start()
+        client = Client(sim.endpoint, timeout=5)
+        await client.connect()
+        try:
+            namespaces = await client.get_namespace_array()
+            state = await client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value()
+            base_type = client.get_node(ua.ObjectIds.BaseObjectType)
+            types = sorted(n.nodeid.to_string() for n in await base_type.get_children())
+            freq = await client.get_node("ns=2;s=Grid.Frequency").read_value()
+            seen.append((namespaces, state, types))
+            assert 49.5 < freq < 50.5
+        finally:
+            await client.disconnect()
+            await sim.stop()
+    assert seen[0] == seen[1]
+    assert seen[0][0][-1] == "urn:energynet:sim:grid" and len(seen[0][2]) > 50
+
+
+@pytest.mark.timeout(120)
+async def test_an_unreadable_cache_is_removed_and_the_nodes_built(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from asyncua.server.server import Server
+
+    from drivers.sim.opcua_base import init_server
+
+    cache = tmp_path / "nodes.pickle"
+    cache.write_bytes(b"\x80\x05truncated")
+    server = Server()
+    assert await init_server(server, cache) is False
+    assert "unusable" in caplog.text and str(cache) in caplog.text
+    assert await server.get_node(ua.ObjectIds.Server).read_browse_name()
+    # the writer process started for the next start replaces the bad file with a good one, then exits
+    deadline = time.monotonic() + 40
+    while not (cache.is_file() and cache.stat().st_size > 1_000_000) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert cache.stat().st_size > 1_000_000
+    assert await init_server(Server(), cache) is True

@@ -4,6 +4,7 @@ made meanwhile are kept and sent once when it is back."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 from sqlalchemy import select
 from web3 import Web3
 
-from console.bootstrap import build_acquisition
-from console.bootstrap_chain import ChainUp, build_chain_service, chain_up
+from console.bootstrap import FieldSources, build, build_acquisition
+from console.bootstrap_chain import ChainUp, chain_up
 from console.config import ChainSettings, default_config_path, load
 from console.services.chain import status_command
 from console.store.historian import SqlHistorian
@@ -50,11 +51,15 @@ def dr_requests_on_chain(up: ChainUp) -> int:
 async def test_chain_tab_shows_requests_outage_and_recovery(
         chain: ChainUp, tmp_path: Path, qapp, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("ENERGYNET_TEST_KEYSTORE_PASSWORD", "pw")
-    historian = SqlHistorian(f"sqlite:///{tmp_path / 'audit.sqlite'}", tmp_path / "spool")
-    historian.start()
-    service = build_chain_service(settings_for(chain, tmp_path), None, historian)
+    settings = load(default_config_path())
+    settings = dataclasses.replace(settings, chain=settings_for(chain, tmp_path), historian=dataclasses.replace(
+        settings.historian, enabled=True, url=f"sqlite:///{tmp_path / 'audit.sqlite'}", spool=str(tmp_path / "spool")))
+    app = build(settings, sources=lambda _settings, _acq: FieldSources([]))  # the chain tab is all this test uses
+    assert app.chain is not None and app.historian is not None, app.chain_error
+    service, historian = app.chain, app.historian.historian
+    assert isinstance(historian, SqlHistorian)
     view = ChainView(service)
-    await service.start()
+    await app.start()
     try:
         await until(lambda: service.status().up)
         first = await service.request_demand_response(200_000, 1800, 500 * 10**6)
@@ -63,7 +68,7 @@ async def test_chain_tab_shows_requests_outage_and_recovery(
         view.refresh()
         assert "connected" in view.panel.state_label.text()
         assert view.panel.log.item(0, 0).text() == "confirmed"
-        assert "demand response: -200 kW for 30 min" in view.panel.log.item(0, 1).text()
+        assert "demand response: reduce 200 kW for 30 min" in view.panel.log.item(0, 1).text()
         await until(lambda: any(e.name == "DemandResponseRequested" for e in service.status().events))
 
         await asyncio.sleep(1.5)  # anvil saves its state every second
@@ -84,8 +89,7 @@ async def test_chain_tab_shows_requests_outage_and_recovery(
         # Every request is audited when queued and again with its outcome.
         await until(lambda: len(audit_results(historian)) >= 4)
     finally:
-        await service.stop()
-        historian.stop()
+        await app.stop()
     assert dr_requests_on_chain(chain) == 2  # each request exactly once
     results = audit_results(historian)
     assert [r for r in results if r == "queued"] == ["queued", "queued"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from console.store.database import head_revision
 from tests.conftest import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -80,7 +81,9 @@ def test_probe_reports_a_bad_node_and_still_reads_the_rest(plant_server: ServerP
         '  [[sources.points]]\n  id = "plant7.ghost"\n  node = "ns=3;i=4242"\n  unit = "W"\n')))
     out = energynet("probe", "opcua", "--config", str(cfg), "--seconds", "2", "--json")
     assert out.returncode == 1  # not every point has a value
-    assert "point 'plant7.ghost', node 'ns=3;i=4242': BadNodeIdUnknown" in out.stderr
+    assert probe_lines(out.stderr) == [
+        "energynet probe: plant7.ghost: source 'plant7', point 'plant7.ghost', node 'ns=3;i=4242': "
+        "BadNodeIdUnknown (the server has no node with this id) — check this point's address in the config"]
     rows = {r["point"]: r for r in json.loads(out.stdout)}
     assert rows["plant7.ghost"]["value"] is None and rows["plant7.ghost"]["quality"] == "bad"
     assert rows["plant7.frequency"]["quality"] == "good"
@@ -94,7 +97,9 @@ def test_probe_unreachable_endpoint_says_so(tmp_path: Path) -> None:
     cfg.write_text(plant_config(endpoint))
     out = energynet("probe", "opcua", "--config", str(cfg), "--seconds", "1.5", "--json")
     assert out.returncode == 1
-    assert f"cannot connect to {endpoint}: connection refused" in out.stderr
+    assert probe_lines(out.stderr) == [
+        f"energynet probe: plant7: cannot connect to {endpoint}: connection refused "
+        "(nothing listens on that port; is the server running?)"]  # one line for the source, none per point
     assert all(r["quality"] == "comm-failure" for r in json.loads(out.stdout))
 
 
@@ -112,7 +117,7 @@ def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'h.sqlite'}"
     out = energynet("db", "upgrade", "--url", url)
-    assert out.returncode == 0 and "at revision 0003" in out.stdout
+    assert out.returncode == 0 and f"at revision {head_revision()}" in out.stdout
     engine = make_engine(url)
     upgrade(engine)
     t0 = 1_795_600_000  # 2026-11-25T09:46:40Z
@@ -120,7 +125,7 @@ def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
                                + [("grid.frequency", (t0 + 10) * 1_000_000, None, 3)])
     engine.dispose()
     status = json.loads(energynet("db", "status", "--url", url).stdout)
-    assert status["revision"] == status["head"] == "0003" and status["samples"] == 11
+    assert status["revision"] == status["head"] == head_revision() and status["samples"] == 11
     csv_path = tmp_path / "f.csv"
     out = energynet("db", "export", "--url", url, "--point", "grid.frequency",
                     "--from", "2026-11-25T09:46:42Z", "--to", "2026-11-25T09:46:51Z", "--out", str(csv_path))
@@ -132,3 +137,75 @@ def test_db_upgrade_status_and_csv_export(tmp_path: Path) -> None:
     assert len(lines) == 1 + 9
     bad = energynet("db", "export", "--url", url, "--point", "x", "--from", "yesterday", "--to", "now")
     assert bad.returncode != 0 and "'yesterday' is not an ISO time" in bad.stderr
+
+
+def probe_lines(stderr: str) -> list[str]:
+    """The probe's own report lines (stderr also carries the log)."""
+    return [line for line in stderr.splitlines() if line.startswith("energynet probe: ")]
+
+
+def substation_config(endpoint: str, extra: str = "") -> str:
+    return f"""
+[[sources]]
+name = "sub"
+endpoint = "{endpoint}"
+  [[sources.points]]
+  id = "sub.frequency"
+  node = "nsu=urn:acme:substation;i=5001"   # a Double
+  unit = "Hz"
+  kind = "frequency"
+  [[sources.points]]
+  id = "sub.bay1.voltage"
+  node = "nsu=urn:acme:substation;s=Bay1.U"   # a Float, in kV
+  unit = "V"
+  kind = "voltage"
+  nominal = 20000
+  scale = 1000
+{extra}"""
+
+
+def test_probe_reads_nsu_ids_and_rounds_a_float_to_its_precision(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    server = ServerProcess(free_port(), layout="substation-renumbered").start()  # the substation is ns=3
+    try:
+        cfg = tmp_path / "sub.toml"
+        cfg.write_text(substation_config(server.endpoint))
+        out = energynet("probe", "opcua", "--config", str(cfg), "--seconds", "2", "--json")
+    finally:
+        server.kill()
+    assert out.returncode == 0, out.stderr
+    rows = {r["point"]: (r["value"], r["unit"], r["quality"]) for r in json.loads(out.stdout)}
+    # Float 20.4 reads back as 20.399999618530273: × 1000 and to 7 digits, 20400.0.
+    assert rows == {"sub.frequency": (49.95, "Hz", "good"), "sub.bay1.voltage": (20400.0, "V", "good")}
+
+
+def test_probe_names_an_unknown_namespace_and_exits_1(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    server = ServerProcess(free_port(), layout="substation").start()
+    try:
+        cfg = tmp_path / "sub.toml"
+        cfg.write_text(substation_config(server.endpoint, extra=(
+            '  [[sources.points]]\n  id = "sub.ghost"\n  node = "nsu=urn:acme:nowhere;i=5001"\n  unit = "W"\n')))
+        out = energynet("probe", "opcua", "--config", str(cfg), "--seconds", "2", "--json")
+    finally:
+        server.kill()
+    assert out.returncode == 1
+    assert probe_lines(out.stderr) == [
+        "energynet probe: sub.ghost: source 'sub', point 'sub.ghost', node 'nsu=urn:acme:nowhere;i=5001': the "
+        "server has no namespace 'urn:acme:nowhere' (it has 0: 'http://opcfoundation.org/UA/', "
+        "1: 'urn:freeopcua:python:server', 2: 'urn:acme:substation') — check this point's address in the config"]
+    rows = {r["point"]: (r["value"], r["quality"]) for r in json.loads(out.stdout)}
+    assert rows == {"sub.frequency": (49.95, "good"), "sub.bay1.voltage": (20400.0, "good"),
+                    "sub.ghost": (None, "bad")}
+
+
+def test_probe_unresolvable_host_says_so(tmp_path: Path) -> None:
+    cfg = tmp_path / "dns.toml"
+    cfg.write_text(substation_config("opc.tcp://nonexistent.invalid:4840/x"))
+    out = energynet("probe", "opcua", "--config", str(cfg), "--seconds", "1.5", "--json")
+    assert out.returncode == 1
+    assert probe_lines(out.stderr) == [
+        "energynet probe: sub: cannot resolve host 'nonexistent.invalid' (check the host name, or use an IP address)"]
+    assert [r["quality"] for r in json.loads(out.stdout)] == ["comm-failure", "comm-failure"]

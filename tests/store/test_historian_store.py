@@ -21,11 +21,11 @@ T0 = 1_790_000_000.0
 def test_migrations_from_empty_to_head(db_url: str) -> None:
     engine = make_engine(db_url)
     assert current_revision(engine) is None
-    assert upgrade(engine) == head_revision() == "0003"
+    assert upgrade(engine) == head_revision() == "0010"
     tables = set(inspect(engine).get_table_names())
     assert {"points", "samples", "samples_10s", "samples_1m", "samples_1h", "events", "participants", "devices",
-            "users", "audit_log", "orders", "trades", "alembic_version"} <= tables
-    assert upgrade(engine) == "0003"  # idempotent
+            "users", "audit_log", "orders", "trades", "participant_register", "alembic_version"} <= tables
+    assert upgrade(engine) == "0010"  # idempotent
 
 
 def test_migration_from_previous_revision_keeps_data(db_url: str) -> None:
@@ -34,7 +34,7 @@ def test_migration_from_previous_revision_keeps_data(db_url: str) -> None:
     store = SampleStore(engine)
     store.register([PointDef("f", "Frequency", "Hz", PointKind.FREQUENCY)])
     store.insert([to_row("f", 50.01, Quality.GOOD, T0)])
-    assert upgrade(engine) == "0003"
+    assert upgrade(engine) == "0010"
     assert store.count("f") == 1
     with engine.connect() as conn:
         assert conn.execute(select(points.c.key)).scalars().all() == ["f"]
@@ -84,3 +84,21 @@ def test_bad_values_are_stored_but_left_out_of_buckets(db_url: str) -> None:
     exported = list(store.export("x", round(T0 * 1e6), round((T0 + 10) * 1e6), chunk=3))
     assert [q for _, _, q in exported] == [Quality.GOOD, Quality.STALE, Quality.BAD, Quality.GOOD]
     assert exported[1][1] is None
+
+
+def test_register_completes_a_point_first_stored_without_its_definition(db_url: str) -> None:
+    """A sample that reached the writer before its point was announced leaves a bare row; the
+    announcement then fills in name, unit and kind, and a changed unit is stored too."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    store = SampleStore(engine)
+    store.insert([to_row("m1.power", 1200.0, Quality.GOOD, T0)])
+    store.register([PointDef("m1.power", "m1: Total active power", "W")])
+    store.register([PointDef("m1.energy", "m1: Energy", "Wh")])
+    store.register([PointDef("m1.energy", "m1: Energy", "kWh")])
+
+    with engine.connect() as conn:
+        rows = {k: (n, u, kd) for k, n, u, kd in conn.execute(
+            select(points.c.key, points.c.name, points.c.unit, points.c.kind))}
+    assert rows == {"m1.power": ("m1: Total active power", "W", "other"), "m1.energy": ("m1: Energy", "kWh", "other")}
+    assert store.count("m1.power") == 1  # the sample stays with its point

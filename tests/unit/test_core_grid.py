@@ -130,3 +130,83 @@ def test_series_since_matches_a_filter_of_all_data(n: int) -> None:
         t, v = buf.arrays_since(t0)
         expected = t_all[max(int(np.searchsorted(t_all, t0)) - 1, 0):]
         assert t.tolist() == expected.tolist() and v.tolist() == expected.tolist()
+
+
+# ---- report by exception: an unchanged value holds ----------------------------------
+
+def test_rocof_of_a_held_value_is_zero_once_half_a_window_has_passed() -> None:
+    est = RocofEstimator(0.5)
+    est.add(100.0, 50.0)  # the only notification: the server reports by exception
+    assert math.isnan(est.value)
+    assert math.isnan(est.value_at(100.2))  # 0.2 s < half the 0.5 s window
+    assert est.value_at(100.3) == 0.0  # exactly, not 1e-14
+    assert est.value_at(160.0) == 0.0  # a minute later the value still holds
+
+
+def test_rocof_holds_the_sample_before_the_window_at_its_start() -> None:
+    est = RocofEstimator(0.5)
+    est.add(0.0, 50.0)
+    est.add(0.5, 50.1)
+    # Window [0.25, 0.75]: 50.0 held from 0.25, 50.1 at 0.5 and held to 0.75.
+    # Least squares through (0, 0), (0.25, 0.1), (0.5, 0.1) (s, Hz above 50):
+    # mean x 0.25; sum dx*dy = 0.025; sum dx^2 = 0.125 -> 0.2 Hz/s.
+    assert est.value_at(0.75) == pytest.approx(0.2, rel=1e-9)
+    assert est.value_at(1.0) == 0.0  # the step has left the window
+
+
+def _freq_state(quiet_after_s: float = 0.25) -> tuple[GridState, SeriesBuffer]:
+    gs = GridState([PointDef("f", "F", "Hz", PointKind.FREQUENCY)], quiet_after_s=quiet_after_s)
+    buf = SeriesBuffer(100)
+    gs.on_rocof = buf.append
+    return gs, buf
+
+
+@pytest.mark.parametrize("server_clock_offset_s", [0.0, -10.0, 7.5])
+def test_a_healthy_unchanged_frequency_gives_rocof_zero_not_no_data(server_clock_offset_s: float) -> None:
+    gs, buf = _freq_state()
+    src = 1000.0 + server_clock_offset_s  # the server's clock may be off the console's
+    gs.apply([Sample("f", 50.0, "Hz", Quality.GOOD, src, 1000.05)])
+    first = gs.snapshot(1000.05)
+    assert math.isnan(first.rocof_hz_s) and first.rocof_quality is Quality.UNCERTAIN  # too early to say
+    # 0.55 s later nothing has arrived: held for 0.55 - 0.25 (quiet) = 0.3 s >= half a window.
+    snap = gs.snapshot(1000.6)
+    assert snap.rocof_hz_s == 0.0 and snap.rocof_quality is Quality.GOOD
+    assert snap.frequency is not None and snap.frequency.quality is Quality.GOOD
+    t, v = buf.arrays()
+    assert t[-1] == pytest.approx(src + 0.3) and v[-1] == 0.0  # the ROCOF trend moves on too
+
+
+def test_a_lost_source_makes_the_held_rocof_no_data() -> None:
+    gs, buf = _freq_state()
+    gs.apply([Sample("f", 50.0, "Hz", Quality.GOOD, 1000.0, 1000.0)])
+    assert gs.snapshot(1001.0).rocof_hz_s == 0.0
+    gs.apply([Sample("f", math.nan, "Hz", Quality.STALE, 1000.0, 1001.1)])  # what a driver sends on loss
+    snap = gs.snapshot(1002.0)
+    assert math.isnan(snap.rocof_hz_s) and snap.rocof_quality is Quality.STALE
+    t, v = buf.arrays()
+    assert math.isnan(v[-1]) and t[-1] == pytest.approx(1000.75)  # the gap starts where the held trace ended
+
+
+def test_a_streaming_ramp_is_not_flattened_between_batches() -> None:
+    gs, _ = _freq_state()
+    for i in range(21):  # 20 Hz, rising 0.2 Hz/s; each batch arrives 20 ms after its source time
+        t = 1000.0 + i * 0.05
+        gs.apply([Sample("f", 50.0 + 0.2 * (t - 1000.0), "Hz", Quality.GOOD, t, t + 0.02)])
+    # 0.1 s after the last arrival (within the 0.25 s quiet time) the ramp is still the ramp.
+    assert gs.snapshot(1000.0 + 1.0 + 0.12).rocof_hz_s == pytest.approx(0.2, rel=1e-6)
+
+
+def test_points_defined_at_run_time_carry_unit_and_role_but_never_replace_configured_ones() -> None:
+    configured = PointDef("grid.frequency", "Frequency", "Hz", PointKind.FREQUENCY, nominal=50.0)
+    state = GridState([configured])
+    state.apply([Sample("m1.P_total", 1200.0, "W", Quality.GOOD, 1.0, 1.0)])  # reported before it was defined
+    state.define([PointDef("m1.P_total", "m1: Total power", "W", role="power"),
+                  PointDef("m1.energy", "m1: Energy", "Wh", role="energy_import", writable=False),
+                  PointDef("grid.frequency", "a driver's idea of it", "mHz")])
+    snap = state.snapshot(2.0)
+    power = snap.reading("m1.P_total")
+    assert power is not None and power.point.role == "power" and power.value == 1200.0
+    assert state.points["m1.energy"].role == "energy_import" and snap.reading("m1.energy") is None
+    assert state.points["grid.frequency"] is configured
+    state.apply([Sample("m1.energy", 5.0, "Wh", Quality.GOOD, 3.0, 3.0)])
+    assert state.unknown_samples == 1  # only the sample that came before its definition

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from drivers.modbus.codec import DataType, encode
-from drivers.modbus.profile import MAX_BLOCK, ProfileError, Table, load_profile, plan_blocks
+from drivers.modbus.profile import (
+    MAX_BLOCK,
+    PROFILE_DIR,
+    ProfileError,
+    Table,
+    load_profile,
+    parse_profile,
+    plan_blocks,
+)
 from drivers.modbus.sunspec import SUNS, ModelHeader, SunSpecError, discover, model_points, sunspec_profile
 
 pytestmark = pytest.mark.unit
@@ -47,6 +56,71 @@ def test_malformed_profile_names_file_key_and_problem(tmp_path: Path, text: str,
     with pytest.raises(ProfileError) as exc:
         load_profile(f)
     assert str(f) in str(exc.value) and expected in str(exc.value)
+
+
+def _profile(*points: str, head: str = "") -> dict[str, object]:
+    return tomllib.loads('[profile]\nname = "x"\n' + head + "".join(f"[[points]]\n{p}\n" for p in points))
+
+
+def test_points_of_one_table_may_not_share_a_register() -> None:
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(_profile('id = "u"\naddress = 100\ntype = "float32"', 'id = "p"\naddress = 104\ntype = "int16"',
+                               'id = "i"\naddress = 101\ntype = "int16"'), "m.toml")
+    assert str(exc.value) == ("m.toml: points[2 'i'].address: register 101 (holding) is also read by points[0 'u'] "
+                              "(registers 100–101); two points cannot share a register")
+
+
+def test_the_same_address_in_two_tables_is_two_registers() -> None:
+    p = parse_profile(_profile('id = "a"\naddress = 0\ntype = "int32"\ntable = "input"',
+                               'id = "b"\naddress = 1\ntype = "int16"'), "m.toml")
+    assert [(q.id, q.table) for q in p.points] == [("a", Table.INPUT), ("b", Table.HOLDING)]
+
+
+def test_a_value_may_not_run_past_the_last_register() -> None:
+    parse_profile(_profile('id = "last"\naddress = 65534\ntype = "uint32"'), "m.toml")  # 65534–65535: fits
+    with pytest.raises(ProfileError, match=r"m.toml: points\[0 'e'\].address: uint32 at 65535 needs registers "
+                                           r"65535–65536, past the last register 65535"):
+        parse_profile(_profile('id = "e"\naddress = 65535\ntype = "uint32"'), "m.toml")
+
+
+@pytest.mark.parametrize(("point", "key", "problem"), [
+    ('unit = "KW"', "unit", "'KW' is not a unit EnergyNet knows; did you mean 'kW'?"),
+    ('unit = "kWh"\nrole = "power"', "unit", "'kWh' is a unit of energy; a point of role 'power' takes 'W' or 'kW'"),
+    ('unit = "Wh"\nrole = "energy"', "role", "'energy' is not a role; use one of power, energy_import"),
+    ('unit = 230', "unit", "must be text, got 230"),
+    ("min = 10\nmax = 1", "min", "min (10) is above max (1)"),
+])
+def test_units_and_roles_are_checked(point: str, key: str, problem: str) -> None:
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(_profile(f'id = "p"\naddress = 0\ntype = "int16"\n{point}'), "m.toml")
+    assert str(exc.value).startswith(f"m.toml: points[0 'p'].{key}: {problem}")
+
+
+def test_every_problem_is_listed_each_under_its_key() -> None:
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(_profile('id = "a"\naddress = 0\ntype = "int99"', 'id = "b"\naddress = 1\ntype = "int16"\n'
+                               'table = "coil"', head='word_order = "mixed"\nbyte_order = 1\n'), "m.toml")
+    assert exc.value.problems == (
+        "m.toml: profile.word_order: 'mixed' is not a word order; use 'big' or 'little'",
+        "m.toml: profile.byte_order: 1 is not a byte order; use 'big' or 'little'",
+        "m.toml: points[0 'a'].type: 'int99' is not a data type; use one of " + ", ".join(t.value for t in DataType),
+        "m.toml: points[1 'b'].table: 'coil' is not a table; use 'holding' or 'input'",
+    )
+
+
+def test_a_broken_scale_factor_point_is_one_problem_not_two() -> None:
+    with pytest.raises(ProfileError) as exc:
+        parse_profile(_profile('id = "w_sf"\naddress = 0\ntype = "sunsf"', 'id = "w"\naddress = 1\ntype = "int16"\n'
+                               'sf = "w_sf"'), "m.toml")
+    assert len(exc.value.problems) == 1 and exc.value.problems[0].startswith("m.toml: points[0 'w_sf'].type: ")
+
+
+def test_a_missing_profile_names_both_places(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProfileError) as exc:
+        load_profile("sdm360.toml")
+    assert str(exc.value) == (f"sdm360.toml: no such profile in the working directory ({tmp_path}) "
+                              f"nor among the shipped profiles ({PROFILE_DIR})")
 
 
 def test_sunspec_inverter_model_points_come_from_the_official_definition() -> None:

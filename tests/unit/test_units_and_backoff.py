@@ -36,3 +36,15 @@ def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:
     assert len(set(delays)) == len(delays)  # jittered, not lock-step
     b.reset()
     assert b.next_delay() <= 0.5
+
+
+def test_retry_countdown_runs_down_to_zero_and_is_none_without_a_retry() -> None:
+    from core.sources import ConnectionState, SourceStatus
+
+    lost = SourceStatus("plc", "opc.tcp://h:4840", ConnectionState.DISCONNECTED, since=1000.0,
+                        next_retry_s=4.0, retry_at=1004.0)
+    assert lost.retry_in_s(1000.0) == 4.0
+    assert lost.retry_in_s(1002.75) == 1.25
+    assert lost.retry_in_s(1004.0) == 0.0
+    assert lost.retry_in_s(1010.0) == 0.0  # overdue (an attempt is under way): never negative
+    assert SourceStatus("plc", "opc.tcp://h:4840", ConnectionState.CONNECTED, since=1000.0).retry_in_s(1001.0) is None

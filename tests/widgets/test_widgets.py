@@ -7,7 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
 from console.bootstrap import build_acquisition
 from console.config import default_config_path, load
@@ -121,90 +123,50 @@ def test_window_keys_and_pause(window, qtbot) -> None:  # type: ignore[no-untype
     assert not win.paused and win.view.freq_trend.live
 
 
-def test_dragging_a_trend_pauses(window) -> None:  # type: ignore[no-untyped-def]
-    win, _ = window
-    win.view.freq_trend.interacted.emit()
-    assert win.paused
+def _drag(widget, start: QPoint, end: QPoint, steps: int = 10) -> None:  # type: ignore[no-untyped-def]
+    """A real left-button drag on a widget's viewport: press, moves with the button held, release
+    (QTest.mouseMove does not carry the held button, so the events are sent as the window system would)."""
+    viewport = widget.viewport()
+
+    def send(kind: QEvent.Type, at: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton) -> None:
+        local = QPointF(at)
+        QApplication.sendEvent(viewport, QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(at)), button, buttons,
+                                                     Qt.KeyboardModifier.NoModifier))
+
+    left = Qt.MouseButton.LeftButton
+    send(QEvent.Type.MouseButtonPress, start, left, left)
+    for i in range(1, steps + 1):
+        send(QEvent.Type.MouseMove, start + (end - start) * i / steps, Qt.MouseButton.NoButton, left)
+    send(QEvent.Type.MouseButtonRelease, end, left, Qt.MouseButton.NoButton)
 
 
-def test_devices_view_totals_and_comm_state(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from console.ui.devices_view import DevicesView
-    from core.grid import GridState
-    from core.sources import ModbusDeviceSpec
-
-    devices = [ModbusDeviceSpec("h1", "127.0.0.1", 5020, 1, "eastron_sdm630.toml"),
-               ModbusDeviceSpec("h2", "127.0.0.1", 5020, 2, "eastron_sdm630.toml"),
-               ModbusDeviceSpec("h3", "127.0.0.1", 5020, 3, "sunspec")]
-    view = DevicesView(devices)
-    qtbot.addWidget(view)
-    state = GridState([])
-    now = time.time()
-    state.apply([Sample("h1.power", 1200.0, "W", Quality.GOOD, now, now),
-                 Sample("h2.power", -800.0, "W", Quality.GOOD, now, now),
-                 Sample("h3.inverter_three_phase.W", 3000.0, "W", Quality.GOOD, now, now)])
-    statuses = [SourceStatus("h1", "modbus://x", ConnectionState.CONNECTED, now, reads_ok=10, latency_ms=2.5),
-                SourceStatus("h2", "modbus://x", ConnectionState.DISCONNECTED, now, last_error="no answer"),
-                SourceStatus("h3", "modbus://x", ConnectionState.CONNECTED, now)]
-    view.refresh(state.snapshot(now), statuses)
-    assert view.production.text == "3.0" and view.net.text == "0.4"
-    assert view.comm.text == "2" and view.comm.state == "alert"
-    rows = {r[0]: r for r in view.table.row_texts()}
-    assert rows["h2"][3] == "disconnected" and rows["h2"][9] == "no answer"
-    assert rows["h3"][1] == "PV inverter" and rows["h1"][4] == "1.20"
-
-
-def test_devices_view_shows_tamper_events(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from console.ui.devices_view import DevicesView
-    from core.grid import GridState
-    from core.sources import ModbusDeviceSpec
-    from core.tamper import TamperEvent, TamperKind
-
-    view = DevicesView([ModbusDeviceSpec("h1", "127.0.0.1", 5020, 1, "eastron_sdm630.toml")])
-    qtbot.addWidget(view)
-    now = time.time()
-    event = TamperEvent("h1", "energy_import", TamperKind.COUNTER_RESET, now, 0.0, 5000.0, "5000 Wh → 0 Wh")
-    view.refresh(GridState([]).snapshot(now),
-                 [SourceStatus("h1", "modbus://x", ConnectionState.CONNECTED, now)], [event])
-    (row,) = view.table.row_texts()
-    assert row[3] == "connected" and row[9].startswith("TAMPER") and "energy counter was reset" in row[9]
+def test_dragging_a_trend_pauses(window, qtbot) -> None:  # type: ignore[no-untyped-def]
+    win, acq = window
+    _feed(acq, time.time())
+    win.refresh()
+    trend = win.view.freq_trend
+    before = trend.visible_range()
+    assert not win.paused and trend.live
+    middle = trend.viewport().rect().center()
+    _drag(trend, middle, middle + QPoint(120, 0))  # drag the time axis to the right: look back
+    assert win.paused and not trend.live and win.pause_button.text() == "▶ Live"
+    after = trend.visible_range()
+    assert after[0] < before[0] and after[1] < before[1]  # the view moved back in time, it did not zoom
+    assert after[1] - after[0] == pytest.approx(before[1] - before[0], rel=1e-6)
 
 
 def test_chain_that_cannot_start_is_named_in_the_status_bar(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import dataclasses
 
-    from console.app import _build_chain
+    from console.bootstrap import build
     from console.config import ChainSettings
 
     settings = load(default_config_path())
     settings = dataclasses.replace(settings, chain=ChainSettings(enabled=True, deployment=tmp_path / "none.json"))
-    acq = build_acquisition(settings)
-    chain, error = _build_chain(settings, acq, None)
+    app = build(settings)
+    chain, error = app.chain, app.chain_error
     assert chain is None and error is not None and "none.json" in error and "chain up" in error
-    win = MainWindow(settings, acq, LoopMonitor(), None, None, chain, error)
+    win = MainWindow(settings, app.acquisition, app.monitor, app.historian, app.commands, chain, error)
     qtbot.addWidget(win)
-    assert win.chain_label.text().startswith("chain off:") and win.chain_label.property("state") == "alert"
+    assert win.chain_label.text().startswith("✕ chain off:") and win.chain_label.property("state") == "emergency"
     assert win.chain_view is None
-
-
-def test_totals_trend_keeps_what_happened_while_another_tab_was_shown(qtbot) -> None:  # type: ignore[no-untyped-def]
-    from console.ui.devices_view import DevicesView
-    from core.grid import GridState
-    from core.sources import ModbusDeviceSpec
-
-    view = DevicesView([ModbusDeviceSpec("m", "127.0.0.1", 5020, 1, "eastron_sdm630.toml", participant="h"),
-                        ModbusDeviceSpec("pv", "127.0.0.1", 5020, 101, "sunspec", participant="h", asset="pv")])
-    qtbot.addWidget(view)
-    state = GridState([])
-    now = time.time()
-    for i, pv in enumerate((1000.0, 2000.0, 3000.0)):
-        t = now + i
-        state.apply([Sample("m.power", 500.0 - pv, "W", Quality.GOOD, t, t),
-                     Sample("pv.inverter_three_phase.W", pv, "W", Quality.GOOD, t, t)])
-        if i < 2:
-            view.record_totals(state.snapshot(t))  # the tab is not shown
-        else:
-            view.refresh(state.snapshot(t), [])
-    _, solar = view.totals_trend.curve_data("solar")
-    assert list(solar) == [1.0, 2.0, 3.0]
-    _, consumption = view.totals_trend.curve_data("consumption")
-    assert list(consumption) == [0.5, 0.5, 0.5]  # meter (500 − PV) + PV

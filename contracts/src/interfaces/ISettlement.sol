@@ -14,4 +14,16 @@ interface ISettlement {
     function openTrade(uint256 offerId, address seller, address buyer, uint256 energyWh, uint256 value)
         external
         returns (uint256 tradeId);
+
+    /// @notice Pull `value` from `buyer` into escrow and record the trade, due by `deliveryEnd` (a signed-order
+    /// match: `ref` is the book's sequence number of the trade).
+    /// @return tradeId Identifier of the trade.
+    function escrowAndOpen(
+        address buyer,
+        address seller,
+        uint256 energyWh,
+        uint256 value,
+        uint256 ref,
+        uint64 deliveryEnd
+    ) external returns (uint256 tradeId);
 }

@@ -17,18 +17,20 @@ Values are written at ``rate_hz`` with the simulation's source timestamps.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from asyncua import ua
 from asyncua.common.node import Node
 from asyncua.server.server import Server
 from asyncua.ua.attribute_ids import AttributeIds
 
+from core.tasks import cancel_and_wait
 from drivers.sim.grid.model import GridModel, GridSimConfig
+from drivers.sim.opcua_base import cache_path, open_server
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +53,14 @@ class GridSimServer:
         port: int = 4840,
         config: GridSimConfig | None = None,
         rate_hz: float = 20.0,
+        aspace_cache: Path | None = None,
     ) -> None:
         if not 1 <= rate_hz <= 100:
             raise ValueError(f"publish rate must be within 1–100 Hz, got {rate_hz}")
         self.host = host
         self.port = port
         self.rate_hz = rate_hz
+        self.aspace_cache = aspace_cache  # the standard nodes from this file (drivers.sim.opcua_base)
         self.model = GridModel(config)
         self._server = Server()
         self._values: dict[str, Node] = {}
@@ -69,15 +73,8 @@ class GridSimServer:
 
     async def start(self) -> None:
         """Build the address space and start serving and simulating."""
-        for name in ("asyncua.server", "asyncua.server.server", "asyncua.server.address_space",
-                     "asyncua.server.binary_server_asyncio", "asyncua.server.subscription_service"):
-            logging.getLogger(name).setLevel(logging.ERROR)
         server = self._server
-        await server.init()
-        server.set_endpoint(self.endpoint)
-        server.set_server_name("EnergyNet grid simulator")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
-        ns = await server.register_namespace(NAMESPACE)
+        ns = await open_server(server, self.endpoint, "EnergyNet grid simulator", NAMESPACE, self.aspace_cache)
         area = await server.nodes.objects.add_object(ua.NodeId("Grid", ns), ua.QualifiedName("GridArea", ns))
         for name in ("Frequency", "Rocof", "Demand", "Supply", "PV"):
             self._values[name] = await area.add_variable(
@@ -102,11 +99,8 @@ class GridSimServer:
         log.info("grid simulator serving on %s", self.endpoint)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self._server.stop()
 
     async def run_forever(self) -> None:
@@ -154,8 +148,9 @@ class GridSimServer:
 async def run_grid_simulator(
     host: str, port: int, stop: asyncio.Event | None = None, config: GridSimConfig | None = None
 ) -> None:
-    """Serve the simulated area until ``stop`` is set or the task is cancelled."""
-    sim = GridSimServer(host, port, config or demo_config())
+    """Serve the simulated area until ``stop`` is set or the task is cancelled (a simulator process:
+    the standard address space comes from the user's cache once it is written)."""
+    sim = GridSimServer(host, port, config or demo_config(), aspace_cache=cache_path())
     await sim.start()
     try:
         await (stop or asyncio.Event()).wait()

@@ -1,0 +1,569 @@
+"""Settlement of the market's matches on chain: signed orders kept, matches batched, their fate tracked.
+
+The participant API stores every signed order (:meth:`SettlementService.remember`) before the book sees it,
+so every fill can be settled. Each trade the market journals becomes a *match* (keyed by its journal
+position ``seq``), stored as ``matched``; matches are batched (up to ``batch_size``, or after ``max_wait_s``)
+into one ``OrderSettlement.settleBatch`` command through the gateway outbox, valid until the earliest
+deadline of its matches (delivery start, and ``max_settle_delay_s`` after the match: what the contract
+accepts). A match then follows the chain's events, never a guess:
+
+    matched -> batched -> settled (OrderSettled) -> delivered (SettlementProposed) -> paid (SettlementFinalized)
+                     \\-> failed (MatchFailed with its reason; the batch refused, reverted or expired)
+
+After delivery the service proposes each trade's settlement from the seller's metered export and finalises
+it once the dispute window has passed (both are MATCHER calls anyone may check on chain).
+
+On start it rebuilds its state from the store and the market journal (fills journaled but never recorded
+are recorded now: the journal is the source of truth for matches), re-queues batches the outbox never got,
+follows the chain events from its cursor and compares: an event that contradicts the journal (another
+quantity or price, an unknown match, an order cancelled on chain that the book still holds open) is a
+:class:`Mismatch`: logged, kept in :attr:`SettlementService.mismatches` and sent to listeners; nothing is
+corrected silently. Failed matches stay failed until an operator retries them (:meth:`retry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from console.services.alarm_sources import SettlementListener, SettlementOutcome, SettlementReport
+from console.services.market import SettlementState, SettlementView
+from console.services.settlement_model import (  # re-exported: the service's vocabulary
+    CONTRACT,
+    FAILURES,
+    MarketReader,
+    MatchRecord,
+    MatchState,
+    Mismatch,
+    NonceReused,
+    SettlementChain,
+    SettlementStore,
+    SettlementUnavailable,
+    SignedOrder,
+    SignedOrders,
+    order_tuple,
+    trade_value,
+)
+from core.chain import ChainCommand, ChainEvent, TxState
+
+log = logging.getLogger(__name__)
+
+# A proposal or finalisation is news for this long; one that could not be sent by then (the chain was down)
+# expires in the outbox and is issued afresh from the chain's state then.
+PAYOUT_CALL_VALID_S = 600.0
+
+
+# A match's state as the trade tape shows it.
+_TAPE_STATES = {MatchState.MATCHED: SettlementState.MATCHED, MatchState.BATCHED: SettlementState.MATCHED,
+                MatchState.SETTLED: SettlementState.SETTLED, MatchState.PROPOSED: SettlementState.SETTLED,
+                MatchState.DELIVERED: SettlementState.DELIVERED, MatchState.FINALIZING: SettlementState.DELIVERED,
+                MatchState.PAID: SettlementState.PAID, MatchState.DISPUTED: SettlementState.DISPUTED,
+                MatchState.FAILED: SettlementState.FAILED}
+
+# A match's state as the alarms see it; any other state after one of these clears it.
+_OUTCOMES = {MatchState.FAILED: SettlementOutcome.FAILED, MatchState.DISPUTED: SettlementOutcome.DISPUTED}
+
+
+class SettlementService:
+    """Batches the market's matches to OrderSettlement and follows each to paid or failed."""
+
+    def __init__(self, store: SettlementStore, chain: SettlementChain, market: MarketReader, *,
+                 batch_size: int = 20, max_wait_s: float = 0.2, max_settle_delay_s: int = 900,
+                 period_s: int = 900, poll_s: float = 0.1, retry_after_s: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not 1 <= batch_size <= 100:
+            raise ValueError(f"settlement batch_size must be 1..100, got {batch_size}")
+        self.store, self.chain, self.market = store, chain, market
+        self.batch_size, self.max_wait_s, self.max_settle_delay_s = batch_size, max_wait_s, max_settle_delay_s
+        self.poll_s, self.clock = poll_s, clock
+        self.period_s, self.retry_after_s = period_s, retry_after_s
+        self._final_after: dict[int, int] = {}  # seq -> chain time its dispute window ends
+        self.mismatches: list[Mismatch] = []
+        self.listeners: list[Callable[[Mismatch], None]] = []
+        self._reports: list[SettlementListener] = []  # the alarms' settlement hook (subscribe)
+        self.latencies: deque[float] = deque(maxlen=10_000)  # match recorded -> settled on chain, s
+        self._matches: dict[int, MatchRecord] = {}
+        self._by_trade: dict[int, int] = {}
+        self._orders: dict[str, SignedOrder] = {}
+        self._cursor: tuple[int, int] = (-1, -1)
+        self._sub: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
+        self._pending_orders: list[tuple[SignedOrder, asyncio.Future[None]]] = []
+        self._order_wake = asyncio.Event()
+        self._nonces: dict[tuple[str, str], str] = {}  # (signer, nonce) -> order id, of orders seen this run
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Rebuild from store and journal, re-queue lost batches, reconcile with the chain, then run."""
+        matches = await asyncio.to_thread(self.store.matches)
+        self._matches = {m.seq: m for m in matches}
+        self._by_trade = {m.trade_id: m.seq for m in matches if m.trade_id is not None}
+        last = max(self._matches, default=-1)
+        missing = await asyncio.to_thread(self.store.journal_fills_after, last)
+        if missing:
+            now = self.clock()
+            fresh = [replace(m, recorded=now, updated=now) for m in missing]
+            await asyncio.to_thread(self.store.record, fresh)
+            self._matches.update({m.seq: m for m in fresh})
+            log.info("settlement: %d journaled trade(s) recorded at start (the console stopped before it had)",
+                     len(fresh))
+        stored_cursor = await asyncio.to_thread(self.store.cursor)
+        self._cursor = stored_cursor if stored_cursor is not None else (-1, -1)
+        journal = {m.seq for m in await asyncio.to_thread(self.store.journal_fills_after, -1)}
+        for seq in sorted(set(self._matches) - journal):
+            self._report("unknown-match", seq, "a settlement record for a trade the market journal does not have")
+        self._sub = self.market.subscribe(maxsize=100_000)
+        await self._follow_events()
+        self._requeue_lost_batches()
+        await self._check_last_seq()
+        self._tasks = [asyncio.create_task(self._run(), name="settlement"),
+                       asyncio.create_task(self._order_writer(), name="settlement-orders")]
+        log.info("settlement: %d match(es), %d open, cursor %s, %d mismatch(es)", len(self._matches),
+                 sum(m.state.open for m in self._matches.values()), self._cursor, len(self.mismatches))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+        if self._sub is not None:
+            self._sub.close()
+        await asyncio.to_thread(self.store.close)
+
+    # -- the API's signed orders -------------------------------------------------------------------------
+
+    async def remember(self, order_id: str, message: dict[str, Any], signature: str) -> None:
+        """Keep a verified signed order; returns once it is stored (group commit with concurrent ones)."""
+        order = SignedOrder(order_id, str(message["participant"]), dict(message), signature)
+        key = (order.participant.lower(), str(message["nonce"]))
+        known = self._nonces.get(key)
+        if known is None:
+            known = await asyncio.to_thread(self.store.order_with_nonce, *key)
+        if known is not None and known != order_id:
+            raise NonceReused(f"nonce {message['nonce']} of {order.participant} already signed order {known}; "
+                              "sign each order with a new nonce")
+        self._nonces[key] = order_id
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending_orders.append((order, done))
+        self._order_wake.set()
+        await done
+
+    async def forget(self, order_id: str) -> None:
+        """The book refused the order (it is not in the book): its nonce is free again, nothing is kept."""
+        order = self._orders.pop(order_id, None)
+        if order is not None:
+            self._nonces.pop((order.participant.lower(), str(order.message["nonce"])), None)
+        else:
+            self._nonces = {k: v for k, v in self._nonces.items() if v != order_id}
+        await asyncio.to_thread(self.store.forget, order_id)
+
+    async def _order_writer(self) -> None:
+        while True:
+            await self._order_wake.wait()
+            self._order_wake.clear()
+            batch, self._pending_orders = self._pending_orders, []
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self.store.remember, [o for o, _ in batch])
+            except Exception as exc:
+                log.error("settlement: %d signed order(s) not stored: %s", len(batch), exc)
+                for o, fut in batch:
+                    self._nonces.pop((o.participant.lower(), str(o.message["nonce"])), None)
+                    if not fut.done():
+                        fut.set_exception(SettlementUnavailable(f"signed orders cannot be stored: {exc}"))
+                continue
+            for o, fut in batch:
+                self._orders[o.order_id] = o
+                if not fut.done():
+                    fut.set_result(None)
+
+    # -- reads ---------------------------------------------------------------------------------------------
+
+    def match(self, seq: int) -> MatchRecord | None:
+        return self._matches.get(seq)
+
+    def matches(self) -> list[MatchRecord]:
+        return [self._matches[s] for s in sorted(self._matches)]
+
+    def counts(self) -> dict[MatchState, int]:
+        out: dict[MatchState, int] = {}
+        for m in self._matches.values():
+            out[m.state] = out.get(m.state, 0) + 1
+        return out
+
+    # -- operator ------------------------------------------------------------------------------------------
+
+    async def retry(self, seqs: Sequence[int]) -> list[int]:
+        """Batch these failed matches again (an operator's decision, e.g. after unpausing); the seqs taken.
+        The contract still refuses any that settled, or a seq below the last settled one."""
+        chosen = [self._matches[s] for s in seqs if s in self._matches
+                  and self._matches[s].state is MatchState.FAILED and self._matches[s].trade_id is None]
+        now = self.clock()
+        again = [replace(m, state=MatchState.MATCHED, batch=None, error=None, updated=now) for m in chosen]
+        await self._save(again)
+        self._wake.set()
+        return [m.seq for m in again]
+
+    # -- the loop ------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("settlement step failed; trying again")
+                await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+
+    async def _step(self) -> None:
+        await self._take_trades()
+        await self._batch()
+        await self._track_batches()
+        await self._follow_events()
+        await self._after_delivery()
+
+    async def _take_trades(self) -> None:
+        sub, fresh = self._sub, []
+        now = self.clock()
+        while sub is not None and not sub.queue.empty():
+            update = sub.queue.get_nowait()
+            if update is None:
+                break
+            fresh += [MatchRecord(t.seq, t.ts, t.product, t.price, t.quantity, t.buy_id, t.sell_id,
+                                  recorded=now, updated=now) for t in update.trades if t.seq not in self._matches]
+        if sub is not None and sub.lagged:  # it dropped updates: read what the journal has instead
+            self._sub = self.market.subscribe(maxsize=100_000)
+            fresh = await asyncio.to_thread(self.store.journal_fills_after, max(self._matches, default=-1))
+            fresh = [replace(m, recorded=now, updated=now) for m in fresh]
+            log.warning("settlement lagged behind the market; %d trade(s) read back from the journal", len(fresh))
+        if fresh:
+            await asyncio.to_thread(self.store.record, fresh)
+            self._matches.update({m.seq: m for m in fresh})
+
+    async def _batch(self) -> None:
+        waiting = sorted((m for m in self._matches.values() if m.state is MatchState.MATCHED), key=lambda m: m.seq)
+        if not waiting:
+            return
+        if len(waiting) < self.batch_size and self.clock() - waiting[0].recorded < self.max_wait_s:
+            return
+        ids = {i for m in waiting for i in (m.buy_id, m.sell_id) if i not in self._orders}
+        if ids:
+            self._orders.update(await asyncio.to_thread(self.store.signed, sorted(ids)))
+        now = self.clock()
+        for start in range(0, len(waiting), self.batch_size):
+            chunk = waiting[start:start + self.batch_size]
+            unsigned = [m for m in chunk if m.buy_id not in self._orders or m.sell_id not in self._orders]
+            if unsigned:
+                await self._save([replace(m, state=MatchState.FAILED, updated=now,
+                                          error="no signed order stored for "
+                                          + ", ".join(i for i in (m.buy_id, m.sell_id) if i not in self._orders)
+                                          + ": it did not come through the participant API; cannot settle on chain")
+                                  for m in unsigned])
+                chunk = [m for m in chunk if m not in unsigned]
+            if not chunk:
+                continue
+            key = f"settle-{chunk[0].seq}-{chunk[-1].seq}-{sum(1 for _ in chunk)}-{int(now * 1000)}"
+            batched = [replace(m, state=MatchState.BATCHED, batch=key, updated=now) for m in chunk]
+            await self._save(batched)  # stored first: a restart re-queues a batch the outbox never got
+            self.chain.submit(self._command(key, batched))
+
+    def _command(self, key: str, chunk: Sequence[MatchRecord]) -> ChainCommand:
+        args = []
+        for m in chunk:
+            b, s = self._orders[m.buy_id], self._orders[m.sell_id]
+            args.append([m.seq, m.ts, m.quantity, m.price, order_tuple(b.message), order_tuple(s.message),
+                         b.signature, s.signature])
+        until = min(self.deadline(m) for m in chunk)
+        return ChainCommand(key, CONTRACT, "settleBatch", (args,),
+                            f"settle {len(chunk)} match(es) {chunk[0].seq}…{chunk[-1].seq}", valid_until=until)
+
+    def deadline(self, m: MatchRecord) -> float:
+        """Until when a match may still settle: its delivery start, and at most max_settle_delay after it was
+        made (the contract refuses it after either: TooLate)."""
+        return float(min(m.product, m.ts + self.max_settle_delay_s)) - 1.0
+
+    def _requeue_lost_batches(self) -> None:
+        by_batch: dict[str, list[MatchRecord]] = {}
+        for m in self._matches.values():
+            if m.state is MatchState.BATCHED and m.batch is not None:
+                by_batch.setdefault(m.batch, []).append(m)
+        for key, chunk in by_batch.items():
+            if self.chain.record(key) is None:
+                chunk.sort(key=lambda m: m.seq)
+                ids = {i for m in chunk for i in (m.buy_id, m.sell_id)} - set(self._orders)
+                self._orders.update(self.store.signed(sorted(ids)))
+                self.chain.submit(self._command(key, chunk))
+                log.warning("settlement: batch %s was stored but never reached the outbox; queued now", key)
+
+    async def _check_last_seq(self) -> None:
+        """The contract's parameters against the market's rules, and its highest settled match against ours:
+        higher means something settled that this console did not make."""
+        try:
+            on_chain = int(await self.chain.read(CONTRACT, "lastSeq"))
+        except Exception as exc:  # the chain is down: the events tell later
+            log.info("settlement: lastSeq not checked at start (%s)", exc)
+            return
+        rules = getattr(self.market, "rules", None)
+        if rules is not None:
+            period = int(await self.chain.read(CONTRACT, "period"))
+            gate = int(await self.chain.read(CONTRACT, "gateClosure"))
+            if (period, gate) != (rules.period_s, rules.gate_closure_s):
+                self._report("parameters-differ", None, f"OrderSettlement has period {period} s and gate closure "
+                             f"{gate} s, the market {rules.period_s} s and {rules.gate_closure_s} s: trades near "
+                             "gate closure would fail on chain; align [market] or the contract (setParameters)")
+        ours = max((m.seq for m in self._matches.values() if m.trade_id is not None), default=0)
+        if on_chain > ours:
+            self._report("chain-ahead", on_chain, f"the contract settled up to match {on_chain}, the journal's last "
+                         f"settled match is {ours}: a match was settled that this console did not make")
+
+    async def _track_batches(self) -> None:
+        now, failed = self.clock(), []
+        batches = {m.batch for m in self._matches.values() if m.state is MatchState.BATCHED and m.batch}
+        for key in batches:
+            rec = self.chain.record(key)
+            if rec is None or not rec.state.done or rec.state is TxState.CONFIRMED:
+                continue  # confirmed: each match's fate comes with its event
+            reason = f"batch {key} {rec.state.value}: {rec.error or 'no reason given'}"
+            failed += [replace(m, state=MatchState.FAILED, error=reason, updated=now)
+                       for m in self._matches.values() if m.batch == key and m.state is MatchState.BATCHED]
+            log.warning("settlement: %s (%d match(es) failed; an operator may retry them)", reason,
+                        sum(1 for m in failed if m.batch == key))
+        await self._save(failed)
+
+    # -- chain events --------------------------------------------------------------------------------------
+
+    async def _follow_events(self) -> None:
+        while True:
+            events = self.chain.events_after(*self._cursor, limit=1000)
+            if not events:
+                return
+            changed: dict[int, MatchRecord] = {}
+            for ev in events:
+                m = self._apply(ev)
+                if m is not None:
+                    changed[m.seq] = m
+            await self._save(list(changed.values()))
+            last = events[-1]
+            self._cursor = (last.block, last.log_index)
+            await asyncio.to_thread(self.store.set_cursor, *self._cursor)
+
+    def _apply(self, ev: ChainEvent) -> MatchRecord | None:
+        now = self.clock()
+        if ev.contract == CONTRACT and ev.name in ("OrderSettled", "MatchFailed"):
+            seq = _int(ev.arg("seq"))
+            m = self._matches.get(seq)
+            if m is None:
+                self._report("unknown-match", seq, f"{ev.name} in block {ev.block} for a match the journal lacks")
+                return None
+            if _hex(ev.arg("buyHash")) != m.buy_id.lower() or _hex(ev.arg("sellHash")) != m.sell_id.lower():
+                self._report("orders-differ", seq, f"{ev.name} names orders {ev.arg('buyHash')}/"
+                             f"{ev.arg('sellHash')}, the journal {m.buy_id}/{m.sell_id}")
+                return None
+            if ev.name == "MatchFailed":
+                reason = _int(ev.arg("reason"))
+                name = FAILURES[reason] if reason < len(FAILURES) else str(reason)
+                if m.trade_id is not None:
+                    self._report("failed-after-settled", seq, f"MatchFailed({name}) after it settled")
+                    return None
+                return replace(m, state=MatchState.FAILED, error=f"refused on chain: {name}", tx_hash=ev.tx_hash,
+                               updated=now)
+            quantity, price = _int(ev.arg("quantity")), _int(ev.arg("price"))
+            if (quantity, price) != (m.quantity, m.price):
+                self._report("terms-differ", seq, f"settled {quantity} Wh at {price}, journaled {m.quantity} Wh "
+                             f"at {m.price}")
+            if m.trade_id is not None and m.trade_id != _int(ev.arg("tradeId")):
+                self._report("settled-twice", seq, f"trade {m.trade_id} and {ev.arg('tradeId')}")
+                return None
+            trade_id = _int(ev.arg("tradeId"))
+            self._by_trade[trade_id] = seq
+            if m.state in (MatchState.MATCHED, MatchState.BATCHED, MatchState.FAILED):
+                self.latencies.append(now - m.recorded)
+                if m.state is MatchState.FAILED:
+                    self._report("settled-after-failed", seq, f"settled on chain although recorded failed: {m.error}")
+                return replace(m, state=MatchState.SETTLED, trade_id=trade_id, value=_int(ev.arg("value")),
+                               delivery_end=m.product + self.period_s, tx_hash=ev.tx_hash, error=None, updated=now)
+            return None
+        if ev.contract == CONTRACT and ev.name == "OrderCancelled":
+            order_id = _hex(ev.arg("orderHash"))
+            view = self.market.order(order_id)
+            if view is not None and view.status.is_open:
+                self._report("cancelled-on-chain", None, f"order {order_id} cancelled on chain by its maker but "
+                             f"{view.status.value} in the book: its matches will fail")
+            return None
+        if ev.contract == "Settlement" and ev.name in ("TradeOpened", "SettlementProposed", "SettlementDisputed",
+                                                        "SettlementFinalized"):
+            trade_id = _int(ev.arg("tradeId"))
+            seq2 = self._by_trade.get(trade_id)
+            m = self._matches.get(seq2) if seq2 is not None else None
+            if m is None:
+                return None  # a seed createOffer/executeTrade trade, not one of ours
+            if ev.name == "TradeOpened":
+                return replace(m, delivery_end=_int(ev.arg("deliveryEnd")), updated=now)
+            if ev.name == "SettlementProposed":
+                return replace(m, state=MatchState.DELIVERED, delivered_wh=_int(ev.arg("deliveredWh")), updated=now)
+            if ev.name == "SettlementDisputed":
+                return replace(m, state=MatchState.DISPUTED, updated=now,
+                               error=f"disputed by {ev.arg('by')}: {ev.arg('reason')}")
+            return replace(m, state=MatchState.PAID, delivered_wh=_int(ev.arg("deliveredWh")), updated=now)
+        return None
+
+    async def _after_delivery(self) -> None:
+        """Propose settlement of trades whose delivery has ended, finalise those past their dispute window."""
+        due = [m for m in self._matches.values() if m.state is MatchState.SETTLED and m.delivery_end is not None]
+        proposed = [m for m in self._matches.values() if m.state is MatchState.DELIVERED]
+        if not due and not proposed:
+            return
+        now_chain = await self.chain.chain_time()
+        if now_chain is None:
+            return
+        await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
+        changes = []
+        for m in due:
+            assert m.delivery_end is not None and m.trade_id is not None and m.value is not None
+            if now_chain < m.delivery_end:
+                continue
+            key = f"propose-{m.trade_id}-{now_chain}"  # a new key per attempt: the outbox never resends a key
+            self.chain.submit(ChainCommand(key, "Settlement", "proposeSettlement", self._terms(m),
+                                           f"propose settlement of trade {m.trade_id} (match {m.seq})",
+                                           valid_until=self.clock() + PAYOUT_CALL_VALID_S))
+            changes.append(replace(m, state=MatchState.PROPOSED, batch=key, updated=self.clock()))
+        for m in proposed:
+            assert m.trade_id is not None
+            until = self._final_after.get(m.seq)
+            if until is None:  # the proposal's dispute window end, as the contract keeps it
+                until = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
+                self._final_after[m.seq] = until
+            if now_chain < until:
+                continue
+            key = f"finalize-{m.trade_id}-{now_chain}"
+            self.chain.submit(ChainCommand(key, "Settlement", "finalize", self._terms(m),
+                                           f"finalize trade {m.trade_id} (match {m.seq})",
+                                           valid_until=self.clock() + PAYOUT_CALL_VALID_S))
+            changes.append(replace(m, state=MatchState.FINALIZING, batch=key, updated=self.clock()))
+        # A proposal or finalisation the chain refused goes back a step, with the reason, and is tried again
+        # (new key) after `retry_after_s`: the trade's escrow is on chain and only these calls pay it out.
+        for m in self._matches.values():
+            if m.state not in (MatchState.PROPOSED, MatchState.FINALIZING) or m.batch is None:
+                continue
+            rec = self.chain.record(m.batch)
+            if rec is None or not rec.state.done or rec.state is TxState.CONFIRMED:
+                continue
+            if self.clock() - rec.updated < self.retry_after_s:
+                continue
+            back = MatchState.SETTLED if m.state is MatchState.PROPOSED else MatchState.DELIVERED
+            log.warning("settlement: %s for match %d %s (%s); trying again", rec.description, m.seq, rec.state.value,
+                        rec.error)
+            changes.append(replace(m, state=back, error=f"{rec.description}: {rec.state.value}: {rec.error}",
+                                   updated=self.clock()))
+        await self._save(changes)
+
+    async def _load_orders(self, ids: Sequence[str]) -> None:
+        missing = sorted(set(ids) - set(self._orders))
+        if missing:
+            self._orders.update(await asyncio.to_thread(self.store.signed, missing))
+
+    def _terms(self, m: MatchRecord) -> tuple[object, ...]:
+        seller, buyer = self._orders[m.sell_id].participant, self._orders[m.buy_id].participant
+        return (m.trade_id, seller, buyer, m.quantity, m.value, m.delivery_end)
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    def state_of(self, trade: Any) -> SettlementView:
+        """Where the market's trade (its journal ``seq``) stands on its way to paid, for the trade tape."""
+        m = self._matches.get(int(trade.seq))
+        if m is None:
+            return SettlementView(SettlementState.MATCHED, None, "")
+        return SettlementView(_TAPE_STATES[m.state], m.tx_hash, m.error or "")
+
+    def subscribe(self, listener: SettlementListener) -> None:
+        """Report each match's fate to ``listener`` (the alarms: settlement failed / disputed), and every
+        mismatch found against the chain as a failure (it is reported, never corrected)."""
+        self._reports.append(listener)
+
+    async def _save(self, changed: Sequence[MatchRecord]) -> None:
+        if not changed:
+            return
+        await asyncio.to_thread(self.store.save, changed)
+        for m in changed:
+            before = self._matches.get(m.seq)
+            self._matches[m.seq] = m
+            outcome = _OUTCOMES.get(m.state)
+            if outcome is None and before is not None and before.state in _OUTCOMES:
+                outcome = SettlementOutcome.RESOLVED if before.state is MatchState.DISPUTED else \
+                    SettlementOutcome.SETTLED
+            if outcome is not None:
+                self._notify(SettlementReport(f"match {m.seq}", outcome, m.error or ""))
+
+    def _notify(self, report: SettlementReport) -> None:
+        for cb in list(self._reports):
+            try:
+                cb(report)
+            except Exception:
+                log.exception("settlement report listener failed")
+
+    def _report(self, kind: str, seq: int | None, detail: str) -> None:
+        mm = Mismatch(kind, seq, detail)
+        self.mismatches.append(mm)
+        self._notify(SettlementReport(f"mismatch {kind}" + ("" if seq is None else f" match {seq}"),
+                                      SettlementOutcome.FAILED, detail))
+        log.error("settlement mismatch (not corrected; investigate): %s%s: %s", kind,
+                  "" if seq is None else f" match {seq}", detail)
+        for cb in list(self.listeners):
+            try:
+                cb(mm)
+            except Exception:
+                log.exception("settlement mismatch listener failed")
+
+
+def _int(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"chain event value {v!r} is not an integer")
+    return v
+
+
+def _hex(v: object) -> str:
+    return str(v).lower()
+
+
+def p95(values: Sequence[float]) -> float:
+    """The 95th percentile (nearest rank) of `values`; NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+__all__ = [
+    "CONTRACT",
+    "FAILURES",
+    "MarketReader",
+    "MatchRecord",
+    "MatchState",
+    "Mismatch",
+    "NonceReused",
+    "SettlementChain",
+    "SettlementService",
+    "SettlementStore",
+    "SettlementUnavailable",
+    "SignedOrder",
+    "SignedOrders",
+    "order_tuple",
+    "p95",
+    "trade_value",
+]

@@ -1,0 +1,158 @@
+"""The market's write-ahead journal on SQLAlchemy Core (SQLite or PostgreSQL).
+
+``append`` writes a group of decisions in ONE transaction: their events (``market_events``, the source of
+truth, keyed by the journal position so nothing can be stored twice), the derived state of every order they
+touched (``market_orders``, upserted) and their trades (``market_fills``). ``load`` returns the events in
+order for the replay; ``stored_orders`` returns the derived rows so the service can check them against it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError
+
+from console.store.database import make_engine, upgrade
+from console.store.schema import market_events, market_fills, market_orders
+from core.market.codec import decode, encode
+from core.market.events import Accepted, Event
+from core.market.orders import OrderStatus, OrderView, Side
+from core.market.ports import JournalBatch, JournalConflict, JournalEntry
+
+log = logging.getLogger(__name__)
+
+
+def _keys(event: Event) -> tuple[str | None, str | None, int | None]:
+    """(order id, participant, product) of an event, for the indexed columns."""
+    if isinstance(event, Accepted):
+        return event.order.order_id, event.order.participant, event.order.product
+    order_id = getattr(event, "order_id", None)
+    product = getattr(event, "product", None)
+    return order_id, None, product
+
+
+class SqlMarketJournal:
+    """:class:`core.market.ports.MarketJournal` on a database URL (migrated to head on first use, so that
+    building it does no I/O)."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self._engine = engine
+        self._migrated = False
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+            if self._engine.dialect.name == "sqlite":
+                # Acknowledged means durable: every commit is fsynced (WAL + synchronous=FULL; the historian's
+                # NORMAL may lose the last commits on power loss). Group commit pays the fsync once per group.
+                sa_event.listen(self._engine, "connect", _full_sync)
+        if not self._migrated:
+            upgrade(self._engine)
+            self._migrated = True
+        return self._engine
+
+    def load(self) -> list[JournalEntry]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(market_events.c.seq, market_events.c.kind, market_events.c.payload).order_by(market_events.c.seq)
+            ).all()
+        return [JournalEntry(seq, decode(kind, json.loads(payload))) for seq, kind, payload in rows]
+
+    def next_seq(self) -> int:
+        with self.engine.connect() as conn:
+            last = conn.execute(select(market_events.c.seq).order_by(market_events.c.seq.desc()).limit(1)).scalar()
+        return 0 if last is None else int(last) + 1
+
+    def append(self, batches: Sequence[JournalBatch]) -> None:
+        events: list[dict[str, Any]] = []
+        fills: list[dict[str, Any]] = []
+        orders: dict[str, tuple[OrderView, int, int | None]] = {}  # id -> (view, updated seq, accepted seq)
+        for batch in batches:
+            last_seq = batch.entries[-1].seq if batch.entries else -1
+            for seq, event in batch.entries:
+                kind, payload = encode(event)
+                order_id, participant, product = _keys(event)
+                events.append({"seq": seq, "ts": event.ts, "kind": kind, "order_id": order_id,
+                               "participant": participant, "product": product,
+                               "payload": json.dumps(payload, separators=(",", ":"))})
+                if isinstance(event, Accepted):
+                    orders[event.order.order_id] = (event_view(event), seq, seq)
+            for view in batch.orders:
+                prev = orders.get(view.order_id)
+                orders[view.order_id] = (view, last_seq, prev[2] if prev else None)
+            for seq, trade, buyer, seller in batch.fills:
+                fills.append({"seq": seq, "ts": trade.ts, "product": trade.product, "price": trade.price,
+                              "quantity": trade.quantity, "buy_id": trade.buy_id, "sell_id": trade.sell_id,
+                              "buyer": buyer, "seller": seller, "aggressor": trade.aggressor.value})
+        if not events:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(market_events), events)
+                if fills:
+                    conn.execute(insert(market_fills), fills)
+                # One executemany per statement for the whole group (not one statement per order).
+                new_rows = [{**_order_row(view, updated), "accepted_seq": accepted}
+                            for view, updated, accepted in orders.values() if accepted is not None]
+                changed = [{**_order_row(view, updated), "key": view.order_id}
+                           for view, updated, accepted in orders.values() if accepted is None]
+                if new_rows:
+                    conn.execute(insert(market_orders), new_rows)
+                if changed:
+                    conn.execute(_UPDATE_ORDER, changed)
+        except IntegrityError as exc:
+            raise JournalConflict(
+                f"market journal {self.url}: events {events[0]['seq']}…{events[-1]['seq']} would overwrite stored "
+                f"positions (another console writing the same journal?): {exc.orig}"
+            ) from exc
+
+    def stored_orders(self) -> list[OrderView]:
+        c = market_orders.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.order_id, c.participant, c.product, c.side, c.price, c.status, c.submitted,
+                                       c.filled, c.cancelled, c.remaining).order_by(c.order_id)).all()
+        return [OrderView(r[0], r[1], int(r[2]), Side(r[3]), None if r[4] is None else int(r[4]), OrderStatus(r[5]),
+                          int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in rows]
+
+    def fills_of(self, participant: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The participant's trades, newest first (for reports and tools; the API reads the live book)."""
+        c = market_fills.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(market_fills).where((c.buyer == participant) | (c.seller == participant))
+                                .order_by(c.seq.desc()).limit(limit)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def _full_sync(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()
+
+
+_UPDATE_ORDER = update(market_orders).where(market_orders.c.order_id == bindparam("key")).values(
+    {c: bindparam(c) for c in ("participant", "product", "side", "price", "status", "submitted", "filled",
+                               "cancelled", "remaining", "updated_seq")})
+
+
+def event_view(ev: Accepted) -> OrderView:
+    """An order's row as accepted (before it works): nothing filled yet."""
+    s = ev.order
+    status = OrderStatus.WORKING if ev.active else OrderStatus.PENDING
+    return OrderView(s.order_id, s.participant, s.product, s.side, s.price, status, s.quantity, 0, 0, s.quantity)
+
+
+def _order_row(v: OrderView, updated_seq: int) -> dict[str, Any]:
+    return {"order_id": v.order_id, "participant": v.participant, "product": v.product, "side": v.side.value,
+            "price": v.price, "status": v.status.value, "submitted": v.submitted, "filled": v.filled,
+            "cancelled": v.cancelled, "remaining": v.remaining, "updated_seq": updated_seq}

@@ -1,0 +1,200 @@
+"""Signed orders, match settlement states and the settlement tracker's event cursor (SQLAlchemy Core on the
+market journal's database, SQLite or PostgreSQL; tables from migration 0007).
+
+The market's own fills (``market_fills``, written with the journal) are read here too: on start the service
+records every journaled trade it has not recorded yet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from console.services.settlement import MatchRecord, MatchState, SignedOrder
+from console.store.database import make_engine, upgrade
+from console.store.schema import market_fills
+
+_meta = MetaData()
+settlement_orders = Table(
+    "settlement_orders", _meta,
+    Column("order_id", String(80), primary_key=True),
+    Column("participant", String(42), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("signature", String(140), nullable=False),
+    Column("nonce", String(80), nullable=False),
+    Column("stored", Float, nullable=False),
+)
+settlement_matches = Table(
+    "settlement_matches", _meta,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("product", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("buy_id", String(80), nullable=False),
+    Column("sell_id", String(80), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("batch", String(80)),
+    Column("trade_id", BigInteger),
+    Column("value", BigInteger),
+    Column("delivery_end", BigInteger),
+    Column("delivered_wh", BigInteger),
+    Column("tx_hash", String(80)),
+    Column("error", Text),
+    Column("recorded", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+settlement_cursor = Table(
+    "settlement_cursor", _meta,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+)
+_FIELDS = [c.name for c in settlement_matches.columns]
+
+
+class SqlSettlementStore:
+    """:class:`console.services.settlement.SettlementStore` on a database URL (migrated on first use)."""
+
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self._engine = engine
+        self._migrated = False
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.url)
+        if not self._migrated:
+            upgrade(self._engine)
+            self._migrated = True
+        return self._engine
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT … ON CONFLICT DO NOTHING in this database's dialect."""
+        ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        return ins(table).on_conflict_do_nothing()
+
+    def remember(self, orders: Sequence[SignedOrder]) -> None:
+        if not orders:
+            return
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(self._insert(settlement_orders), [
+                {"order_id": o.order_id, "participant": o.participant.lower(), "signature": o.signature,
+                 "nonce": str(o.message["nonce"]), "stored": now,
+                 "message": json.dumps(o.message, separators=(",", ":"))} for o in orders])
+
+    def forget(self, order_id: str) -> None:
+        """Delete a stored order no match refers to (one the book refused)."""
+        m, c = settlement_matches.c, settlement_orders.c
+        with self.engine.begin() as conn:
+            used = conn.execute(select(m.seq).where((m.buy_id == order_id) | (m.sell_id == order_id)).limit(1)).first()
+            if used is None:
+                conn.execute(delete(settlement_orders).where(c.order_id == order_id))
+
+    def signed(self, order_ids: Sequence[str]) -> dict[str, SignedOrder]:
+        out: dict[str, SignedOrder] = {}
+        c = settlement_orders.c
+        with self.engine.connect() as conn:
+            for start in range(0, len(order_ids), 500):
+                rows = conn.execute(select(c.order_id, c.participant, c.message, c.signature)
+                                    .where(c.order_id.in_(list(order_ids[start:start + 500])))).all()
+                for order_id, _, text, signature in rows:
+                    message = json.loads(text)  # the signer as signed (checksummed); the column is for lookups
+                    out[order_id] = SignedOrder(order_id, str(message["participant"]), message, signature)
+        return out
+
+    def order_with_nonce(self, participant: str, nonce: str) -> str | None:
+        c = settlement_orders.c
+        with self.engine.connect() as conn:
+            found = conn.execute(select(c.order_id).where(c.participant == participant.lower(), c.nonce == nonce)
+                                 .limit(1)).scalar()
+        return None if found is None else str(found)
+
+    def record(self, matches: Sequence[MatchRecord]) -> int:
+        """Insert new matches (a seq stored before is left as it is); how many were new."""
+        if not matches:
+            return 0
+        c = settlement_matches.c
+        with self.engine.begin() as conn:
+            known = set(conn.execute(select(c.seq).where(c.seq.in_([m.seq for m in matches]))).scalars())
+            new = [_row(m) for m in matches if m.seq not in known]
+            if new:
+                conn.execute(self._insert(settlement_matches), new)
+        return len(new)
+
+    def save(self, matches: Sequence[MatchRecord]) -> None:
+        if not matches:
+            return
+        c = settlement_matches.c
+        with self.engine.begin() as conn:
+            for m in matches:
+                row = _row(m)
+                done = conn.execute(update(settlement_matches).where(c.seq == m.seq).values(**row)).rowcount
+                if not done:
+                    conn.execute(self._insert(settlement_matches), [row])
+
+    def matches(self, open_only: bool = False) -> list[MatchRecord]:
+        c = settlement_matches.c
+        q = select(settlement_matches).order_by(c.seq)
+        if open_only:
+            q = q.where(c.state.notin_([MatchState.PAID.value, MatchState.FAILED.value]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [_record(dict(r)) for r in rows]
+
+    def journal_fills_after(self, seq: int) -> list[MatchRecord]:
+        c = market_fills.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.seq, c.ts, c.product, c.price, c.quantity, c.buy_id, c.sell_id)
+                                .where(c.seq > seq).order_by(c.seq)).all()
+        return [MatchRecord(int(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]), str(r[5]), str(r[6]))
+                for r in rows]
+
+    def cursor(self) -> tuple[int, int] | None:
+        c = settlement_cursor.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.block, c.log_index).where(c.id == 1)).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
+    def set_cursor(self, block: int, log_index: int) -> None:
+        c = settlement_cursor.c
+        with self.engine.begin() as conn:
+            if not conn.execute(update(settlement_cursor).where(c.id == 1)
+                                .values(block=block, log_index=log_index)).rowcount:
+                conn.execute(settlement_cursor.insert().values(id=1, block=block, log_index=log_index))
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def _row(m: MatchRecord) -> dict[str, Any]:
+    row = {f: getattr(m, f) for f in _FIELDS}
+    row["state"] = m.state.value
+    return row
+
+
+def _record(r: dict[str, Any]) -> MatchRecord:
+    r["state"] = MatchState(r["state"])
+    return MatchRecord(**r)

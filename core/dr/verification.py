@@ -1,0 +1,82 @@
+"""Measurement and verification: reduction against the baseline, and what it earns.
+
+Per interval the reduction is baseline − actual (kW; negative when the participant drew more). The
+verified energy is the sum over the event's intervals, never below zero, optionally capped at what was
+committed. Compensation is paid in whole Wh and whole base units, both rounded down: the operator never
+pays for energy that was not delivered, and two runs on the same data pay the same to the base unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.dr.baselines import Array, Baseline
+
+
+@dataclass(frozen=True, slots=True)
+class Performance:
+    reduction_kw: Array      # per event interval: baseline − actual
+    baseline_kw: Array       # per event interval
+    actual_kw: Array         # per event interval
+    verified_wh: int         # whole Wh, >= 0, capped where a cap was given
+
+    @property
+    def verified_kwh(self) -> float:
+        return self.verified_wh / 1000.0
+
+    @property
+    def mean_reduction_kw(self) -> float:
+        return float(self.reduction_kw.mean()) if len(self.reduction_kw) else 0.0
+
+
+def measure(baseline: Baseline, actual_kw: Array, first: int, last: int, cap_kwh: float | None = None) -> Performance:
+    """Reduction in intervals ``[first, last)`` of a day whose interval loads are ``actual_kw``."""
+    n = len(actual_kw)
+    if len(baseline.kw) != n:
+        raise ValueError(f"baseline has {len(baseline.kw)} intervals, the measured day {n}")
+    if not 0 <= first < last <= n:
+        raise ValueError(f"event intervals [{first}, {last}) are not within the day's {n} intervals")
+    if not np.all(np.isfinite(actual_kw[first:last])):
+        missing = [first + i for i, v in enumerate(actual_kw[first:last]) if not np.isfinite(v)]
+        raise ValueError(f"measured load missing in event interval(s) {missing}: cannot verify the reduction")
+    interval_h = 24.0 / n
+    base = baseline.kw[first:last]
+    act = actual_kw[first:last]
+    reduction = base - act
+    wh = max(0.0, float(reduction.sum()) * interval_h * 1000.0)
+    if cap_kwh is not None:
+        wh = min(wh, cap_kwh * 1000.0)
+    # 1e-6 Wh of slack: a sum that is 1999.9999999 Wh in floating point was 2000 Wh by hand.
+    return Performance(reduction_kw=reduction, baseline_kw=base, actual_kw=act, verified_wh=int(wh + 1e-6))
+
+
+def compensation_base_units(verified_wh: int, price_per_kwh: int) -> int:
+    """Whole base units for ``verified_wh`` at ``price_per_kwh`` base units per kWh, rounded down."""
+    if verified_wh < 0 or price_per_kwh < 0:
+        raise ValueError(f"verified energy and price must be >= 0, got {verified_wh} Wh at {price_per_kwh}")
+    return verified_wh * price_per_kwh // 1000
+
+
+def baseline_wh(baseline: Baseline, t0_s: float, t1_s: float) -> int:
+    """Whole Wh the baseline draws between two times of its day (seconds after local midnight), the
+    partial intervals at both ends counted pro rata: what the oracle states on chain for the span from
+    a participant's opt-in to its last meter reading (GridBalance.recordDelivery)."""
+    n = len(baseline.kw)
+    step = 86400.0 / n
+    if not 0 <= t0_s <= t1_s <= 86400.0:
+        raise ValueError(f"span {t0_s}..{t1_s} s is not within one day")
+    edges = np.arange(n + 1) * step
+    overlap = np.clip(np.minimum(edges[1:], t1_s) - np.maximum(edges[:-1], t0_s), 0.0, None)
+    return int(float((baseline.kw * overlap).sum()) / 3.6 + 1e-6)  # kW·s -> Wh
+
+
+def pro_rata_payment(compensation: int, delivered_wh: int, total_delivered_wh: int, target_wh: int) -> int:
+    """A participant's share as GridBalance.claimCompensation pays it: compensation × delivered / basis,
+    rounded down, where the basis is the requested energy or, when the participants together delivered
+    more, what they delivered (so the escrow is never exceeded)."""
+    basis = max(total_delivered_wh, target_wh)
+    if basis <= 0:
+        return 0
+    return compensation * delivered_wh // basis

@@ -1,0 +1,90 @@
+"""`energynet sim world`: one world, its OPC-UA and Modbus faces, a scenario, the participants file.
+
+Start-up in two steps, so that a console gets the frequency within a second or two of the start and not
+after the seconds of CPU that pandapower, pvlib and the network take: (1) the OPC-UA face listens at once
+and publishes the interconnection's frequency from a :class:`FrequencyPreview` (the other values say
+BadWaitingForInitialData); (2) the world is built in the runner's thread, catches up the ticks since the
+start, and then the Modbus face, the scenario and the participants file follow. Only numpy, asyncua and
+this package's light modules are imported before step (1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from drivers.sim.world.clock import WorldClock
+from drivers.sim.world.frequency import InterconnectionConfig
+from drivers.sim.world.opcua_face import WorldOpcUaServer
+from drivers.sim.world.preview import FrequencyPreview
+from drivers.sim.world.runner import WorldRunner
+from drivers.sim.world.scenario import load_scenario
+
+if TYPE_CHECKING:
+    from drivers.sim.world.model import World
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOUSEHOLDS = 24  # + 9 businesses and farms + the feeder ends: ~67 Modbus devices polled at 1 Hz
+
+
+async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_port: int = 5020,
+                      households: int | None = DEFAULT_HOUSEHOLDS, speed: float = 1.0,
+                      scenario: Path | None = None, seed: int = 1, participants_out: Path | None = None,
+                      stop: asyncio.Event | None = None, start: datetime | None = None,
+                      keys_dir: Path | None = None, stamp_offset: timedelta = timedelta(0)) -> None:
+    """Run the world and both faces until ``stop`` is set or the task is cancelled.
+
+    ``start``: the world clock's start (default: the clock's default, a June night; the CLI passes a
+    daytime); ``keys_dir``: the participants' keystores (default ``keys/`` beside ``participants_out``);
+    ``stamp_offset``: the OPC-UA timestamps are the simulated instants minus this."""
+    t0 = time.monotonic()
+    played = load_scenario(scenario) if scenario is not None else None
+    clock = WorldClock() if start is None else WorldClock(start)
+    preview = FrequencyPreview(seed, InterconnectionConfig(), clock.start, clock.tick_s)
+    runner = WorldRunner.building(preview, speed=speed)
+    opcua = WorldOpcUaServer(runner, host, opcua_port, stamp_offset=stamp_offset)
+    modbus = None
+    player = None
+    await opcua.start()
+    await runner.start()
+    log.info("world: OPC-UA listening %.2f s after the start; building the world", time.monotonic() - t0)
+
+    def build() -> World:
+        from drivers.sim.world.model import World, WorldConfig
+
+        return World(WorldConfig(seed=seed, clock=clock))
+
+    try:
+        world = await runner.attach(build)
+        log.info("world: built %.2f s after the start", time.monotonic() - t0)
+        from drivers.sim.world.modbus_face import WorldModbusServer
+        from drivers.sim.world.scenario import ScenarioPlayer
+
+        modbus = await asyncio.to_thread(WorldModbusServer, runner, host, modbus_port, households)
+        await modbus.start()
+        if played is not None:
+            player = ScenarioPlayer(played, runner, modbus)
+            await player.start()
+        log.info("world: serving %d Modbus devices %.2f s after the start", len(modbus.devices),
+                 time.monotonic() - t0)
+        if participants_out is not None:
+            from drivers.sim.world.participants import write_participants
+
+            written = await asyncio.to_thread(write_participants, participants_out, world.participants,
+                                              modbus.devices, host=host, modbus_port=modbus_port, seed=seed,
+                                              start=clock.start, keys_dir=keys_dir)
+            log.info("participants file written to %s (%d participants, keystores in %s)", participants_out,
+                     len(written.participants), keys_dir or participants_out.parent / "keys")
+        await (stop or asyncio.Event()).wait()
+    finally:
+        if player is not None:
+            await player.stop()
+        await runner.stop()
+        await opcua.stop()
+        if modbus is not None:
+            await modbus.stop()

@@ -1,0 +1,88 @@
+"""The world's fast start: the frequency is served before the world is built, and it is the world's own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from asyncua import ua
+from asyncua.client.client import Client
+
+from drivers.sim.world.clock import WorldClock, utc
+from drivers.sim.world.frequency import InterconnectionConfig
+from drivers.sim.world.model import World, WorldConfig
+from drivers.sim.world.opcua_face import WorldOpcUaServer
+from drivers.sim.world.preview import FrequencyPreview
+from drivers.sim.world.runner import WorldRunner
+from drivers.sim.world.solar import daytime_start
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.drivers, pytest.mark.timeout(90)]
+START = utc(2026, 6, 22, 10)
+
+
+def test_the_preview_is_the_worlds_frequency_bit_for_bit() -> None:
+    # a trip now and then, so the trip draws are part of the stream too
+    config = InterconnectionConfig(trip_mean_interval_s=20.0)
+    world = World(WorldConfig(seed=7, clock=WorldClock(START), interconnection=config))
+    preview = FrequencyPreview(7, config, START)
+    assert preview.trace == tuple(world.snapshot.frequency_trace_hz)
+    for _ in range(60):
+        s = world.step()
+        preview.step()
+        assert preview.trace == tuple(s.frequency_trace_hz)
+        assert preview.time == s.time
+        assert preview.rocof_hz_s == s.rocof_hz_s
+    assert world.interconnection.trips == preview.interconnection.trips != []
+
+
+def test_the_demo_clock_starts_in_daylight_at_the_site() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    night = datetime(2026, 12, 2, 3, 23, tzinfo=UTC)  # 04:23 in Munich
+    assert daytime_start(night) == datetime(2026, 12, 2, 11, 0, tzinfo=berlin)
+    noon = datetime(2026, 6, 22, 10, 30, 15, 500, tzinfo=UTC)  # 12:30 CEST: the wall clock as it is
+    assert daytime_start(noon) == datetime(2026, 6, 22, 12, 30, 15, tzinfo=berlin)
+    late = datetime(2026, 6, 22, 21, 0, tzinfo=UTC)  # 23:00 CEST: that day's 11:00
+    assert daytime_start(late) == datetime(2026, 6, 22, 11, 0, tzinfo=berlin)
+
+
+async def test_the_frequency_is_served_while_the_world_is_built_then_everything() -> None:
+    preview = FrequencyPreview(1, InterconnectionConfig(), START)
+    runner = WorldRunner.building(preview, speed=2.0)
+    offset = timedelta(hours=6)  # the demo: a daytime world stamped with the wall clock
+    face = WorldOpcUaServer(runner, port=free_port(), rate_hz=20, stamp_offset=offset)
+    await face.start()
+    await runner.start()
+    client = Client(face.endpoint, timeout=5)
+    await client.connect()
+    try:
+        await asyncio.sleep(0.6)
+        f = await client.get_node("ns=2;s=World.Frequency").read_data_value()
+        assert f.StatusCode.is_good() and 49.9 < f.Value.Value < 50.1
+        assert f.SourceTimestamp.astimezone(UTC) <= START - offset + timedelta(seconds=preview.ticks)
+        assert preview.ticks >= 1
+        demand = await client.get_node("ns=2;s=World.Demand").read_data_value(raise_on_bad_status=False)
+        assert demand.StatusCode.value == ua.StatusCodes.BadWaitingForInitialData
+        ends = await client.get_node("ns=2;s=World.Feeder10.EndVoltage").read_data_value(raise_on_bad_status=False)
+        assert ends.StatusCode.value == ua.StatusCodes.BadWaitingForInitialData
+
+        world = await runner.attach(lambda: World(WorldConfig(clock=WorldClock(START))))
+        # the world catches up with the ticks since the start (the preview stops at the handover) and serves
+        for _ in range(200):
+            if world.clock.ticks >= preview.ticks:
+                break
+            await asyncio.sleep(0.05)
+        assert world.clock.ticks >= preview.ticks
+        await asyncio.sleep(0.3)
+        demand = await client.get_node("ns=2;s=World.Demand").read_data_value()
+        assert demand.StatusCode.is_good() and 10e3 < demand.Value.Value < 500e3
+        p = await client.get_node("ns=2;s=World.Transformer.P").read_data_value()
+        stamp = p.SourceTimestamp.astimezone(UTC) + offset
+        assert stamp.timestamp() == pytest.approx(START.timestamp() + round((stamp - START).total_seconds()))
+        assert 49.9 < await client.get_node("ns=2;s=World.Frequency").read_value() < 50.1
+    finally:
+        await client.disconnect()
+        await runner.stop()
+        await face.stop()
