@@ -48,9 +48,9 @@ print(f"shown {time.monotonic():.4f}", flush=True)
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    from console.net_ports import free_port
+
+    return free_port()  # below the ephemeral range (console/net_ports.py)
 
 
 CACHE = Path(tempfile.gettempdir()) / "energynet-bench-startup-cache"  # XDG_CACHE_HOME of every run

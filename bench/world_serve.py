@@ -39,9 +39,9 @@ from drivers.sim.world.model import World  # noqa: E402
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    from console.net_ports import free_port
+
+    return free_port()  # below the ephemeral range (console/net_ports.py)
 
 
 class _Sink:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_data_dir
 
@@ -101,6 +102,7 @@ def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
 
 
 PARTICIPANT_CREDITS = 10_000 * ENC  # EnergyNet Credit minted to each world participant
+REGISTRATION_GAS = 400_000  # a cap, not a cost: registerParticipant with a 20-character id uses ~120k
 PARTICIPANT_GAS_WEI = 10 * 10**18  # ether sent to each for its own transactions (orders, withdrawals)
 
 
@@ -122,7 +124,7 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
     wallet, credits and gas money. Writes and returns ``<out_dir>/participants-registered.json``.
     Only addresses are used: the keys stay in the participants' keystores."""
     from web3 import Web3
-    from web3.types import Wei
+    from web3.types import Nonce, Wei
 
     from drivers.sim.world.participants import load_participants
 
@@ -135,17 +137,30 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
     meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
     token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
     registered: list[dict[str, str]] = []
+    # Four transactions per participant, sent back to back with explicit nonces and gas (no estimate, no
+    # receipt wait between them: ~120 round trips of waiting made the demo register too late on a loaded
+    # machine); every receipt is checked once all are sent, so a revert still stops the registration.
+    nonce = int(w3.eth.get_transaction_count(operator.address, "pending"))
+    sent: list[tuple[str, Any]] = []
     for p in book.participants:
         if stopped():
             raise RuntimeError(f"stopped after registering {len(registered)} of {len(book.participants)} participants")
         wallet = Web3.to_checksum_address(p.wallet)
-        transact(w3, meter.functions.registerParticipant(wallet, p.id))
-        transact(w3, meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet))
-        transact(w3, token.functions.mint(wallet, PARTICIPANT_CREDITS))
-        w3.eth.wait_for_transaction_receipt(w3.eth.send_transaction(
-            {"from": operator.address, "to": wallet, "value": Wei(PARTICIPANT_GAS_WEI)}), timeout=60, poll_latency=0.05)
+        for call in (meter.functions.registerParticipant(wallet, p.id),
+                     meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet),
+                     token.functions.mint(wallet, PARTICIPANT_CREDITS)):
+            sent.append((p.id, call.transact({"nonce": Nonce(nonce), "gas": REGISTRATION_GAS})))
+            nonce += 1
+        sent.append((p.id, w3.eth.send_transaction({"from": operator.address, "to": wallet, "nonce": Nonce(nonce),
+                                                    "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)})))
+        nonce += 1
         meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
         registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
+    for pid, tx in sent:
+        receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=60, poll_latency=0.05)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"registering participant {pid!r}: transaction {receipt['transactionHash'].hex()} "
+                               "reverted (is it registered already on this chain?)")
     path = out_dir / "participants-registered.json"
     path.write_text(json.dumps({"chainId": dep.chain_id, "block": int(w3.eth.block_number),
                                 "participants_file": str(participants), "credits": PARTICIPANT_CREDITS,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from console import config as config_mod
+from console.net_ports import free_port
 
 log = logging.getLogger(__name__)
 
@@ -255,12 +256,6 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_free_within(port: int, timeout_s: float) -> bool:

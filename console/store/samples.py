@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 
 from sqlalchemy import Connection, Engine, Table, func, insert, null, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from console.store.bucket_queries import prepare, raw_buckets, rollup_buckets
 from console.store.retention import TIERS
@@ -34,13 +36,17 @@ class SampleStore:
         self.engine = engine
         self.dialect = engine.dialect.name
         self._ids: dict[str, int] = {}
+        # register() (the acquisition's start) and point_id() (the writer thread, for a sample that arrives
+        # before its definition) both create point rows: without one lock, both read "absent" and the second
+        # insert fails on points.key, which spooled a whole batch at every demo start.
+        self._creating = threading.Lock()
 
     # ---- points -----------------------------------------------------------------
 
     def register(self, defs: Iterable[PointDef]) -> None:
         """Make sure every point has a row with its name/unit/kind as defined now: a row stored
         before without them (a sample that arrived first) or with an old unit is brought up to date."""
-        with self.engine.begin() as conn:
+        with self._creating, self.engine.begin() as conn:
             stored = {k: (i, (n, u, kd)) for k, i, n, u, kd in conn.execute(
                 select(points.c.key, points.c.id, points.c.name, points.c.unit, points.c.kind))}
             for d in defs:
@@ -61,14 +67,23 @@ class SampleStore:
     def point_id(self, key: str) -> int:
         """Id of a point key, creating a bare row for a key not registered yet."""
         pid = self._ids.get(key)
-        if pid is None:
-            with self.engine.begin() as conn:
-                pid = conn.execute(select(points.c.id).where(points.c.key == key)).scalar()
-                if pid is None:
-                    pid = conn.execute(insert(points).values(key=key, name=key, unit="", kind="other")
-                                       .returning(points.c.id)).scalar_one()
+        if pid is not None:
+            return pid
+        with self._creating:
+            try:
+                pid = self._select_or_create(key)
+            except IntegrityError:  # another process created it between our select and insert: it exists now
+                pid = self._select_or_create(key)
             self._ids[key] = pid
         return pid
+
+    def _select_or_create(self, key: str) -> int:
+        with self.engine.begin() as conn:
+            pid = conn.execute(select(points.c.id).where(points.c.key == key)).scalar()
+            if pid is None:
+                pid = conn.execute(insert(points).values(key=key, name=key, unit="", kind="other")
+                                   .returning(points.c.id)).scalar_one()
+        return int(pid)
 
     # ---- writes -------------------------------------------------------------------
 

@@ -27,22 +27,26 @@ def test_demo_writes_a_screenshot_of_a_live_console(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "console", "demo", "--port", str(free_port()), "--modbus-port", str(free_port()),
          "--chain-port", str(free_port()),
-         "--screenshot", str(png), "--quit-after", "45"],
+         "--screenshot", str(png), "--quit-after", "60"],
         capture_output=True, text=True, timeout=220, env=env,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     summary = re.search(r"session summary: frames=(\d+) samples=(\d+) loop_lag_p99_ms=(\d+) sources: (.*)", out.stderr)
     assert summary, out.stderr[-3000:]
     frames, samples = int(summary[1]), int(summary[2])
-    assert frames >= 100  # ~20 Hz refresh for ~43 s
+    assert frames >= 100  # ~20 Hz refresh for ~58 s
     assert samples >= 20 * 10  # the frequency at 20 Hz alone gives that in 10 s
     sources = dict(s.split("=") for s in summary[4].split(", "))
     assert sources["world"] == "connected"
     # every participant's devices answer over Modbus (69 with the default 24 households), the background too
     assert len(sources) == 1 + 69 and sources["background"] == "connected"
     assert sum(v == "connected" for v in sources.values()) >= 60, summary[4]
-    stored = re.search(r"historian: HistorianStats\(queued=(\d+), written=(\d+)", out.stderr)
-    assert stored and int(stored[1]) == 0 and int(stored[2]) >= samples * 0.9  # all stored at shutdown
+    stored = re.search(r"historian: HistorianStats\(queued=(\d+), written=(\d+), spooled=(\d+), replayed=(\d+)",
+                       out.stderr)
+    assert stored, out.stderr[-3000:]
+    # all stored at shutdown: written directly or spooled during a database hiccup and replayed from the spool
+    assert int(stored[1]) == 0 and int(stored[2]) + int(stored[4]) >= samples * 0.9, stored[0]
+    assert int(stored[3]) == int(stored[4]), stored[0]  # nothing left in the spool
     assert (tmp_path / "data" / "energynet" / "historian.sqlite").exists()
     # The window opens before the first live value arrives (the simulators start alongside it), and the
     # chain, deployed in the background, reaches the console within the run.
@@ -52,10 +56,11 @@ def test_demo_writes_a_screenshot_of_a_live_console(tmp_path: Path) -> None:
     assert float(shown[1]) < float(live[1])
     assert 49.0 < float(live[2]) < 51.0
     assert re.search(r"demo chain on http://127\.0\.0\.1:\d+", out.stderr), out.stderr[-3000:]
-    assert "stopping: --quit-after 45 s" in out.stderr
-    # the world's participants, registered on the demo chain from the participants file the world wrote
+    assert "stopping: --quit-after 60 s" in out.stderr
+    # the world's participants, registered on the demo chain from the participants file the world wrote (chain
+    # up and the registration compete with the world and the console for 2 cores: ~30 s quiet, >45 s on CI)
     registered = re.search(r"world participants registered on chain: (\S+participants-registered\.json)", out.stderr)
-    assert registered, out.stderr[-3000:]
+    assert registered, "\n".join(line for line in out.stderr.splitlines() if "chain" in line or "participants" in line)
     assert not Path(registered[1]).exists()  # the demo directory (keystores too) is gone after the demo
     image = QImage(str(png))
     assert image.width() >= 1200 and image.height() >= 700
