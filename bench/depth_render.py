@@ -28,7 +28,8 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
 from bench.stats import machine, summary_ms
-from widgets.depth_chart import ASK_COLOUR, BID_COLOUR, DepthChart, cumulative
+from widgets import palette
+from widgets.depth_chart import ASK_SERIES, BID_SERIES, DepthChart, cumulative
 
 LEVELS = 1000
 UPDATES = 100  # 10 s of a 10 Hz book
@@ -51,6 +52,7 @@ def make_book(i: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
 def bare() -> tuple[pg.PlotWidget, object]:
     w = pg.PlotWidget()
     # The same pens and opaque fills as ours (a translucent fill alone costs ~2x: alpha blending of the area).
+    BID_COLOUR, ASK_COLOUR = palette.SERIES[BID_SERIES], palette.SERIES[ASK_SERIES]
     bids = w.plot(stepMode="center", fillLevel=0, brush=pg.mkColor(BID_COLOUR).darker(260), pen=pg.mkPen(BID_COLOUR))
     asks = w.plot(stepMode="center", fillLevel=0, brush=pg.mkColor(ASK_COLOUR).darker(260), pen=pg.mkPen(ASK_COLOUR))
 

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from core.alarms.definitions import Priority
 from core.alarms.snapshot import AlarmSnapshot
+from widgets import palette, theme
 from widgets.alarm_style import PRIORITY_COLOUR, PRIORITY_GLYPH, PRIORITY_TEXT
-from widgets.palette import ALERT, TEXT, TEXT_DIM
 
 HEIGHT = 26
 
@@ -63,14 +63,17 @@ class AlarmBanner(QFrame):
         self.fmt_time = fmt_time
         self.setFixedHeight(HEIGHT)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-        self.setStyleSheet("QFrame#alarmBanner { background: #25292c; border-bottom: 1px solid #4a5056; }"
+        # Built in the theme shown now; a later switch recolours it (theme.recolour), and show_snapshot
+        # reads palette.* when it draws, so both themes read right whichever was shown first.
+        self.setStyleSheet(f"QFrame#alarmBanner {{ background: {theme.shown('#25292c')}; "
+                           f"border-bottom: 1px solid {palette.GRID}; }}"
                            "QLabel { background: transparent; padding: 0 4px; }")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         row = QHBoxLayout(self)
         row.setContentsMargins(6, 0, 6, 0)
         row.setSpacing(6)
         self.title = QLabel("ALARMS")
-        self.title.setStyleSheet(f"color: {TEXT_DIM}; font-weight: bold;")
+        self.title.setStyleSheet(f"color: {palette.TEXT_DIM}; font-weight: bold;")
         row.addWidget(self.title)
         self.counts: dict[Priority, QLabel] = {}
         for p in Priority:
@@ -100,13 +103,13 @@ class AlarmBanner(QFrame):
             return
         self._shown = key
         for p, n in per.items():
-            colour = PRIORITY_COLOUR[p] if n else TEXT_DIM
+            colour = PRIORITY_COLOUR[p] if n else palette.TEXT_DIM
             weight = "bold" if n else "normal"
             self.counts[p].setText(f"{PRIORITY_GLYPH[p]} {n}")
             self.counts[p].setStyleSheet(f"color: {colour}; font-weight: {weight};")
         if top is None:
             self.newest.set_full_text("no unacknowledged alarms")
-            self.newest.setStyleSheet(f"color: {TEXT_DIM};")
+            self.newest.setStyleSheet(f"color: {palette.TEXT_DIM};")
         else:
             when = top.state.active_since if top.state.active_since is not None else top.changed
             self.newest.set_full_text(f"{PRIORITY_GLYPH[top.priority]} {PRIORITY_TEXT[top.priority]}  "
@@ -114,16 +117,16 @@ class AlarmBanner(QFrame):
             self.newest.setStyleSheet(f"color: {PRIORITY_COLOUR[top.priority]}; font-weight: bold;")
         if floods:
             self.flood.setText("FLOOD " + ", ".join(f"{f.position} {f.count}/10 min" for f in floods))
-            self.flood.setStyleSheet(f"color: {ALERT}; font-weight: bold; border: 1px solid {ALERT};")
+            self.flood.setStyleSheet(f"color: {palette.ALERT}; font-weight: bold; border: 1px solid {palette.ALERT};")
         else:
             self.flood.setText("")
             self.flood.setStyleSheet("")
         if snap.audible:
             self.horn.setText("HORN ON")
-            self.horn.setStyleSheet(f"color: {ALERT}; font-weight: bold;")
+            self.horn.setStyleSheet(f"color: {palette.ALERT}; font-weight: bold;")
         elif unacked:
             self.horn.setText("horn silenced")
-            self.horn.setStyleSheet(f"color: {TEXT};")
+            self.horn.setStyleSheet(f"color: {palette.TEXT};")
         else:
             self.horn.setText("")
 

@@ -36,9 +36,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 from core.alarms.snapshot import AlarmView
 from core.alarms.state import IsaState, Shelving
 from core.points import PointDef
+from widgets import palette, theme
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
 from widgets.cells import RIGHT
-from widgets.palette import TEXT, TEXT_DIM
 
 COLUMNS = ("Priority", "State", "Time", "Alarm", "Message", "Value", "Point", "Flags")
 PRI, STATE, TIME, ALARM, MESSAGE, VALUE, POINT, FLAGS = range(len(COLUMNS))
@@ -91,14 +91,14 @@ def row_look(a: AlarmView) -> tuple[str, str, bool]:
     """(colour of the priority and state cells, colour of the rest, bold) for one alarm."""
     isa = a.isa
     if isa in _HIDDEN:
-        return TEXT_DIM, TEXT_DIM, False
+        return palette.TEXT_DIM, palette.TEXT_DIM, False
     if isa is IsaState.UNACK_ACTIVE:
-        return PRIORITY_COLOUR[a.priority], TEXT, True
+        return PRIORITY_COLOUR[a.priority], palette.TEXT, True
     if isa is IsaState.ACKED_ACTIVE:
-        return PRIORITY_COLOUR[a.priority], TEXT, False
+        return PRIORITY_COLOUR[a.priority], palette.TEXT, False
     if isa is IsaState.RTN_UNACK:
-        return TEXT, TEXT_DIM, True
-    return TEXT, TEXT_DIM, False  # latched, normal-but-listed
+        return palette.TEXT, palette.TEXT_DIM, True
+    return palette.TEXT, palette.TEXT_DIM, False  # latched, normal-but-listed
 
 
 Cell = tuple[str, str, bool]  # text, colour, bold
@@ -128,6 +128,7 @@ class AlarmTableModel(QAbstractTableModel):
         self._bold.setBold(True)
         self._brushes: dict[str, QBrush] = {}
         self._rendered: dict[str, _Row] = {}
+        self._theme = theme.current()
 
     # ---- Qt model --------------------------------------------------------------------------------------
 
@@ -199,6 +200,10 @@ class AlarmTableModel(QAbstractTableModel):
         return (a, key, cells, self._style(cells), self._key(a, cells))
 
     def set_views(self, views: Sequence[AlarmView]) -> None:
+        restyle = self._theme != theme.current()
+        if restyle:  # rows rendered in the other theme: render all again, in this one, and repaint them all
+            self._theme = theme.current()
+            self._rendered, self._brushes = {}, {}
         cache = self._rendered
         fresh: dict[str, _Row] = {}
         rows: list[_Row] = []
@@ -212,7 +217,7 @@ class AlarmTableModel(QAbstractTableModel):
         ids = [row[0].id for row in rows]
         cells = [row[2] for row in rows]
         self._views = [row[0] for row in rows]
-        if ids != self._ids:  # rows came, went or moved: one reset (the table keeps the selection by id)
+        if restyle or ids != self._ids:  # rows came, went or moved: one reset (the selection is kept by id)
             old = dict(zip(self._ids, self._cells, strict=True))
             self.beginResetModel()
             self._ids, self._cells, self._styles = ids, cells, [row[3] for row in rows]

@@ -17,21 +17,26 @@ from PySide6.QtWidgets import (
 
 from core.chain import ChainState, ChainStatus, TxRecord, TxState
 from core.chain_text import EventText, local_time
+from widgets import palette
 from widgets.cells import fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import ALERT, CHAIN_STATES, EMERGENCY, STALE, TEXT, TEXT_DIM
+from widgets.palette import CHAIN_STATES
 from widgets.style import set_style_property
 
 TX_COLUMNS = ("State", "Command", "Created", "Valid until", "Nonce", "Transaction", "Block", "Gas", "Age",
               "Result")
 EVENT_COLUMNS = ("Block", "Contract", "Event", "Arguments")
 # Pending transactions are normal; only failures and an unreachable chain get colour.
-_STATE_COLOURS = {TxState.FAILED: EMERGENCY, TxState.QUEUED: STALE, TxState.EXPIRED: ALERT}
+def _state_colour(state: TxState) -> str:  # looked up when drawn, so a theme switch is followed
+    return {TxState.FAILED: palette.EMERGENCY, TxState.QUEUED: palette.STALE,
+            TxState.EXPIRED: palette.ALERT}.get(state, palette.TEXT)
 
 # The chain's state in the display states every source indicator uses (widgets/source_status.py):
 # up = connected (normal), connecting (stale), down = disconnected (emergency), a different chain needs the
 # operator (alert). The status bar shows the chain with this same map.
 CHAIN_DISPLAY_STATE = CHAIN_STATES  # the one map (widgets/palette.py), also used by the status bar
-DISPLAY_COLOURS = {"normal": TEXT, "stale": STALE, "alert": ALERT, "emergency": EMERGENCY}
+def display_colour(display: str) -> str:
+    return {"normal": palette.TEXT, "stale": palette.STALE, "alert": palette.ALERT,
+            "emergency": palette.EMERGENCY}[display]
 
 
 def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
@@ -44,7 +49,7 @@ def _fill(table: QTableWidget, rows: list[tuple[list[str], str]]) -> None:
     changed = set_row_count(table, len(rows))
     for r, (texts, colour) in enumerate(rows):
         for c, text in enumerate(texts):
-            set_cell(table, r, c, text, colour if c in (0, len(texts) - 1) else TEXT)
+            set_cell(table, r, c, text, colour if c in (0, len(texts) - 1) else palette.TEXT)
     fit_columns(table, changed)
 
 
@@ -92,7 +97,7 @@ class ChainPanel(QWidget):
                                                 ("OPERATOR ACCOUNT", self.account_label),
                                                 ("BALANCES", self.balance_label), ("QUEUE", self.queue_label))):
             cap = QLabel(caption)
-            cap.setStyleSheet(f"color: {TEXT_DIM}; font-size: 8pt;")
+            cap.setStyleSheet(f"color: {palette.TEXT_DIM}; font-size: 8pt;")
             label.setStyleSheet("font-size: 12pt;")
             # A long error or URL must not widen the window: the label clips, its tooltip has the full text.
             label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -104,7 +109,8 @@ class ChainPanel(QWidget):
         self.banner.setObjectName("chainBanner")
         self.banner.setWordWrap(True)
         self.banner.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.banner.setStyleSheet(f"color: {ALERT}; font-weight: bold; border: 2px solid {ALERT}; padding: 4px;")
+        self.banner.setStyleSheet(f"color: {palette.ALERT}; font-weight: bold; border: 2px solid {palette.ALERT}; "
+                                  "padding: 4px;")
         self.banner.hide()
         self.pending = _table(TX_COLUMNS, "pendingTable")
         self.log = _table(TX_COLUMNS, "txLogTable")
@@ -134,7 +140,7 @@ class ChainPanel(QWidget):
         self.state_label.setText(text)
         self.state_label.setToolTip(st.error or st.rpc)
         set_style_property(self.state_label, "state", display)
-        self._colour(self.state_label, DISPLAY_COLOURS[display])
+        self._colour(self.state_label, display_colour(display))
         stale = stale_mark(st)
         self.block_label.setText(("—" if st.block is None else f"{st.block:,}") + stale)
         self.account_label.setText(_short(st.account) if len(st.account) > 20 else st.account)
@@ -146,14 +152,14 @@ class ChainPanel(QWidget):
         self.account_label.setToolTip(st.account)
         for label in (self.block_label, self.balance_label):
             set_style_property(label, "state", "stale" if stale else "normal")
-            self._colour(label, STALE if stale else TEXT)
+            self._colour(label, palette.STALE if stale else palette.TEXT)
         waiting = len(st.pending)
         different = st.state is ChainState.DIFFERENT_CHAIN
         if different:
             self.queue_label.setText(f"{waiting} to decide")
         else:
             self.queue_label.setText(f"{waiting} pending" + ("" if st.up or not waiting else " — sent when back"))
-        self._colour(self.queue_label, ALERT if waiting and not st.up else TEXT)
+        self._colour(self.queue_label, palette.ALERT if waiting and not st.up else palette.TEXT)
         self.banner.setVisible(different)
         if different:
             self.banner.setText(
@@ -165,7 +171,7 @@ class ChainPanel(QWidget):
         _fill(self.pending, [self._tx_row(r, now) for r in st.pending])
         _fill(self.log, [self._tx_row(r, now) for r in st.recent])
         words = EventText(self.token_symbol, st.token_decimals)
-        _fill(self.events, [([f"{e.block:,}", e.contract, e.name, words.args(e)], TEXT) for e in st.events])
+        _fill(self.events, [([f"{e.block:,}", e.contract, e.name, words.args(e)], palette.TEXT) for e in st.events])
 
     def selected_pending_keys(self) -> list[str]:
         rows = sorted({i.row() for i in self.pending.selectedIndexes()})
@@ -178,8 +184,9 @@ class ChainPanel(QWidget):
                  "" if r.nonce is None else str(r.nonce), _short(r.tx_hash),
                  "" if r.block is None else f"{r.block:,}", "" if r.gas_used is None else f"{r.gas_used:,}",
                  age_text(max(0.0, now - r.updated)), r.error or ("ok" if r.state is TxState.CONFIRMED else "")]
-        return texts, _STATE_COLOURS.get(r.state, TEXT)
+        return texts, _state_colour(r.state)
 
     @staticmethod
     def _colour(label: QLabel, colour: str) -> None:
-        label.setStyleSheet(f"font-size: 12pt; color: {colour};" + (" font-weight: bold;" if colour != TEXT else ""))
+        bold = " font-weight: bold;" if colour != palette.TEXT else ""
+        label.setStyleSheet(f"font-size: 12pt; color: {colour};{bold}")

@@ -15,10 +15,9 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QBrush, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
-from widgets.palette import BACKGROUND, GRID, SERIES, TEXT_DIM
+from widgets import palette
 
-BID_COLOUR = SERIES[1]  # two calm "normal" hues of the palette: neither reads as an alarm
-ASK_COLOUR = SERIES[2]
+BID_SERIES, ASK_SERIES = 1, 2  # two calm "normal" hues of the palette (palette.SERIES): neither reads as an alarm
 Levels = Sequence[tuple[int, int]]
 
 
@@ -50,29 +49,29 @@ class DepthChart(pg.PlotWidget):  # type: ignore[misc]
     """Cumulative depth of one product (x: price per kWh, y: kWh), the reference and last price as lines."""
 
     def __init__(self, parent: QWidget | None = None, title: str = "Depth", compact: bool = False) -> None:
-        super().__init__(parent, background=BACKGROUND)
+        super().__init__(parent, background=palette.BACKGROUND)
         item = self.getPlotItem()
         if not compact:
-            item.setTitle(f"<span style='color:{TEXT_DIM}'>{title} [kWh cumulative]</span>", size="9pt")
+            item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>{title} [kWh cumulative]</span>", size="9pt")
         self.compact = compact
         item.setMenuEnabled(False)
         item.hideButtons()
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(GRID))
-            axis.setTextPen(pg.mkPen(TEXT_DIM))
+            axis.setPen(pg.mkPen(palette.GRID))
+            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
             axis.enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(52)
-        item.getAxis("bottom").setLabel("price / kWh", color=TEXT_DIM)
+        item.getAxis("bottom").setLabel("price / kWh", color=palette.TEXT_DIM)
         vb = item.getViewBox()
         vb.disableAutoRange()
         vb.setMouseEnabled(x=False, y=False)
         # Lines by pyqtgraph's step mode; the fill under them is one path item a side, built in one call:
         # pyqtgraph's own fill (fillLevel) splits the area into many sub-paths and cost ~1.7x as much.
-        self.bids = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(BID_COLOUR, width=1))
-        self.asks = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(ASK_COLOUR, width=1))
+        self.bids = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(palette.SERIES[BID_SERIES], width=1))
+        self.asks = pg.PlotDataItem(stepMode="center", pen=pg.mkPen(palette.SERIES[ASK_SERIES], width=1))
         self.fills: list[QGraphicsPathItem] = []
-        for curve, colour in ((self.bids, BID_COLOUR), (self.asks, ASK_COLOUR)):
+        for curve, colour in ((self.bids, palette.SERIES[BID_SERIES]), (self.asks, palette.SERIES[ASK_SERIES])):
             curve.setSkipFiniteCheck(True)
             fill = QGraphicsPathItem()
             fill.setBrush(QBrush(pg.mkColor(colour).darker(260)))  # opaque: alpha blending doubles the cost
@@ -81,13 +80,13 @@ class DepthChart(pg.PlotWidget):  # type: ignore[misc]
             item.addItem(fill)
             item.addItem(curve)
             self.fills.append(fill)
-        dashed = pg.mkPen(TEXT_DIM, width=1, style=Qt.PenStyle.DashLine)
+        dashed = pg.mkPen(palette.TEXT_DIM, width=1, style=Qt.PenStyle.DashLine)
         self.reference = pg.InfiniteLine(angle=90, movable=False, pen=dashed)
         self.last = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#c4c8cc", width=1))
         for line in (self.reference, self.last):
             line.setVisible(False)
             item.addItem(line, ignoreBounds=True)
-        self.label = pg.TextItem("", color=TEXT_DIM, anchor=(0, 0))
+        self.label = pg.TextItem("", color=palette.TEXT_DIM, anchor=(0, 0))
         self.label.setParentItem(item.getViewBox())
         self.label.setPos(QPointF(4, 2))
         self._key: object = None

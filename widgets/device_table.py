@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 
 from core.sources import ConnectionState
 from core.tamper import TamperEvent
+from widgets import palette
 from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import ALERT, EMERGENCY, STALE, TEXT
 
 # An operator override is a state the operator chose, not an alarm (no alarm colour): bright text behind a
 # badge, so it stands out from the grey rows without reading as amber or red.
@@ -42,8 +42,13 @@ COLUMNS = ("Device", "Kind", "Address", "Comm", "Power [kW]", "Energy [kWh]", "O
            "Latency [ms]", "Tamper", "Last error")
 COMM, OVERRIDE, TAMPER, LAST_ERROR = 3, 6, 10, 11
 _NUMERIC = (4, 5, 7, 8, 9)
-_STATE_COLOURS = {ConnectionState.DEGRADED: ALERT, ConnectionState.DISCONNECTED: EMERGENCY,
-                  ConnectionState.CONNECTING: STALE, ConnectionState.STOPPED: STALE}
+_STATE_NAMES = {ConnectionState.DEGRADED: "ALERT", ConnectionState.DISCONNECTED: "EMERGENCY",
+                ConnectionState.CONNECTING: "STALE", ConnectionState.STOPPED: "STALE"}
+
+
+def _state_colour(state: ConnectionState) -> str | None:  # looked up when drawn: a theme switch is followed
+    name = _STATE_NAMES.get(state)
+    return None if name is None else str(getattr(palette, name))
 
 
 def tamper_text(event: TamperEvent | None) -> str:
@@ -77,12 +82,12 @@ class DeviceTable(QTableWidget):
                       _num(row.energy_wh / 1000, 1),
                       OVERRIDE_BADGE + row.override if row.override else "", str(row.reads_ok), str(row.reads_failed),
                       _num(row.latency_ms, 1), tamper_text(row.tamper), row.last_error)
-            state_colour = _STATE_COLOURS.get(row.state, TEXT)
+            state_colour = _state_colour(row.state) or palette.TEXT
             # A tamper finding needs a look even while the device communicates fine.
-            name_colour = state_colour if row.state in _STATE_COLOURS else ALERT if row.tamper else TEXT
+            name_colour = state_colour if row.state in _STATE_NAMES else palette.ALERT if row.tamper else palette.TEXT
             for c, text in enumerate(values):
                 colour = (name_colour if c == 0 else state_colour if c in (COMM, LAST_ERROR)
-                          else ALERT if c == TAMPER else OVERRIDDEN if c == OVERRIDE else TEXT)
+                          else palette.ALERT if c == TAMPER else OVERRIDDEN if c == OVERRIDE else palette.TEXT)
                 set_cell(self, r, c, text, colour, RIGHT if c in _NUMERIC else None)
             for c, tip in ((TAMPER, str(row.tamper) if row.tamper else ""),
                            (OVERRIDE, f"Set by an operator: {row.override}" if row.override else "")):

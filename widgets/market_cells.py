@@ -13,7 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
-from widgets.palette import STATE_COLOURS, TEXT
+from widgets import palette
+from widgets.palette import STATE_COLOURS
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 CENTER = Qt.AlignmentFlag.AlignCenter
@@ -93,7 +94,7 @@ class CachedTable(QTableWidget):
             item.setTextAlignment(self.aligns[col])
             self.setItem(row, col, item)
         item.setText(text)
-        item.setForeground(QBrush(QColor(TEXT if state == "normal" else STATE_COLOURS.get(state, state))))
+        item.setForeground(QBrush(QColor(palette.TEXT if state == "normal" else STATE_COLOURS.get(state, state))))
         if bold or state not in ("normal", "unknown"):
             f = item.font()
             f.setBold(True)

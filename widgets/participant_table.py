@@ -9,8 +9,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QTableWidget, QWidget
 
 from core.participants import EnergyBalance
+from widgets import palette
 from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import ALERT, STALE, TEXT
 
 COLUMNS = ("Participant", "Grid [kW]", "Consumption [kW]", "Solar [kW]", "Wind [kW]", "Battery [kW]", "SoC [%]",
            "Self-supplied [%]", "Imported [kWh]", "Exported [kWh]")
@@ -46,7 +46,7 @@ class ParticipantTable(QTableWidget):
             bold = QFont()
             bold.setBold(True)
             for c in range(len(COLUMNS)):
-                set_cell(self, len(shown) - 1, c, "", TEXT, RIGHT if c else None)
+                set_cell(self, len(shown) - 1, c, "", palette.TEXT, RIGHT if c else None)
                 item = self.item(len(shown) - 1, c)
                 if item is not None:
                     item.setFont(bold)
@@ -54,10 +54,10 @@ class ParticipantTable(QTableWidget):
             values = (row.participant, _kw(row.grid_w), _kw(row.consumption_w), _kw(row.pv_w), _kw(row.wind_w),
                       _kw(row.battery_w), _num(row.soc_pct, 0), _num(row.self_supplied * 100, 0),
                       _num(row.imported_wh / 1000, 2), _num(row.exported_wh / 1000, 2))
-            colour = STALE if row.stale else TEXT
+            colour = palette.STALE if row.stale else palette.TEXT
             for c, text in enumerate(values):
                 implausible = c == CONSUMPTION and row.consumption_implausible
-                set_cell(self, r, c, text, ALERT if implausible else colour, RIGHT if c else None)
+                set_cell(self, r, c, text, palette.ALERT if implausible else colour, RIGHT if c else None)
         fit_columns(self, changed)
 
     def row_texts(self) -> list[list[str]]:

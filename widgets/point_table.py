@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from core.points import Quality
+from widgets import palette
 from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
-from widgets.palette import BAD, STALE, TEXT, TEXT_DIM
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,9 @@ class PointRow:
 
 
 COLUMNS = ("Register", "Value", "Unit", "Access", "Quality", "Age [s]")
-_COLOURS = {Quality.BAD: BAD, Quality.COMM_FAILURE: BAD, Quality.STALE: STALE, Quality.UNCERTAIN: "#f2c12e"}
+def _quality_colour(q: Quality) -> str:  # looked up when drawn, so a theme switch is followed
+    return {Quality.BAD: palette.BAD, Quality.COMM_FAILURE: palette.BAD, Quality.STALE: palette.STALE,
+            Quality.UNCERTAIN: palette.ALERT}.get(q, palette.TEXT)
 
 
 class PointTable(QTableWidget):
@@ -40,9 +42,10 @@ class PointTable(QTableWidget):
             value = ("no value" if not math.isfinite(row.value) else
                      f"{row.value:.0f}" if row.value.is_integer() and abs(row.value) < 1e15 else f"{row.value:,.6g}")
             texts = (row.point, value, row.unit, "rw" if row.writable else "r", row.quality.value, f"{row.age_s:.1f}")
-            colour = _COLOURS.get(row.quality, TEXT)
+            colour = _quality_colour(row.quality)
             for c, text in enumerate(texts):
-                plain = TEXT if c == 0 or (c == 3 and row.writable) else TEXT_DIM  # "rw" stands out a little
+                # "rw" stands out a little
+                plain = palette.TEXT if c == 0 or (c == 3 and row.writable) else palette.TEXT_DIM
                 set_cell(self, r, c, text, colour if c in (1, 4) else plain, RIGHT if c == 1 else None)
         fit_columns(self, changed)
 

@@ -13,8 +13,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QWidget
 
 from core.market import PriceComponents
+from widgets import palette
 from widgets.market_cells import hhmm, hms
-from widgets.palette import BACKGROUND, GRID, NORMAL_LINE, PANEL, TEXT_DIM
 
 
 class ChartTrade(Protocol):
@@ -66,7 +66,7 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
     """Candles (rising: hollow light grey, falling: filled mid grey — no red/green, that is for alarms)."""
 
     def __init__(self, parent: QWidget | None = None, bucket_s: int | None = None) -> None:
-        super().__init__(parent, background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
+        super().__init__(parent, background=palette.BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
         self.fixed_bucket = bucket_s  # None: chosen from the trades' time span (at most ~60 candles)
         self.bucket_s = bucket_s or 60
         item = self.getPlotItem()
@@ -75,17 +75,18 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
         item.hideButtons()
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(GRID))
-            axis.setTextPen(pg.mkPen(TEXT_DIM))
+            axis.setPen(pg.mkPen(palette.GRID))
+            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
             axis.enableAutoSIPrefix(False)
         item.getAxis("left").setWidth(52)
         item.getViewBox().setMouseEnabled(x=False, y=False)
-        self.wicks = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(NORMAL_LINE, width=1))
+        self.wicks = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(palette.NORMAL_LINE, width=1))
         self.bodies = pg.BarGraphItem(x=[], height=[], width=1, y0=[])
-        self.reference = pg.PlotDataItem(stepMode="right", pen=pg.mkPen(TEXT_DIM, width=1, style=Qt.PenStyle.DashLine))
+        self.reference = pg.PlotDataItem(stepMode="right",
+                                         pen=pg.mkPen(palette.TEXT_DIM, width=1, style=Qt.PenStyle.DashLine))
         for it in (self.reference, self.wicks, self.bodies):
             item.addItem(it)
-        self.hover = pg.TextItem("", color="#c9ccd0", anchor=(0, 0), fill=pg.mkBrush(PANEL))
+        self.hover = pg.TextItem("", color="#c9ccd0", anchor=(0, 0), fill=pg.mkBrush(palette.PANEL))
         self.hover.setParentItem(item.getViewBox())
         self.hover.setPos(QPointF(4, 2))
         self.hover.setVisible(False)
@@ -97,8 +98,8 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
 
     def _title(self, item: pg.PlotItem) -> None:
         size = f"{self.bucket_s // 60}-min" if self.bucket_s >= 60 else f"{self.bucket_s}-s"
-        item.setTitle(f"<span style='color:{TEXT_DIM}'>Price [per kWh], {size} candles, reference dashed</span>",
-                      size="9pt")
+        item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>Price [per kWh], {size} candles, "
+                      "reference dashed</span>", size="9pt")
 
     def set_prices(self, trades: Sequence[ChartTrade], reference: Sequence[PriceComponents], now: float) -> None:
         """Trades of the product (oldest first) and the reference prices seen (oldest first)."""
@@ -121,9 +122,9 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
             rising = c[:, 4] >= c[:, 1]
             low_body = np.minimum(c[:, 1], c[:, 4])
             height = np.maximum(np.abs(c[:, 4] - c[:, 1]), 0.5)
-            brushes = [pg.mkBrush(BACKGROUND) if r else pg.mkBrush("#8b9096") for r in rising]
+            brushes = [pg.mkBrush(palette.BACKGROUND) if r else pg.mkBrush("#8b9096") for r in rising]
             self.bodies.setOpts(x=x, height=height, width=w, y0=low_body, brushes=brushes,
-                                pen=pg.mkPen(NORMAL_LINE, width=1))
+                                pen=pg.mkPen(palette.NORMAL_LINE, width=1))
             wx = np.repeat(x, 2)
             wy = np.column_stack([c[:, 3], c[:, 2]]).ravel()
             self.wicks.setData(wx, wy)

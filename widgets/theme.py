@@ -52,6 +52,39 @@ _current = DARK
 _to_dark: dict[str, str] = {}  # light → dark, filled as light() derives, to switch back
 
 
+# A signal colour must reach WCAG's 3:1 (bold text, lines, UI parts) on the darkest light surface (the
+# status bar and alarm banner): a fixed lightness left amber at 2.1:1 there, so FLOOD and HORN ON could not
+# be read.
+LIGHT_SURFACE = "#c8cbce"
+SIGNAL_CONTRAST = 3.0
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in rgb))
+
+
+def luminance(hex_colour: str) -> float:
+    """WCAG relative luminance of ``#rrggbb``."""
+    def linear(v: float) -> float:
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    r, g, b = (linear(int(hex_colour[i:i + 2], 16) / 255) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two colours (1 to 21)."""
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _readable_on_light(h: float, lum: float, s: float) -> str:
+    out = _hex(colorsys.hls_to_rgb(h, lum, s))
+    while contrast(out, LIGHT_SURFACE) < SIGNAL_CONTRAST and lum > 0.1:
+        lum -= 0.01  # same hue and saturation, a little darker
+        out = _hex(colorsys.hls_to_rgb(h, lum, s))
+    return out
+
+
 def light(dark_hex: str) -> str:
     """The light theme's twin of a dark-theme colour ``#rrggbb`` (lower case)."""
     key = dark_hex.lower()
@@ -61,11 +94,9 @@ def light(dark_hex: str) -> str:
         r, g, b = (int(key[i:i + 2], 16) / 255 for i in (1, 3, 5))
         h, lum, s = colorsys.rgb_to_hls(r, g, b)
         if s >= 0.3 and lum >= 0.35:  # a signal colour: same hue, dark enough to read on light grey
-            lum = min(lum, 0.36)
-            s = max(s, 0.6)
+            out = _readable_on_light(h, min(lum, 0.36), max(s, 0.6))
         else:  # a grey or a dark tinted background: mirror the lightness
-            lum = 1.0 - lum
-        out = "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in colorsys.hls_to_rgb(h, lum, s)))
+            out = _hex(colorsys.hls_to_rgb(h, 1.0 - lum, s))
     _to_dark.setdefault(out, key)
     return out
 
@@ -77,6 +108,17 @@ def dark(light_hex: str) -> str:
 
 def current() -> str:
     return _current
+
+
+def shown(dark_hex: str) -> str:
+    """A dark-theme colour as the theme shown now draws it (for style sheets built after a switch)."""
+    return light(dark_hex) if _current == LIGHT else dark_hex.lower()
+
+
+def to_light(colour: str) -> str:
+    """For a widget built while the light theme shows: its hard-coded dark colours become light, and
+    the palette colours it read (light already) stay as they are instead of being mirrored back."""
+    return light(dark(colour))
 
 
 def mapper(theme: str) -> Callable[[str], str]:

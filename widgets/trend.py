@@ -17,7 +17,8 @@ from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from widgets.palette import ALERT, BACKGROUND, BAND_FILL, EMERGENCY, GRID, SERIES, SERIES_DASHES, TEXT_DIM
+from widgets import palette
+from widgets.palette import BAND_FILL, SERIES_DASHES
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -44,14 +45,14 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
     hovered = Signal(float)
 
     def __init__(self, title: str, unit: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
+        super().__init__(parent, background=palette.BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
         self.unit = unit
         self.window_s = 60.0
         self.live = True
         self._latest_t = 0.0
         self._curves: dict[str, pg.PlotDataItem] = {}
         item = self.getPlotItem()
-        item.setTitle(f"<span style='color:{TEXT_DIM}'>{title} [{unit}]</span>", size="9pt")
+        item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>{title} [{unit}]</span>", size="9pt")
         # The title never widens the trend: in a narrow dock (1366 px screens) a long title pushed the
         # legend column off the plot's right edge. Now the title's ends are cut instead.
         item.titleLabel.updateMin = lambda: None
@@ -63,20 +64,20 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         item.hideButtons()
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(GRID))
-            axis.setTextPen(pg.mkPen(TEXT_DIM))
+            axis.setPen(pg.mkPen(palette.GRID))
+            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
             axis.setStyle(maxTickLevel=1, maxTextLevel=1)  # major + minor ticks only: calmer and cheaper
         # The unit on the axis itself, as given: no SI prefix of pyqtgraph's (it would
         # turn a MW axis into kMW, or small ROCOF values into "Hz/s (x0.001)").
         item.getAxis("left").enableAutoSIPrefix(False)
-        item.getAxis("left").setLabel(unit, color=TEXT_DIM)
+        item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
         vb.setMouseEnabled(x=True, y=False)  # a wheel over a trend zooms time, never the value scale
         self._now_limit: float | None = None
-        self._cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(TEXT_DIM, width=1))
+        self._cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(palette.TEXT_DIM, width=1))
         self._cursor.setZValue(20)
         self._cursor.setVisible(False)
         item.addItem(self._cursor, ignoreBounds=True)
@@ -101,7 +102,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         if name in self._curves:
             return
         index = len(self._curves)
-        pen = pg.mkPen(color or SERIES[index % len(SERIES)], width=1)
+        pen = pg.mkPen(color or palette.SERIES[index % len(palette.SERIES)], width=1)
         dashes = SERIES_DASHES[index % len(SERIES_DASHES)]
         if dashes:
             pen.setDashPattern(list(dashes))
@@ -118,7 +119,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         if self._legend is None:
             item = self.getPlotItem()
             # Rows 5 px tighter than pyqtgraph's: the eleven feeders of the world fit a 1366 x 768 screen.
-            self._legend = _SideLegend(labelTextColor=TEXT_DIM, labelTextSize="8pt", frame=False, verSpacing=-5)
+            self._legend = _SideLegend(labelTextColor=palette.TEXT_DIM, labelTextSize="8pt", frame=False, verSpacing=-5)
             self._legend.setParentItem(item)
             for name, curve in self._curves.items():
                 self._legend.addItem(curve, curve.name() or name)
@@ -153,7 +154,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
 
     def add_limit(self, value: float, severity: str = "alert") -> None:
         """A dashed limit line in the severity's colour."""
-        color = EMERGENCY if severity == "emergency" else ALERT
+        color = palette.EMERGENCY if severity == "emergency" else palette.ALERT
         line = pg.InfiniteLine(pos=value, angle=0, pen=pg.mkPen(color, width=1, style=Qt.PenStyle.DashLine))
         line.setOpacity(0.6)
         self.getPlotItem().addItem(line, ignoreBounds=True)

@@ -31,9 +31,9 @@ from core.alarms.flood import FLOOD_LIMIT
 from core.alarms.journal import JournalQuery
 from core.alarms.kpis import TARGET_PER_10MIN, TARGET_PER_HOUR, TARGET_TIME_IN_FLOOD, AlarmKpis
 from core.alarms.state import AlarmEvent, EventKind, IsaState
+from widgets import palette
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
 from widgets.cells import RIGHT, set_cell, setup_table
-from widgets.palette import ALERT, TEXT, TEXT_DIM
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ class JournalPanel(QWidget):
             self.table.setColumnWidth(c, width)
         layout.addWidget(self.table, 1)
         self.status = QLabel("")
-        self.status.setStyleSheet(f"color: {TEXT_DIM};")
+        self.status.setStyleSheet(f"color: {palette.TEXT_DIM};")
         layout.addWidget(self.status)
 
     def query_from_controls(self) -> JournalQuery:
@@ -165,7 +165,8 @@ class JournalPanel(QWidget):
                       STATE_TEXT[e.state.isa], "" if math.isnan(e.value) else f"{e.value:.6g}", e.user or "",
                       e.comment, e.point)
             for c, text in enumerate(values):
-                colour = PRIORITY_COLOUR[e.priority] if c == 2 else (TEXT if e.kind.operator or c != 3 else TEXT_DIM)
+                plain = palette.TEXT if e.kind.operator or c != 3 else palette.TEXT_DIM
+                colour = PRIORITY_COLOUR[e.priority] if c == 2 else plain
                 set_cell(self.table, r, c, text, colour, RIGHT if c == 5 else None)
 
 
@@ -240,7 +241,7 @@ class KpiPanel(QWidget):
         self.top.setColumnWidth(0, 90)
         layout.addWidget(self.top, 1)
         self.status = QLabel("")
-        self.status.setStyleSheet(f"color: {TEXT_DIM};")
+        self.status.setStyleSheet(f"color: {palette.TEXT_DIM};")
         layout.addWidget(self.status)
 
     def refresh(self) -> None:
@@ -267,16 +268,16 @@ class KpiPanel(QWidget):
             self.table.setFixedHeight(self.table.horizontalHeader().height() + 4
                                       + len(rows) * self.table.verticalHeader().defaultSectionSize())
         for r, (name, value, target, missed) in enumerate(rows):
-            colour = ALERT if missed else TEXT
+            colour = palette.ALERT if missed else palette.TEXT
             set_cell(self.table, r, 0, name, colour)
             set_cell(self.table, r, 1, value, colour)
-            set_cell(self.table, r, 2, target, TEXT_DIM)
+            set_cell(self.table, r, 2, target, palette.TEXT_DIM)
         self.top.setRowCount(len(k.top))
         for r, (alarm, n) in enumerate(k.top):
-            set_cell(self.top, r, 0, str(n), TEXT, RIGHT)
-            set_cell(self.top, r, 1, alarm, TEXT)
+            set_cell(self.top, r, 0, str(n), palette.TEXT, RIGHT)
+            set_cell(self.top, r, 1, alarm, palette.TEXT)
 
     def missed(self) -> list[str]:
         """Figures shown as missed (for tests)."""
         items = [self.table.item(r, 0) for r in range(self.table.rowCount())]
-        return [i.text() for i in items if i is not None and i.data(Qt.ItemDataRole.UserRole) == ALERT]
+        return [i.text() for i in items if i is not None and i.data(Qt.ItemDataRole.UserRole) == palette.ALERT]

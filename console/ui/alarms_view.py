@@ -39,9 +39,9 @@ from core.alarms.errors import AlarmError
 from core.alarms.snapshot import AlarmSnapshot, AlarmView
 from core.alarms.state import IsaState
 from core.points import PointDef
+from widgets import palette
 from widgets.alarm_style import PRIORITY_COLOUR, priority_label
 from widgets.alarm_table import AlarmTable, local_time
-from widgets.palette import ALERT, TEXT, TEXT_DIM
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class AlarmsView(QWidget):
             b.setChecked(True)
             b.setToolTip(f"show {p.name.lower()}-priority alarms")
             b.setStyleSheet(f"QPushButton:checked {{ color: {PRIORITY_COLOUR[p]}; }}"
-                            f"QPushButton {{ color: {TEXT_DIM}; padding: 2px 8px; }}")
+                            f"QPushButton {{ color: {palette.TEXT_DIM}; padding: 2px 8px; }}")
             b.toggled.connect(lambda _on: self.refresh(force=True))
             self.priority_buttons[p] = b
             bar.addWidget(b)
@@ -131,7 +131,7 @@ class AlarmsView(QWidget):
         self.text_filter.textChanged.connect(lambda _t: self.refresh(force=True))
         bar.addWidget(self.text_filter, 1)
         self.shown_label = QLabel("")
-        self.shown_label.setStyleSheet(f"color: {TEXT_DIM};")
+        self.shown_label.setStyleSheet(f"color: {palette.TEXT_DIM};")
         # A fixed size: the counts change every frame in a flood, and a label whose size hint changes
         # re-lays the whole screen and repaints every widget on it (4 of 10 ms of a flood frame).
         widest = "88888 shown · 88888 unacknowledged · 88888 listed · 88888 defined"
@@ -147,7 +147,7 @@ class AlarmsView(QWidget):
         col.addWidget(self.table, 1)
         self.detail = QLabel("")
         self.detail.setWordWrap(True)
-        self.detail.setStyleSheet(f"color: {TEXT}; padding: 2px 4px;")
+        self.detail.setStyleSheet(f"color: {palette.TEXT}; padding: 2px 4px;")
         col.addWidget(self.detail)
 
         actions = QHBoxLayout()
@@ -234,7 +234,8 @@ class AlarmsView(QWidget):
 
     def _say(self, text: str, problem: bool = False) -> None:
         self.result.setText(text)
-        self.result.setStyleSheet(f"color: {ALERT}; font-weight: bold;" if problem else f"color: {TEXT_DIM};")
+        self.result.setStyleSheet(f"color: {palette.ALERT}; font-weight: bold;" if problem
+                                  else f"color: {palette.TEXT_DIM};")
 
     def _run(self, what: str, action: Callable[[], object]) -> bool:
         try:

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from PySide6.QtWidgets import QTableWidget, QWidget
 
 from console.services.commands import COMMAND_ACTION, AuditEntry
+from widgets import palette
 from widgets.cells import set_cell, set_row_count, setup_table
-from widgets.palette import ALERT, TEXT, TEXT_DIM
 
 COLUMNS = ("Time", "Operator", "Result", "Command")
 RESULT, COMMAND = 2, 3
@@ -47,7 +47,8 @@ class CommandHistory(QTableWidget):
             confirmed = outcome == "confirmed"
             texts = (when(e.ts, now), e.user, outcome, e.new or e.target)
             for c, text in enumerate(texts):
-                set_cell(self, r, c, text, TEXT_DIM if c < RESULT else TEXT if confirmed or c == COMMAND else ALERT)
+                plain = palette.TEXT if confirmed or c == COMMAND else palette.ALERT
+                set_cell(self, r, c, text, palette.TEXT_DIM if c < RESULT else plain)
             for c, tip in ((RESULT, detail or e.result), (COMMAND, e.new or e.target)):
                 item = self.item(r, c)
                 if item is not None and item.toolTip() != tip:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from console.services.dr import DrEventState, DrService, ParticipantState, Progress
 from console.ui.chain_view import TOKEN_DECIMALS, confirmation, confirmed
 from core.access import PermissionDenied
-from widgets.palette import ALERT, BACKGROUND, GRID, SERIES, TEXT_DIM
+from widgets import palette
 from widgets.style import set_style_property
 
 EVENT_COLUMNS = ("Request", "Status", "Start", "Min", "Target kW", "Opted in", "Verified kWh", "Escrow ENC",
@@ -81,17 +81,19 @@ class DrView(QWidget):
         self.events_table = self._table(EVENT_COLUMNS)
         self.events_table.itemSelectionChanged.connect(self._selected_changed)
         # Selected event: curve and participants -------------------------------------------------------------
-        self.plot = pg.PlotWidget(background=BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
+        self.plot = pg.PlotWidget(background=palette.BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
         self.plot.setMinimumHeight(180)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("left", "reduction", units="kW")
-        self.plot.setTitle("Target (dashed) vs achieved reduction (solid), kW per 15-min interval", color=TEXT_DIM,
+        self.plot.setTitle("Target (dashed) vs achieved reduction (solid), kW per 15-min interval",
+                           color=palette.TEXT_DIM,
                            size="9pt")
-        self.plot.getAxis("left").setPen(GRID)
-        self.plot.getAxis("bottom").setPen(GRID)
-        self.target_curve = self.plot.plot(pen=pg.mkPen(SERIES[0], width=1, style=Qt.PenStyle.DashLine),
+        self.plot.getAxis("left").setPen(palette.GRID)
+        self.plot.getAxis("bottom").setPen(palette.GRID)
+        self.target_curve = self.plot.plot(pen=pg.mkPen(palette.SERIES[0], width=1, style=Qt.PenStyle.DashLine),
                                            stepMode="center", name="target")
-        self.achieved_curve = self.plot.plot(pen=pg.mkPen(SERIES[1], width=2), stepMode="center", name="achieved")
+        self.achieved_curve = self.plot.plot(pen=pg.mkPen(palette.SERIES[1], width=2), stepMode="center",
+                                             name="achieved")
         self.summary = QLabel("Select an event")
         self.summary.setObjectName("drSummary")
         self.participants_table = self._table(PARTICIPANT_COLUMNS)
@@ -147,7 +149,7 @@ class DrView(QWidget):
                 if col >= 3:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if col == 1 and (status.startswith("failed") or status.startswith("expired")):
-                    item.setForeground(pg.mkColor(ALERT))  # abnormal only: the rest stays grey
+                    item.setForeground(pg.mkColor(palette.ALERT))  # abnormal only: the rest stays grey
                 t.setItem(row, col, item)
         if self._selected is None and self._events:
             self._selected = self._ident(self._events[0])
@@ -197,7 +199,7 @@ class DrView(QWidget):
         try:
             progress = await asyncio.to_thread(self.service.progress, ev)
         except Exception as exc:  # the curve is a view: say why it is missing, keep the rest
-            self.plot.setTitle(f"Reduction curve unavailable: {exc}", color=ALERT, size="9pt")
+            self.plot.setTitle(f"Reduction curve unavailable: {exc}", color=palette.ALERT, size="9pt")
             return
         if self._ident(ev) == self._selected:
             self._progress = progress
@@ -236,7 +238,7 @@ class DrView(QWidget):
                 if c not in (0, 6):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 if c == 6 and (p.problem or state.startswith("failed")):
-                    item.setForeground(pg.mkColor(ALERT))
+                    item.setForeground(pg.mkColor(palette.ALERT))
                 t.setItem(r, c, item)
 
     # ---- dispatch --------------------------------------------------------------------------------------

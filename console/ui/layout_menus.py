@@ -52,7 +52,7 @@ class LayoutMenus:
         if saved in theme.THEMES and saved != theme.current():
             theme.apply(saved, [window])
         elif theme.current() != theme.DARK:
-            theme.recolour(window, theme.light)  # built in dark colours while another window shows light
+            theme.recolour(window, theme.to_light)  # built in dark colours while another window shows light
         self._build_view_menu()
         self._build_layouts_menu()
 
@@ -68,7 +68,7 @@ class LayoutMenus:
 
     def _added(self, view: QWidget) -> None:
         if self.manager.adopt(view) is not None and theme.current() != theme.DARK:
-            theme.recolour(view, theme.light)  # a late screen was built in the dark palette's colours
+            theme.recolour(view, theme.to_light)  # a late screen was built in the dark palette's colours
 
     # ---- theme ----------------------------------------------------------------------------------
 

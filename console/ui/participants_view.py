@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 
 from console.services.market import MarketService, ParticipantPosition
 from core.participants import EnergyBalance
+from widgets import palette
 from widgets.market_cells import hhmm, kwh
-from widgets.palette import BACKGROUND, GRID, SERIES, TEXT_DIM
 
 HEADERS = ("Participant", "Prod. kW", "Cons. kW", "Import kWh", "Export kWh", "Trades", "Bought kWh",
            "Sold kWh", "Net kWh", "Costs", "Earnings", "Net money", "vs ref.")
@@ -81,20 +81,20 @@ class ParticipantsView(QWidget):
         self.table.itemSelectionChanged.connect(self._show_detail)
         self.title = QLabel("Select a participant")
         self.title.setObjectName("marketTitle")
-        self.energy = pg.PlotWidget(background=BACKGROUND)
-        self.money = pg.PlotWidget(background=BACKGROUND)
+        self.energy = pg.PlotWidget(background=palette.BACKGROUND)
+        self.money = pg.PlotWidget(background=palette.BACKGROUND)
         for plot, title in ((self.energy, "Net position per delivery period [kWh] (+ bought, − sold)"),
                             (self.money, "Money per delivery period (earnings − costs)")):
             item = plot.getPlotItem()
-            item.setTitle(f"<span style='color:{TEXT_DIM}'>{title}</span>", size="9pt")
+            item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>{title}</span>", size="9pt")
             item.setMenuEnabled(False)
             item.hideButtons()
             for name in ("left", "bottom"):
-                item.getAxis(name).setPen(pg.mkPen(GRID))
-                item.getAxis(name).setTextPen(pg.mkPen(TEXT_DIM))
+                item.getAxis(name).setPen(pg.mkPen(palette.GRID))
+                item.getAxis(name).setTextPen(pg.mkPen(palette.TEXT_DIM))
             plot.setMouseEnabled(x=False, y=False)
-        self.energy_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=SERIES[5])
-        self.money_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=SERIES[5])
+        self.energy_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=palette.SERIES[5])
+        self.money_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=palette.SERIES[5])
         self.energy.addItem(self.energy_bars)
         self.money.addItem(self.money_bars)
         plots = QHBoxLayout()
