@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget, QWizard
 from console.services.first_run import WORLD, Choices, DatabaseProbe, Finished, FirstRun, user_config_path
 from console.ui.first_run_pages import AdminPage, ChainPage, DatabasePage, LocationPage, SummaryPage
 from console.ui.first_run_parts import STYLE, CheckResult
+from widgets import theme
 
 __all__ = ["FirstRunWizard", "open_wizard", "run_wizard"]
 
@@ -34,7 +34,7 @@ class FirstRunWizard(QWizard):
         self.setObjectName("firstRunWizard")
         self.setWizardStyle(QWizard.WizardStyle.ClassicStyle)
         self.setOption(QWizard.WizardOption.NoBackButtonOnStartPage)
-        self.setStyleSheet(STYLE)
+        self.setStyleSheet(theme.remap_text(STYLE, theme.shown))  # written dark; shown in the theme now on
         self.resize(780, 540)  # a preference, not a minimum: the layouts decide how small it may get (high DPI)
         self.result_signal = CheckResult()
         self.result_signal.done.connect(self._deliver)
@@ -82,7 +82,7 @@ def run_wizard(service: FirstRun, target: Path | None = None) -> Finished | None
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
     app.setApplicationName("EnergyNet Console")
-    app.setStyleSheet(resources.files("resources").joinpath("theme.qss").read_text(encoding="utf-8"))
+    app.setStyleSheet(theme.style_sheet(theme.current()))
     app.setQuitOnLastWindowClosed(False)  # closing the wizard must not end the application the console runs in
     wizard = FirstRunWizard(service, target)
     wizard.exec()  # no qasync loop exists yet: a modal loop of its own is safe here

@@ -1,7 +1,9 @@
 """Screenshots of the setup wizard's pages on the real checks (a new SQLite file, a real anvil with the suite,
 the demo keystore), for looking at and for docs/screenshots/:
 
-    PYTHONPATH=$PWD QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.e2e.first_run_screenshots OUT_DIR
+    PYTHONPATH=$PWD QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.e2e.first_run_screenshots OUT_DIR [light]
+
+With ``light`` the pictures are of the light theme (``light-setup-*.png``).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QWizard
@@ -20,6 +21,7 @@ from console.bootstrap_chain import DEMO_PASSWORD, chain_up
 from console.bootstrap_setup import first_run
 from console.ui.first_run_wizard import FirstRunWizard
 from tests.conftest import free_port
+from widgets import theme
 
 
 def wait(app: QApplication, done: Callable[[], object], timeout_s: float = 30.0) -> None:
@@ -32,10 +34,11 @@ def wait(app: QApplication, done: Callable[[], object], timeout_s: float = 30.0)
     app.processEvents()
 
 
-def shoot(out: Path) -> None:
+def shoot(out: Path, shown: str = theme.DARK) -> None:
     app = QApplication.instance() or QApplication(sys.argv)
     assert isinstance(app, QApplication)
-    app.setStyleSheet(resources.files("resources").joinpath("theme.qss").read_text(encoding="utf-8"))
+    theme.apply(shown, [])
+    prefix = "" if shown == theme.DARK else f"{shown}-"
     work = Path(tempfile.gettempdir()) / "energynet-site"  # a readable path in the pictures
     shutil.rmtree(work, ignore_errors=True)
     up = chain_up(free_port(), work / "deployments", houses=False)
@@ -46,7 +49,7 @@ def shoot(out: Path) -> None:
 
         def grab(name: str) -> None:
             app.processEvents()
-            wizard.grab().save(str(out / name))
+            wizard.grab().save(str(out / f"{prefix}{name}"))
 
         grab("setup-1-config.png")
         wizard.location.path.setText(str(work / "energynet.toml"))
@@ -92,4 +95,4 @@ def shoot(out: Path) -> None:
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     target.mkdir(parents=True, exist_ok=True)
-    shoot(target)
+    shoot(target, sys.argv[2] if len(sys.argv) > 2 else theme.DARK)
