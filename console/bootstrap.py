@@ -400,13 +400,17 @@ def build_settlement(settings: Settings, market: MarketService | None,
         log.warning("signed-order settlement off: the chain deployment has no OrderSettlement contract; deploy the "
                     "suite again (`energynet chain deploy`) to settle the market's trades on chain")
         return None
+    from console.api.auth import fast_digest
     from console.store.settlement_store import SqlSettlementStore
     from contracts.deploy import SuiteParameters
 
     p = SuiteParameters()
     store = SqlSettlementStore(settings.market.journal_url or historian_url(settings))
+    dep = gateway.deployment
+    contract = dep.addresses["OrderSettlement"]
     return SettlementService(store, gateway, market, max_settle_delay_s=p.max_settle_delay_s,
-                             period_s=p.period_s)
+                             period_s=p.period_s,
+                             order_digest=lambda msg: "0x" + fast_digest("Order", msg, dep.chain_id, contract).hex())
 
 
 def build_market_maker(settings: Settings, market: MarketService | None,

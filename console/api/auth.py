@@ -49,12 +49,6 @@ ORDER_TYPE = [
     {"name": "grid", "type": "uint8"},
     {"name": "nonce", "type": "uint256"},
 ]
-EXECUTE_TYPE = [
-    {"name": "participant", "type": "address"},
-    {"name": "offerId", "type": "string"},
-    {"name": "quantity", "type": "uint256"},
-    {"name": "idempotencyKey", "type": "string"},
-]
 
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -64,9 +58,9 @@ def _type_string(primary: str, fields: list[dict[str, str]]) -> bytes:
     return f"{primary}({','.join(f['type'] + ' ' + f['name'] for f in fields)})".encode()
 
 
-_TYPE_HASH = {"Order": keccak(_type_string("Order", ORDER_TYPE)),
-              "Execute": keccak(_type_string("Execute", EXECUTE_TYPE))}
-_FIELDS = {"Order": ORDER_TYPE, "Execute": EXECUTE_TYPE}
+# One struct: an offer and an execute are both signed Orders, the struct the settlement contract checks.
+_TYPE_HASH = {"Order": keccak(_type_string("Order", ORDER_TYPE))}
+_FIELDS = {"Order": ORDER_TYPE}
 
 
 def _word(kind: str, value: Any) -> bytes:
@@ -196,7 +190,7 @@ ENCODINGS = {"side": SIDES, "kind": KINDS, "tif": TIFS, "grid": GRIDS}
 
 def typed_data(primary: str, message: dict[str, Any], chain_id: int, contract: str | None = None) -> dict[str, Any]:
     types = {"EIP712Domain": _DOMAIN_TYPE if contract is None else _CONTRACT_DOMAIN_TYPE,
-             primary: ORDER_TYPE if primary == "Order" else EXECUTE_TYPE}
+             primary: _FIELDS[primary]}
     return {"types": types, "primaryType": primary, "domain": domain(chain_id, contract), "message": message}
 
 

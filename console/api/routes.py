@@ -81,6 +81,9 @@ class Api:
         # The EIP-712 domain's verifying contract (OrderSettlement) and where signed orders are kept so their
         # matches can settle on chain (None: an off-chain market, nothing settles).
         self.contract, self.signed_orders = contract, signed_orders
+        # Off chain no store checks nonces: the digests of executes taken here, so a signed execute replayed
+        # under a new Idempotency-Key is refused rather than trading again.
+        self.executed: set[str] = set()
 
 
 def api_of(request: Request) -> Api:
@@ -238,27 +241,52 @@ async def available(api: ApiDep, product: Annotated[int | None, Query(ge=0, le=2
 async def execute(body: ExecuteIn, api: ApiDep,
                   idempotency_key: Annotated[str, Header(min_length=8, max_length=64,
                                                          pattern=r"^[A-Za-z0-9_.:\-]+$")]) -> OutcomeOut:
-    """Take ``quantity`` Wh of a resting offer at its price or better (immediate-or-cancel). The same
-    Idempotency-Key again answers with the first outcome and trades nothing more."""
+    """Take ``quantity`` Wh of a resting offer at its price or better (immediate-or-cancel), with a signed
+    ``Order``: the offer's product, the other side, ``quantity``, ``price`` (the taker's limit), limit, IOC,
+    ``nonce``. The same Idempotency-Key again answers with the first outcome and trades nothing more."""
     participant = _signer(api, body.participant)
-    _verify(api, participant, "Execute", {"participant": participant.address, "offerId": body.offer_id,
-                                          "quantity": body.quantity, "idempotencyKey": idempotency_key},
-            body.signature)
     # The order id is derived from (participant, key): a repeat is the same order, even after a restart.
     order_id = "x:" + hashlib.sha256(f"{participant.id}\n{idempotency_key}".encode()).hexdigest()
     previous = api.market.order(order_id)
     if previous is None:
         offer_view = api.market.order(body.offer_id)
-        if offer_view is None or offer_view.status is not OrderStatus.RESTING:
+        if offer_view is None or offer_view.status is not OrderStatus.RESTING or offer_view.price is None:
             raise ApiProblem(404, "offer_id", "offer-not-available",
                              f"no resting offer {body.offer_id!r} (filled, cancelled, closed or never offered)")
         side = Side.BUY if offer_view.side is Side.SELL else Side.SELL
+        message = order_message(participant.address, {
+            "product": offer_view.product, "side": side.value, "quantity": body.quantity, "price": body.price,
+            "kind": "limit", "tif": "ioc", "nonce": body.nonce})
+        digest = _verify(api, participant, "Order", message, body.signature)
+        if (body.price < offer_view.price) if side is Side.BUY else (body.price > offer_view.price):
+            word = "below" if side is Side.BUY else "above"
+            raise ApiProblem(422, "price", "price-not-crossing",
+                             f"the signed limit {body.price} is {word} the offer's price {offer_view.price}: "
+                             f"sign price = {offer_view.price} (or a limit that crosses it) to take this offer")
+        if digest in api.executed:
+            raise ApiProblem(409, "nonce", "nonce-reused", "this signed execute was taken already under another "
+                             "Idempotency-Key; sign a new one (a new nonce)")
+        if api.signed_orders is not None:  # stored before the book can match it: the trade settles on chain
+            try:
+                await api.signed_orders.remember(order_id, message, body.signature)
+            except NonceReused as exc:
+                raise ApiProblem(409, "nonce", "nonce-reused", str(exc)) from exc
+            except SettlementUnavailable as exc:
+                raise ApiProblem(503, None, "settlement-unavailable", str(exc)) from exc
+        # The book's limit is the offer's price (this offer at its price or better); the signed limit crosses
+        # it, so the contract's price check holds for every fill.
         spec = OrderSpec(order_id, participant.id, offer_view.product, side, body.quantity, offer_view.price,
                          OrderKind.LIMIT, TimeInForce.IOC)
         outcome = await _run(api.market.submit(spec))
+        if outcome.rejected is not None and api.signed_orders is not None and api.market.order(order_id) is None:
+            await api.signed_orders.forget(order_id)
         _refused(outcome)
+        api.executed.add(digest)
         return outcome_out(outcome, participant.id)
     order = api.market.book.orders[order_id].spec
+    _verify(api, participant, "Order", order_message(participant.address, {
+        "product": order.product, "side": order.side.value, "quantity": body.quantity, "price": body.price,
+        "kind": "limit", "tif": "ioc", "nonce": body.nonce}), body.signature)  # a repeat is signed too
     if order.quantity != body.quantity:
         raise ApiProblem(409, "header.Idempotency-Key", "idempotency-key-reused",
                          "this Idempotency-Key was used for another request (a different quantity)")

@@ -34,11 +34,15 @@ class OfferIn(_Strict):
 
 
 class ExecuteIn(_Strict):
-    """Take ``quantity`` Wh of a resting offer, at its price or better (signed EIP-712 ``Execute``)."""
+    """Take ``quantity`` Wh of a resting offer, at its price or better. The taker signs an EIP-712 ``Order``
+    like any other (the offer's product, the other side, ``price`` its limit, immediate-or-cancel), so the
+    trade settles on chain against two signed orders (docs/market.md "Execute")."""
 
     participant: Annotated[str, Field(min_length=1, max_length=64)]
     offer_id: Annotated[str, Field(min_length=1, max_length=80)]
     quantity: Positive
+    price: Positive  # the taker's limit, base units per kWh: at least the offer's price to buy, at most to sell
+    nonce: U64
     signature: Annotated[str, Field(min_length=1, max_length=200)]
 
 

@@ -77,12 +77,16 @@ class SettlementService:
     def __init__(self, store: SettlementStore, chain: SettlementChain, market: MarketReader, *,
                  batch_size: int = 20, max_wait_s: float = 0.2, max_settle_delay_s: int = 900,
                  period_s: int = 900, poll_s: float = 0.1, retry_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 order_digest: Callable[[dict[str, Any]], str] | None = None) -> None:
         if not 1 <= batch_size <= 100:
             raise ValueError(f"settlement batch_size must be 1..100, got {batch_size}")
         self.store, self.chain, self.market = store, chain, market
         self.batch_size, self.max_wait_s, self.max_settle_delay_s = batch_size, max_wait_s, max_settle_delay_s
         self.poll_s, self.clock = poll_s, clock
+        # The EIP-712 digest of a signed order's message, as the contract names orders in its events. An
+        # offer's book id is that digest already; an execute's ("x:…", from its Idempotency-Key) is not.
+        self.order_digest = order_digest
         self.period_s, self.retry_after_s = period_s, retry_after_s
         self._final_after: dict[int, int] = {}  # seq -> chain time its dispute window ends
         self.mismatches: list[Mismatch] = []
@@ -363,6 +367,18 @@ class SettlementService:
             self._cursor = (last.block, last.log_index)
             await asyncio.to_thread(self.store.set_cursor, *self._cursor)
 
+    def _chain_hash(self, order_id: str) -> str:
+        """How the contract names a book order: its digest (an offer's id is it; an execute's is derived)."""
+        if order_id.startswith("0x") or self.order_digest is None:
+            return order_id.lower()
+        signed = self._orders.get(order_id)
+        if signed is None:  # after a restart, before a batch loaded it: rare, and one indexed row
+            signed = self.store.signed([order_id]).get(order_id)
+            if signed is None:
+                return order_id.lower()
+            self._orders[order_id] = signed
+        return self.order_digest(signed.message).lower()
+
     def _apply(self, ev: ChainEvent) -> MatchRecord | None:
         now = self.clock()
         if ev.contract == CONTRACT and ev.name in ("OrderSettled", "MatchFailed"):
@@ -371,7 +387,8 @@ class SettlementService:
             if m is None:
                 self._report("unknown-match", seq, f"{ev.name} in block {ev.block} for a match the journal lacks")
                 return None
-            if _hex(ev.arg("buyHash")) != m.buy_id.lower() or _hex(ev.arg("sellHash")) != m.sell_id.lower():
+            if _hex(ev.arg("buyHash")) != self._chain_hash(m.buy_id) or _hex(ev.arg("sellHash")) != self._chain_hash(
+                    m.sell_id):
                 self._report("orders-differ", seq, f"{ev.name} names orders {ev.arg('buyHash')}/"
                              f"{ev.arg('sellHash')}, the journal {m.buy_id}/{m.sell_id}")
                 return None

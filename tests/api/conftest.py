@@ -58,10 +58,14 @@ class Trader:
         body.setdefault("signature", signature)
         return body
 
-    def execute(self, offer_id: str, quantity: int, key: str) -> dict[str, Any]:
-        msg = {"participant": self.address, "offerId": offer_id, "quantity": quantity, "idempotencyKey": key}
-        return {"participant": self.id, "offer_id": offer_id, "quantity": quantity,
-                "signature": sign("Execute", msg, CHAIN_ID, self.key)}
+    def execute(self, offer_id: str, quantity: int, price: int, *, side: str = "buy", product: int = PRODUCT,
+                nonce: int | None = None) -> dict[str, Any]:
+        """A signed execute body: an IOC limit Order of the offer's product, the other ``side``."""
+        nonce = secrets.randbits(63) if nonce is None else nonce
+        msg = order_message(self.address, {"product": product, "side": side, "quantity": quantity, "price": price,
+                                           "kind": "limit", "tif": "ioc", "nonce": nonce})
+        return {"participant": self.id, "offer_id": offer_id, "quantity": quantity, "price": price, "nonce": nonce,
+                "signature": sign("Order", msg, CHAIN_ID, self.key)}
 
 
 def _trader(name: str) -> Trader:

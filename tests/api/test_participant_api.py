@@ -70,7 +70,7 @@ async def test_execute_with_the_same_key_twice_trades_once(market: Market) -> No
     m = market
     a = await offer(m, "alice", side="sell", quantity=1000, price=200)
     offer_id = a.json()["order"]["order_id"]
-    body = m.traders["carol"].execute(offer_id, 400, "key-0001")
+    body = m.traders["carol"].execute(offer_id, 400, 200)
     first = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "key-0001"})
     second = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "key-0001"})
     assert first.status_code == 200 and second.status_code == 200, (first.text, second.text)
@@ -81,10 +81,34 @@ async def test_execute_with_the_same_key_twice_trades_once(market: Market) -> No
     assert [t["quantity"] for t in hist] == [400]  # one trade, not two
     assert m.service.order(offer_id).remaining == 600  # type: ignore[union-attr]
     # The same key for a different quantity is a conflict, and trades nothing.
-    other = m.traders["carol"].execute(offer_id, 500, "key-0001")
+    other = m.traders["carol"].execute(offer_id, 500, 200)
     resp = await m.client.put("/api/v1/trades/execute", json=other, headers={"Idempotency-Key": "key-0001"})
     problem(resp, 409, "header.Idempotency-Key", "idempotency-key-reused")
     assert m.service.order(offer_id).remaining == 600  # type: ignore[union-attr]
+    # The same signed execute under another key is a replay: refused, nothing traded.
+    resp = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "key-0002"})
+    problem(resp, 409, "nonce", "nonce-reused")
+    assert m.service.order(offer_id).remaining == 600  # type: ignore[union-attr]
+
+
+async def test_an_execute_signs_an_order_whose_limit_crosses_the_offer(market: Market) -> None:
+    m = market
+    offer_id = (await offer(m, "alice", side="sell", quantity=1000, price=200)).json()["order"]["order_id"]
+    carol = m.traders["carol"]
+    # a buy limit of 195 below the offer's 200: it could never trade at the offer's price
+    resp = await m.client.put("/api/v1/trades/execute", json=carol.execute(offer_id, 100, 195),
+                              headers={"Idempotency-Key": "low-limit-1"})
+    problem(resp, 422, "price", "price-not-crossing")
+    # signed for a sell (the offer's own side): the order the API rebuilds is a buy, so the signature is not hers
+    resp = await m.client.put("/api/v1/trades/execute", json=carol.execute(offer_id, 100, 200, side="sell"),
+                              headers={"Idempotency-Key": "wrong-side-1"})
+    problem(resp, 401, "signature", "signature-mismatch")
+    # a limit above the offer is fine: the trade is at the offer's 200, within the signed 210
+    resp = await m.client.put("/api/v1/trades/execute", json=carol.execute(offer_id, 100, 210),
+                              headers={"Idempotency-Key": "high-limit-1"})
+    assert resp.status_code == 200, resp.text
+    assert [(t["quantity"], t["price"]) for t in resp.json()["trades"]] == [(100, 200)]
+    assert m.service.order(offer_id).remaining == 900  # type: ignore[union-attr]
 
 
 async def test_the_stream_sees_the_trade(market: Market) -> None:
@@ -215,7 +239,7 @@ async def test_an_execute_repeated_after_a_restart_trades_nothing_more(market: M
 
     m = market
     offer_id = (await offer(m, "alice", side="sell", quantity=1000, price=200)).json()["order"]["order_id"]
-    body = m.traders["carol"].execute(offer_id, 300, "restart-key-1")
+    body = m.traders["carol"].execute(offer_id, 300, 200)
     first = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "restart-key-1"})
     assert first.status_code == 200, first.text
     await m.service.stop()  # the console goes down after the ack …

@@ -56,8 +56,10 @@ class Console:
         self.gateway = ChainGateway(url, Account.from_key(DEV_KEYS[0]), dep, Outbox(tmp / "outbox.db"),
                                     poll_interval=0.02, health_interval=0.2)
         self.market = MarketService(MarketRules(tick=1, lot=100), SqlMarketJournal(db))
-        self.settlement = SettlementService(SqlSettlementStore(db), self.gateway, self.market, max_wait_s=max_wait_s,
-                                            poll_s=0.05)
+        contract = dep.addresses["OrderSettlement"]
+        self.settlement = SettlementService(
+            SqlSettlementStore(db), self.gateway, self.market, max_wait_s=max_wait_s, poll_s=0.05,
+            order_digest=lambda msg: "0x" + fast_digest("Order", msg, CHAIN_ID, contract).hex())
         app = create_app(self.market, ParticipantDirectory.load(tmp / "participants.toml"), rate_per_s=100,
                          burst=100, chain_id=dep.chain_id, contract=dep.addresses["OrderSettlement"],
                          signed_orders=self.settlement)
@@ -248,7 +250,7 @@ async def test_reconciliation_reports_what_the_chain_did_behind_the_consoles_bac
         await console.stop()
 
 
-async def test_a_refused_batch_fails_its_matches_until_an_operator_retries_and_unsigned_fills_never_settle(
+async def test_a_refused_batch_fails_its_matches_until_an_operator_retries_and_an_execute_settles(
         tmp_path: Path) -> None:
     from contracts.roles import PAUSER
     from tests.contracts.conftest import OUTSIDER
@@ -289,19 +291,21 @@ async def test_a_refused_batch_fails_its_matches_until_an_operator_retries_and_u
             tape = console.settlement.state_of(m)
             assert tape.state is SettlementState.SETTLED and tape.tx is not None
 
-            # BOB takes 100 Wh of a resting offer with a signed Execute: no signed Order of his exists.
+            # BOB takes 100 Wh of a resting offer: his execute is a signed Order (IOC, the offer's product, a
+            # buy at the offer's price), so this trade settles on chain like any other.
             offer = signed_body("alice", dep, product=product, side="sell", quantity=500, price=300, nonce=2)
             offer_id = (await http.post("/api/v1/trades/offer", json=offer)).json()["order"]["order_id"]
-            key = "take-0001"
-            msg = {"participant": BOB, "offerId": offer_id, "quantity": 100, "idempotencyKey": key}
-            r = await http.put("/api/v1/trades/execute", headers={"Idempotency-Key": key}, json={
-                "participant": "bob", "offer_id": offer_id, "quantity": 100,
-                "signature": sign("Execute", msg, CHAIN_ID, KEYS[BOB], dep.addresses["OrderSettlement"])})
+            bob = s.balance(BOB)
+            taker = order_message(BOB, {"product": product, "side": "buy", "quantity": 100, "price": 300,
+                                        "kind": "limit", "tif": "ioc", "nonce": 7})
+            r = await http.put("/api/v1/trades/execute", headers={"Idempotency-Key": "take-0001"}, json={
+                "participant": "bob", "offer_id": offer_id, "quantity": 100, "price": 300, "nonce": 7,
+                "signature": sign("Order", taker, CHAIN_ID, KEYS[BOB], dep.addresses["OrderSettlement"])})
             assert r.status_code == 200, r.text
-        await until(lambda: len(console.settlement.matches()) == 2
-                    and console.settlement.matches()[1].state is MatchState.FAILED)
-        assert "no signed order stored" in (console.settlement.matches()[1].error or "")
-        assert len(s.orders.events.OrderSettled().get_logs(from_block=0)) == 1
+            assert [(t["quantity"], t["price"]) for t in r.json()["trades"]] == [(100, 300)]
+        await until(lambda: [x.state for x in console.settlement.matches()] == [MatchState.SETTLED] * 2)
+        assert len(s.orders.events.OrderSettled().get_logs(from_block=0)) == 2
+        assert s.balance(BOB) == bob - 30  # 100 Wh × 300 / 1 000 into escrow
         await console.stop()
 
 

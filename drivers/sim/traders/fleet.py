@@ -135,9 +135,11 @@ class Trader:
         best = offers[0]  # the API lists best first per product and side
         qty = min(quantity, best["remaining"])
         key = secrets.token_hex(12)
-        message = {"participant": self.h.address, "offerId": best["order_id"], "quantity": qty, "idempotencyKey": key}
-        body = {"participant": self.h.id, "offer_id": best["order_id"], "quantity": qty,
-                "signature": self._sign("Execute", message)}
+        # The taker signs an Order like any other (the offer's product, the other side, its price as the limit,
+        # immediate-or-cancel), so the trade settles on chain against two signed orders.
+        order = self.order_body(product=best["product"], side=side, quantity=qty, price=best["price"], tif="ioc")
+        body = {"participant": self.h.id, "offer_id": best["order_id"], "quantity": qty, "price": best["price"],
+                "nonce": order["nonce"], "signature": order["signature"]}
         resp = await self.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": key})
         self._count("execute", resp)
         self._outcome("execute", resp)
