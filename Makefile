@@ -64,7 +64,8 @@ soak: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) bench/soak.py --minutes $${SOAK_MIN:-30} --json $${SOAK_JSON:-soak.json} --check
 
 # The installable bundle (docs/install.md): PyInstaller one-dir into dist/energynet/, then its smoke test
-# starts the built program offscreen. Slow (minutes), so it is not part of `make test` or CI.
+# starts the built program offscreen. Slow (minutes), so it is not part of `make test`; CI runs it when the
+# bundle's inputs changed since the build recorded in installer/built-from.sha256 (installer/inputs.sh).
 DIST_STAMP := $(VENV)/.installed-dist
 # Only the [dist] pins (read from pyproject.toml), so the editable install of the project is left as it is.
 $(DIST_STAMP): $(STAMP) pyproject.toml
@@ -78,6 +79,7 @@ dist: $(DIST_STAMP)
 		installer/energynet.spec || exit $$?; \
 	echo "bundle built in $$(( $$(date +%s) - start )) s: $$(du -sh dist/energynet | cut -f1) in dist/energynet/"
 	QT_QPA_PLATFORM=offscreen $(PY) installer/smoke.py dist/energynet
+	installer/inputs.sh > installer/built-from.sha256  # CI builds again only when these inputs change
 
 clean:
 	rm -rf $(VENV) node_modules build dist *.egg-info

@@ -42,6 +42,25 @@ from drivers.opcua.trust import TrustRefused
 log = logging.getLogger(__name__)
 
 
+class _PublishLoopLost(logging.Filter):
+    """asyncua logs "Publish iteration crashed" at ERROR with a traceback when the connection it publishes on
+    is gone. That is an ordinary disconnect, which this session already reports as one line ("connection
+    lost; retrying"); the traceback read like a crash to operators and failed the bundle's smoke test. Other
+    publish failures keep their ERROR and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.getMessage().startswith("Publish iteration crashed") and isinstance(exc, ConnectionError | OSError):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            record.exc_info, record.exc_text = None, None
+            record.msg, record.args = "publish loop stopped: %s (the connection is gone)", (exc,)
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("asyncua.client.ua_session").addFilter(_PublishLoopLost())
+
+
 class SourceSession:
     """Keeps one OPC-UA endpoint's points flowing for as long as it runs."""
 
