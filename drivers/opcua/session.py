@@ -58,7 +58,7 @@ class _PublishLoopLost(logging.Filter):
         return True
 
 
-logging.getLogger("asyncua.client.ua_session").addFilter(_PublishLoopLost())
+logging.getLogger("asyncua.client.ua_session.UaSession").addFilter(_PublishLoopLost())  # its logger
 
 
 class SourceSession:

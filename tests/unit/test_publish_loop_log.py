@@ -8,7 +8,7 @@ import pytest
 
 import drivers.opcua.session  # noqa: F401  (installs the filter on asyncua's session logger)
 
-ASYNCUA = logging.getLogger("asyncua.client.ua_session")
+ASYNCUA = logging.getLogger("asyncua.client.ua_session.UaSession")  # the logger UaSession logs on
 
 
 def _publish_crash(exc: BaseException) -> None:
