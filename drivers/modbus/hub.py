@@ -38,6 +38,23 @@ from drivers.tasks import SessionTasks
 
 log = logging.getLogger(__name__)
 
+
+class _ReportedByTheHub(logging.Filter):
+    """pymodbus logs a timed-out request or a refused connection at ERROR/WARNING on its one logger; the hub
+    reports each of them itself, naming the device, address and retry ("no answer from … within 1 s;
+    retrying"). pymodbus's own lines name no device, so they become debug lines."""
+
+    PREFIXES = ("No response received", "Repeating....", "Failed to connect")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith(self.PREFIXES):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("pymodbus.logging").addFilter(_ReportedByTheHub())
+
 EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
                    4: "device failure", 5: "acknowledge", 6: "device busy", 10: "gateway path unavailable",
                    11: "gateway target failed to respond"}
