@@ -32,13 +32,21 @@ from console.services.dr_measurement import INTERVALS_PER_DAY, day_load, day_sta
 from core.access import User
 from core.chain import ChainEvent, TxRecord, TxState
 from core.dr import DrEvent, SignalType
-from core.dr.baselines import Array
+from core.dr.baselines import Array, Baseline
 from core.dr.verification import baseline_wh, compensation_base_units, pro_rata_payment
 from core.ports import Historian
 
 log = logging.getLogger(__name__)
 
 DR_EVENTS = ("DemandResponseRequested", "OptedIn", "DeliveryVerified", "CompensationClaimed", "UnusedReclaimed")
+
+
+def stated_baseline_wh(baseline: Baseline, t0_s: float, t1_s: float) -> int:
+    """The baseline energy the oracle states on chain, never below 0 Wh. A house whose PV exports more than it
+    draws has a negative baseline (net load < 0); GridBalance.recordDelivery takes an unsigned baseline and
+    refuses a negative one, so without the clamp every retry would fail and the participant would never be
+    verified. At 0 its delivery is 0 Wh: it could not reduce an import it did not have."""
+    return max(0, baseline_wh(baseline, t0_s, t1_s))
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,8 +392,8 @@ class DrService:
         if not 0 <= t0 <= t1 <= 86400:
             return None, None, (f"opt-in {_hm(opted_at, self.tz)} to last reading {_hm(last, self.tz)} is not "
                                 "within the event's day: the baseline covers one day")
-        return baseline_wh(result.baseline, t0, t1), (result.verified_wh if result.performance else None), \
-            result.problem
+        return stated_baseline_wh(result.baseline, t0, t1), \
+            (result.verified_wh if result.performance else None), result.problem
 
     def progress(self, ev: DrEventState) -> Progress | None:
         """Target vs achieved reduction per settlement interval of the event, from the historian (blocking:
