@@ -155,6 +155,9 @@ class ApiServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._server = self._task = None
+        escrow = getattr(self.app.state.api, "escrow", None)
+        if escrow is not None:  # its RPC session belongs to this loop
+            await escrow.close()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

@@ -14,7 +14,7 @@ from eth_account import Account
 
 from console.api.app import ApiServer, create_app
 from console.api.participants import ParticipantDirectory
-from console.services.escrow import EscrowService
+from console.services.escrow import EscrowService, FundsUnknown
 from console.services.market import MarketService
 from console.store.market_journal import SqlMarketJournal
 from contracts.anvil import DEV_KEYS, Anvil
@@ -88,8 +88,7 @@ async def api(chain: Chain, tmp_path: Path) -> AsyncIterator[Api]:
         async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
             yield Api(client, market, chain)
     finally:
-        await server.stop()
-        await escrow.close()
+        await server.stop()  # closes the escrow's RPC session too
         await market.stop()
 
 
@@ -163,3 +162,21 @@ async def test_chain_down_makes_the_funds_unknown_and_nothing_is_applied(api: Ap
     assert open_buys(api, "bob") == []
     # A sell does not depend on the chain's answer.
     assert (await offer(api, "alice", side="sell", quantity=1000, price=200)).status_code == 201
+
+
+async def test_funds_are_cached_for_the_ttl_and_unknown_after_it_when_the_chain_is_gone(chain: Chain) -> None:
+    clock = Clock(0.0)
+    funds = TokenFunds(chain.anvil.url, chain.deployment.addresses["EnergyNetCredit"],
+                       chain.deployment.addresses["Settlement"])
+    escrow = EscrowService(funds, max_price=1000, ttl_s=5.0, clock=clock)
+    try:
+        bob = chain.traders["bob"].address
+        assert await escrow.funds(bob) == (1000, 600)
+        chain.anvil.kill()
+        clock.t = 4.9  # within the 5 s: the cached figures, no call
+        assert await escrow.funds(bob) == (1000, 600)
+        clock.t = 5.0  # 5 s old is stale: the chain is asked, and it is gone
+        with pytest.raises(FundsUnknown, match=bob):
+            await escrow.funds(bob)
+    finally:
+        await escrow.close()
