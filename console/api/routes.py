@@ -291,7 +291,12 @@ async def execute(body: ExecuteIn, api: ApiDep,
         side = Side.BUY if offer_view.side is Side.SELL else Side.SELL
         spec = OrderSpec(order_id, participant.id, offer_view.product, side, body.quantity, offer_view.price,
                          OrderKind.LIMIT, TimeInForce.IOC)
-        outcome = await _run(api.market.submit(spec))
+        if api.escrow is None or side is not Side.BUY:
+            outcome = await _run(api.market.submit(spec))
+        else:
+            async with api.buy_locks.setdefault(participant.id, asyncio.Lock()):
+                await _check_escrow(api, participant, spec.quantity, spec.price)
+                outcome = await _run(api.market.submit(spec))
         _refused(outcome)
         return outcome_out(outcome, participant.id)
     order = api.market.book.orders[order_id].spec

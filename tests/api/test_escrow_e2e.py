@@ -180,3 +180,21 @@ async def test_funds_are_cached_for_the_ttl_and_unknown_after_it_when_the_chain_
             await escrow.funds(bob)
     finally:
         await escrow.close()
+
+
+async def test_taking_an_offer_is_a_buy_that_must_fit_too(api: Api) -> None:
+    sell = await offer(api, "alice", side="sell", quantity=4000, price=200)
+    assert sell.status_code == 201, sell.text
+    offer_id = sell.json()["order"]["order_id"]
+    bob = api.chain.traders["bob"]
+    # Taking 3100 Wh at the offer's 200 escrows 3100 × 200 / 1000 = 620 > bob's 600: 20 short.
+    resp = await api.client.put("/api/v1/trades/execute", json=bob.execute(offer_id, 3100, "take-3100-a"),
+                                headers={"Idempotency-Key": "take-3100-a"})
+    assert "escrows 620 base units; open buys hold 0 of the 600" in problem(resp, 422, "quantity",
+                                                                            "insufficient-escrow")
+    assert api.market.orders_of("bob") == []  # nothing of it reached the book
+    # 3000 Wh escrows exactly 600: it trades.
+    resp = await api.client.put("/api/v1/trades/execute", json=bob.execute(offer_id, 3000, "take-3000-b"),
+                                headers={"Idempotency-Key": "take-3000-b"})
+    assert resp.status_code == 200, resp.text
+    assert [(t["quantity"], t["price"]) for t in resp.json()["trades"]] == [(3000, 200)]
