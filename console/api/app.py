@@ -155,7 +155,7 @@ class ApiServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._server = self._task = None
-        escrow = getattr(self.app.state.api, "escrow", None)
+        escrow = getattr(getattr(self.app.state, "api", None), "escrow", None)  # (an app without one: none)
         if escrow is not None:  # its RPC session belongs to this loop
             await escrow.close()
         if self._sock is not None:
