@@ -479,7 +479,9 @@ def build_api(settings: Settings, market: MarketService | None, settlement: Sett
     if settlement is not None:  # orders settle on chain: a buy must fit in its buyer's escrow there
         from console.services.escrow import EscrowService
         from contracts.funds import TokenFunds
+        from contracts.gateway import ChainGateway
 
+        assert isinstance(settlement.chain, ChainGateway)  # build_settlement only builds it on one
         dep = settlement.chain.deployment
         escrow = EscrowService(TokenFunds(settlement.chain.rpc_url, dep.addresses["SettlementToken"],
                                           dep.addresses["Settlement"]), max_price=market.rules.max_price)
