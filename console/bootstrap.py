@@ -479,8 +479,18 @@ def build_api(settings: Settings, market: MarketService | None, settlement: Sett
             raise ConfigError(f"[api] chain_id = {chain_id} but the settlement contract is on chain "
                               f"{settlement.chain.deployment.chain_id}: remove [api] chain_id or fix it")
         contract = settlement.chain.deployment.addresses["OrderSettlement"]
+    escrow = None
+    if settlement is not None:  # orders settle on chain: a buy must fit in its buyer's escrow there
+        from console.services.escrow import EscrowService
+        from contracts.funds import TokenFunds
+        from contracts.gateway import ChainGateway
+
+        assert isinstance(settlement.chain, ChainGateway)  # build_settlement only builds it on one
+        dep = settlement.chain.deployment
+        escrow = EscrowService(TokenFunds(settlement.chain.rpc_url, dep.addresses["SettlementToken"],
+                                          dep.addresses["Settlement"]), max_price=market.rules.max_price)
     app = create_app(market, directory, rate_per_s=a.rate_per_s, burst=a.burst, max_body_bytes=a.max_body_bytes,
-                     chain_id=chain_id, contract=contract, signed_orders=settlement)
+                     chain_id=chain_id, contract=contract, signed_orders=settlement, escrow=escrow)
     app.state.production = build_production(settings)  # the production and grid endpoints (None: 404)
     install_operator_api(app, store, chain)
     return ApiServer(app, a.host, a.port, a.tls_cert, a.tls_key)

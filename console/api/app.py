@@ -22,6 +22,7 @@ from console.api.problems import ApiProblem, on_api_problem, on_http, on_validat
 from console.api.production_routes import router as production_router
 from console.api.ratelimit import RateLimiter
 from console.api.routes import Api, router
+from console.services.escrow import EscrowService
 from console.services.market import MarketService
 from console.services.settlement import SignedOrders
 
@@ -81,12 +82,12 @@ class BodyLimit:
 
 def create_app(market: MarketService, participants: Directory, *, rate_per_s: float = 50.0,
                burst: int = 100, max_body_bytes: int = 16_384, chain_id: int = 31337, contract: str | None = None,
-               signed_orders: SignedOrders | None = None) -> FastAPI:
+               signed_orders: SignedOrders | None = None, escrow: EscrowService | None = None) -> FastAPI:
     app = FastAPI(title="EnergyNet participant API", version="1", openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None,
                   description="Signed orders (EIP-712) into the EnergyNet market; see docs/market.md.")
     app.state.api = Api(market, participants, RateLimiter(rate_per_s, burst), chain_id, contract,
-                        signed_orders)
+                        signed_orders, escrow)
     app.add_exception_handler(ApiProblem, on_api_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
@@ -154,6 +155,9 @@ class ApiServer:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._server = self._task = None
+        escrow = getattr(getattr(self.app.state, "api", None), "escrow", None)  # (an app without one: none)
+        if escrow is not None:  # its RPC session belongs to this loop
+            await escrow.close()
         if self._sock is not None:
             self._sock.close()
             self._sock = None

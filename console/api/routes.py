@@ -27,6 +27,7 @@ from console.api.participants import Directory, Participant
 from console.api.problems import ApiProblem, only_own, responses
 from console.api.ratelimit import RateLimiter
 from console.api.schemas import Eip712Out, ExecuteIn, ModifyIn, OfferIn, OfferOut, OrderOut, OutcomeOut, TradeOut
+from console.services.escrow import EscrowService, FundsUnknown
 from console.services.market import (
     MarketService,
     MarketSuspended,
@@ -76,8 +77,14 @@ class Api:
     """What the routes need: the market, the participants, the rate limiter and the EIP-712 chain id."""
 
     def __init__(self, market: MarketService, participants: Directory, limiter: RateLimiter,
-                 chain_id: int, contract: str | None = None, signed_orders: SignedOrders | None = None) -> None:
+                 chain_id: int, contract: str | None = None, signed_orders: SignedOrders | None = None,
+                 escrow: EscrowService | None = None) -> None:
         self.market, self.participants, self.limiter, self.chain_id = market, participants, limiter, chain_id
+        # Buyers' escrow on chain, checked before a buy enters the book (None: not checked, off chain).
+        self.escrow = escrow
+        # One buy at a time per participant while escrow is checked: two concurrent buys must not both fit
+        # in the same funds (the check and the submit are one step).
+        self.buy_locks: dict[str, asyncio.Lock] = {}
         # The EIP-712 domain's verifying contract (OrderSettlement) and where signed orders are kept so their
         # matches can settle on chain (None: an off-chain market, nothing settles).
         self.contract, self.signed_orders = contract, signed_orders
@@ -158,6 +165,25 @@ def _refused(outcome: Outcome) -> None:
         raise ApiProblem(status, field, rejected.reason.value, rejected.detail)
 
 
+async def _check_escrow(api: Api, participant: Participant, quantity: int, price: int | None) -> None:
+    """Refuses a buy its participant's escrow cannot cover (422), or whose escrow the chain cannot tell (503)."""
+    assert api.escrow is not None
+    try:
+        short = await api.escrow.shortfall(participant.address, quantity, price,
+                                           api.market.orders_of(participant.id, open_only=True))
+    except FundsUnknown as exc:
+        raise ApiProblem(503, None, "funds-unknown", str(exc)) from exc
+    if short is not None:
+        missing = short.reserved + short.needed - short.available
+        priced = f"at {price}" if price is not None else f"at up to {api.escrow.max_price} (no limit given)"
+        raise ApiProblem(422, "quantity", "insufficient-escrow",
+                         f"a buy of {quantity} Wh {priced} escrows {short.needed} base units; open buys hold "
+                         f"{short.reserved} of the {short.available} available (balance {short.balance}, "
+                         f"allowance to Settlement {short.allowance}): {missing} short;"
+                         " approve or deposit more, or lower "
+                         "the quantity or price")
+
+
 async def _run(coro: Any) -> Outcome:
     try:
         outcome: Outcome = await coro
@@ -205,9 +231,19 @@ async def offer(body: OfferIn, api: ApiDep) -> OutcomeOut:
     spec = OrderSpec(digest, participant.id, body.product, Side(body.side), body.quantity, body.price,
                      OrderKind(body.kind), TimeInForce(body.tif), body.valid_from, body.valid_until, condition,
                      GridGate(body.grid))
+    if api.escrow is None or spec.side is not Side.BUY:
+        return await _submit_offer(api, participant, spec, message, body.signature)
+    async with api.buy_locks.setdefault(participant.id, asyncio.Lock()):
+        await _check_escrow(api, participant, spec.quantity, spec.price)
+        return await _submit_offer(api, participant, spec, message, body.signature)
+
+
+async def _submit_offer(api: Api, participant: Participant, spec: OrderSpec, message: dict[str, Any],
+                        signature: str) -> OutcomeOut:
+    digest = spec.order_id
     if api.signed_orders is not None:  # stored before the book can match it: every fill can be settled
         try:
-            await api.signed_orders.remember(digest, message, body.signature)
+            await api.signed_orders.remember(digest, message, signature)
         except NonceReused as exc:
             raise ApiProblem(409, "nonce", "nonce-reused", str(exc)) from exc
         except SettlementUnavailable as exc:
@@ -234,6 +270,22 @@ async def available(api: ApiDep, product: Annotated[int | None, Query(ge=0, le=2
     """Resting orders anyone can trade against now (best first per product and side)."""
     return [OfferOut(order_id=v.order_id, product=v.product, side=v.side.value, price=v.price, remaining=v.remaining)
             for v in api.market.available(product)]
+
+
+async def _submit_execute(api: Api, spec: OrderSpec, message: dict[str, Any], signature: str) -> Outcome:
+    """Store the taker's signed order (so its trade settles on chain), then submit it; a refused one is
+    forgotten again (its nonce is free)."""
+    if api.signed_orders is not None:
+        try:
+            await api.signed_orders.remember(spec.order_id, message, signature)
+        except NonceReused as exc:
+            raise ApiProblem(409, "nonce", "nonce-reused", str(exc)) from exc
+        except SettlementUnavailable as exc:
+            raise ApiProblem(503, None, "settlement-unavailable", str(exc)) from exc
+    outcome = await _run(api.market.submit(spec))
+    if outcome.rejected is not None and api.signed_orders is not None and api.market.order(spec.order_id) is None:
+        await api.signed_orders.forget(spec.order_id)
+    return outcome
 
 
 @router.put("/trades/execute", response_model=OutcomeOut,
@@ -266,20 +318,16 @@ async def execute(body: ExecuteIn, api: ApiDep,
         if digest in api.executed:
             raise ApiProblem(409, "nonce", "nonce-reused", "this signed execute was taken already under another "
                              "Idempotency-Key; sign a new one (a new nonce)")
-        if api.signed_orders is not None:  # stored before the book can match it: the trade settles on chain
-            try:
-                await api.signed_orders.remember(order_id, message, body.signature)
-            except NonceReused as exc:
-                raise ApiProblem(409, "nonce", "nonce-reused", str(exc)) from exc
-            except SettlementUnavailable as exc:
-                raise ApiProblem(503, None, "settlement-unavailable", str(exc)) from exc
         # The book's limit is the offer's price (this offer at its price or better); the signed limit crosses
         # it, so the contract's price check holds for every fill.
         spec = OrderSpec(order_id, participant.id, offer_view.product, side, body.quantity, offer_view.price,
                          OrderKind.LIMIT, TimeInForce.IOC)
-        outcome = await _run(api.market.submit(spec))
-        if outcome.rejected is not None and api.signed_orders is not None and api.market.order(order_id) is None:
-            await api.signed_orders.forget(order_id)
+        if api.escrow is None or side is not Side.BUY:
+            outcome = await _submit_execute(api, spec, message, body.signature)
+        else:  # the funds check and the submit as one step per buyer, before anything is stored
+            async with api.buy_locks.setdefault(participant.id, asyncio.Lock()):
+                await _check_escrow(api, participant, spec.quantity, spec.price)
+                outcome = await _submit_execute(api, spec, message, body.signature)
         _refused(outcome)
         api.executed.add(digest)
         return outcome_out(outcome, participant.id)

@@ -168,11 +168,25 @@ class Trader:
         self._count("modify", resp)
         self._outcome("modify", resp)
 
-    async def cancel(self) -> None:
-        resting = await self._resting()
+    async def cancel(self, target: dict[str, Any]) -> None:
+        """Cancel one own resting order: the one least likely to trade first (the lowest buy, the highest sell:
+        others take the best prices). With none resting, rest ``target`` (a deep order) and cancel that. An
+        order that traded or closed between the listing and the cancel (409/404) is not a failed cancel: the
+        next one is tried, so every cancel turn ends with one order cancelled whatever the other households
+        did meanwhile."""
+        resting = sorted(await self._resting(), key=lambda o: o["price"] if o["side"] == "buy" else -o["price"])
         if not resting:
-            return
-        resp = await self.client.delete(f"/api/v1/orders/{resting[0]['order_id']}", headers=self.auth)
+            body = self.order_body(**target)
+            resp = await self.client.post("/api/v1/trades/offer", json=body)
+            self._count("cancel-target", resp)
+            if resp.status_code != 201 or resp.json()["order"]["status"] != "resting":
+                return
+            resting = [resp.json()["order"]]
+            self.kind_of[resting[0]["order_id"]] = "cancel-target"  # own: never executed against by oneself
+        for o in resting:
+            resp = await self.client.delete(f"/api/v1/orders/{o['order_id']}", headers=self.auth)
+            if resp.status_code not in (404, 409):  # 200, or a failure worth counting (429, 5xx)
+                break
         self._count("cancel", resp)
 
     async def collect_trades(self) -> None:
@@ -293,4 +307,6 @@ class Fleet:
         elif kind == "modify":
             await t.modify()
         else:
-            await t.cancel()
+            # Far from the reference (a buy at the lowest tick, a sell 100 above): no incoming order crosses it.
+            deep = self.tick if side == "buy" else self._price(100)
+            await t.cancel({**base, "quantity": self.lot, "price": deep})
