@@ -114,6 +114,7 @@ class Book(BookState):
         self._gate = rules.gate_closure_s
         self._max_qty = rules.max_quantity
         self._max_price = rules.max_price
+        self._cancel_incoming = rules.self_trade is SelfTradePolicy.CANCEL_INCOMING
 
     def submit(self, spec: OrderSpec, now: int, grid: GridView | None = None) -> list[Event]:
         """Check, accept and (if active now) match one order; the events decided. ``grid``, if given, is
@@ -157,109 +158,118 @@ class Book(BookState):
     def decide_submit(self, spec: OrderSpec, now: int, grid: GridView | None = None) -> None:
         """:meth:`submit`, journaled but not handed back (read ``journal`` for the events): the matching
         path then builds no event objects until the journal is read (core/market/records.py)."""
-        last = self.now
-        if grid is None and last is not None and last <= now < self._due_at and self._fast:
-            # The fast path: nothing to observe or close first, a plain valid limit order (GTC, IOC or
-            # FOK) in a product that is open (it has accepted orders and is not closed: time only goes
-            # forward, so it opened before and, its gate closure not being due, closes after now).
-            order_id, participant, start, side, q, price, kind, tif, valid_from, valid_until, cond, gate = spec
-            product = self.products.get(start)
-            orders = self.orders
-            if (
-                product is not None
-                and not product.closed
-                and order_id
-                and participant
-                and order_id not in orders
-                and type(q) is int
-                and 0 < q <= self._max_qty
-                and not q % self._lot
-                and type(price) is int
-                and 0 < price <= self._max_price
-                and not price % self._tick
-                and kind is _LIMIT
-                and tif is not _GTD
-                and valid_from is None
-                and valid_until is None
-                and cond is None
-                and gate is _NO_GATE
-            ):
-                # The Order, built without a call of its __init__ (same fields, see Order.__init__).
-                order = _new_object(Order)
-                order.spec = spec
-                order.order_id = order_id
-                order.participant = participant
-                order.price = price
-                order.submitted = q  # remaining, cancelled and status below, once it is known how it ends
-                orders[order_id] = order
-                product.accepted.append(order)
-                self.now = now
-                if side is _BUY:
-                    opposite, own = product.asks, product.bids
-                    limit_key = price
-                else:
-                    opposite, own = product.bids, product.asks
-                    limit_key = -price
-                if opposite.best > limit_key:  # does not cross: it rests, or an immediate order ends at once
-                    if tif is _GTC:
-                        pending = self._pending
-                        pending.append(RESTED_NEW)
-                        pending.append(now)
-                        pending.append(order_id)
-                        key = -limit_key  # the order's key on its own side
-                        level = own.levels.get(key)
-                        if level is None:
-                            own.add(order, price)
-                        else:
-                            level[order_id] = order
-                        order.remaining = q
-                        order.cancelled = 0
-                        order.status = _RESTING
-                    else:
-                        pending = self._pending
-                        pending.append(ENDED_FOK if tif is _FOK else ENDED_IOC)
-                        pending.append(now)
-                        pending.append(order_id)
-                        order.remaining = 0
-                        order.cancelled = q
-                        order.status = _CANCELLED_STATUS
-                    return
-                out = self._pending
-                out.append(ACCEPTED)
-                out.append(now)
-                out.append(order_id)
-                order.remaining = q
-                order.cancelled = 0
-                order.status = _WORKING
-                if tif is _FOK and self._fillable(order, opposite, limit_key) < q:
-                    self._cancel_working(order, _FOK_NOT_FILLABLE, now, out)
-                elif not self._match(order, product, opposite, limit_key, now, out) and order.remaining:
-                    if tif is _GTC:
-                        out.append(RESTED)
-                        out.append(now)
-                        out.append(order_id)
+        if now >= self._due_at or (grid is not None and grid != self.grid):
+            # First what the time or the grid decides (gate closures, expiries, the grid observed); the
+            # general path's own _begin then has nothing left to do.
+            self._begin(now, grid, self._pending)
+        order_id, participant, start, side, q, price, kind, tif, valid_from, valid_until, cond, gate = spec
+        product = self.products.get(start)
+        orders = self.orders
+        if (  # the one validity check of the fast path: a plain valid limit order (GTC, IOC or FOK) ...
+            product is not None
+            # ... in a product that is open: it accepted an order before (so it had opened: time only goes
+            # forward) and is not closed, and its gate closure is not due (nothing is due, see above)
+            and not product.closed
+            and self.now <= now  # type: ignore[operator]  # set: the product accepted an order (else ClockError)
+            and order_id
+            and participant
+            and order_id not in orders
+            and type(q) is int
+            and q > 0
+            and q <= self._max_qty
+            and not q % self._lot
+            and type(price) is int
+            and price > 0
+            and price <= self._max_price
+            and not price % self._tick
+            and kind is _LIMIT
+            and tif is not _GTD
+            and valid_from is None
+            and valid_until is None
+            and cond is None
+            and gate is _NO_GATE
+            and self._fast
+        ):
+            # The Order, built without a call of its __init__ (same fields, see Order.__init__).
+            order = _new_object(Order)
+            order.spec = spec
+            order.order_id = order_id
+            order.participant = participant
+            order.price = price
+            order.submitted = q  # remaining, cancelled and status below, once it is known how it ends
+            orders[order_id] = order
+            # (product.accepted gets the order only if it rests: one closed before this call returns can never
+            # be open again, and gate closure reads only the open ones, see Product.accepted)
+            self.now = now
+            if side is _BUY:
+                opposite, own = product.asks, product.bids
+                limit_key = price
+            else:
+                opposite, own = product.bids, product.asks
+                limit_key = -price
+            if opposite.best > limit_key:  # does not cross: it rests, or an immediate order ends at once
+                if tif is _GTC:
+                    pending = self._pending
+                    pending.append(RESTED_NEW)
+                    pending.append(now)
+                    pending.append(order_id)
+                    product.accepted.append(order)
+                    key = -limit_key  # the order's key on its own side
+                    level = own.levels.get(key)
+                    if level is None:
                         own.add(order, price)
-                        order.status = _RESTING
                     else:
-                        self._cancel_working(order, _IOC_REMAINDER, now, out)
+                        level[order_id] = order
+                    order.remaining = q
+                    order.cancelled = 0
+                    order.status = _RESTING
+                else:
+                    pending = self._pending
+                    pending.append(ENDED_FOK if tif is _FOK else ENDED_IOC)
+                    pending.append(now)
+                    pending.append(order_id)
+                    order.remaining = 0
+                    order.cancelled = q
+                    order.status = _CANCELLED_STATUS
                 return
+            out = self._pending
+            out.append(ACCEPTED)
+            out.append(now)
+            out.append(order_id)
+            order.remaining = q
+            order.cancelled = 0
+            order.status = _WORKING
+            if tif is _FOK and self._fillable(order, opposite, limit_key) < q:
+                self._cancel_working(order, _FOK_NOT_FILLABLE, now, out)
+            elif not self._match(order, product, opposite, limit_key, now, out) and order.remaining:
+                if tif is _GTC:
+                    out.append(RESTED)
+                    out.append(now)
+                    out.append(order_id)
+                    own.add(order, price)
+                    product.accepted.append(order)
+                    order.status = _RESTING
+                else:
+                    self._cancel_working(order, _IOC_REMAINDER, now, out)
+            return
         self._submit(spec, now, grid)
 
     def decide_cancel(self, order_id: str, participant: str, now: int) -> None:
         """:meth:`cancel`, journaled but not handed back (read ``journal`` for the events)."""
-        last = self.now
+        if now >= self._due_at:
+            self._begin(now, None, self._pending)  # what is due first (the general path's _begin is then a no-op)
         order = self.orders.get(order_id)
-        if (
-            order is not None
-            and order.participant == participant
-            and last is not None
-            and last <= now < self._due_at
-            and self._fast
-        ):  # the fast paths: an order of its owner, nothing due first
+        if order is not None and order.participant == participant and self.now <= now and self._fast:  # type: ignore[operator]
+            # the fast paths: an order of its owner, nothing due (self.now is set: the order was accepted)
             status = order.status
             if status is _RESTING:  # what _cancel does, inlined
                 q = order.remaining
-                self._pending += (CANCELLED, now, order_id, _BY_PARTICIPANT, q)
+                pending = self._pending
+                pending.append(CANCELLED)
+                pending.append(now)
+                pending.append(order_id)
+                pending.append(_BY_PARTICIPANT)
+                pending.append(q)
                 spec = order.spec
                 product = self.products[spec.product]
                 side = product.bids if spec.side is _BUY else product.asks
@@ -275,8 +285,14 @@ class Book(BookState):
                 order.status = _CANCELLED_STATUS
                 self.now = now
                 return
-            if status not in _OPEN_STATUSES:  # refused: what _owned_open decides for a closed order
-                self._pending += (CLOSED_ORDER, now, _CANCEL, order_id)
+            # Refused: what _owned_open decides for a closed order (the common closed states by identity: a
+            # set membership test would hash the enum member by a Python-level __hash__).
+            if status is _FILLED or status is _CANCELLED_STATUS:
+                pending = self._pending
+                pending.append(CLOSED_ORDER)
+                pending.append(now)
+                pending.append(_CANCEL)
+                pending.append(order_id)
                 self.now = now
                 return
         out = self._pending
@@ -476,7 +492,7 @@ class Book(BookState):
         participant = order.participant
         oid = order.order_id
         start = product.start
-        cancel_incoming = self.rules.self_trade is SelfTradePolicy.CANCEL_INCOMING
+        cancel_incoming = self._cancel_incoming
         gated = self.gated_resting
         mine = order.remaining
         while mine:
@@ -519,14 +535,13 @@ class Book(BookState):
             order.remaining = mine
         if not mine:
             order.status = _FILLED
-        self.now = now
-        return False
+        return False  # (self.now is ``now`` already: every caller applied an event at ``now`` first)
 
     def _fillable(self, order: Order, opposite: BookSide, limit_key: int) -> int:
         """How much of ``order`` the book would fill now, self-trade prevention included."""
         need = order.remaining
         total = 0
-        cancel_incoming = self.rules.self_trade is SelfTradePolicy.CANCEL_INCOMING
+        cancel_incoming = self._cancel_incoming
         for key in opposite.keys:
             if key > limit_key:
                 break
@@ -580,31 +595,11 @@ class Book(BookState):
         return None
 
     def _check_new(self, spec: OrderSpec, now: int) -> tuple[RejectReason, str] | None:
-        """None if ``spec`` may be accepted now, else the first rule it breaks (in the order below)."""
-        order_id, participant, product, _, q, price, kind, tif, valid_from, valid_until, _, grid = spec
-        if (  # the common case, a plain valid limit order, in one expression; anything else is explained below
-            order_id
-            and participant
-            and order_id not in self.orders
-            and type(product) is int
-            and not product % self._period
-            and product - self._horizon <= now < product - self._gate
-            and type(q) is int
-            and 0 < q <= self._max_qty
-            and not q % self._lot
-            and type(price) is int
-            and 0 < price <= self._max_price
-            and not price % self._tick
-            and kind is _LIMIT
-            and valid_from is None
-            and valid_until is None
-            and grid is _NO_GATE
-            and tif is not _GTD
-        ):
-            return None
-        return self._first_problem(spec, now)
+        """None if ``spec`` may be accepted now, else the first rule it breaks (in the order below).
 
-    def _first_problem(self, spec: OrderSpec, now: int) -> tuple[RejectReason, str] | None:
+        Every rule, one by one: a plain valid limit order in an open product, the common case, is taken by
+        the fast path of :meth:`decide_submit` before it gets here (its one validity check), so what comes
+        here is a product's first order, an order of another kind, or one that breaks a rule."""
         r = self.rules
         if not spec.order_id or spec.order_id in self.orders:
             return RejectReason.DUPLICATE_ORDER_ID, f"order id {spec.order_id!r} is empty or already used"

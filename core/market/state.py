@@ -148,9 +148,11 @@ class Product:
         self.asks = BookSide(Side.SELL)
         self.last_price: int | None = None
         self.closed = False
-        # Every order accepted in the product, in acceptance order, until it closes (a list, not a dict
-        # of the open ones: an append per order instead of an insert and a delete; gate closure
-        # picks the open ones once).
+        # Every order accepted in the product that may be open, in acceptance order, until it closes (a
+        # list, not a dict of the open ones: an append per order instead of an insert and a delete; gate
+        # closure picks the open ones once). Replay appends every order; the book's fast path only those
+        # that rest, since an order closed in the call that accepted it is never open again: both give
+        # the same open_orders().
         self.accepted: list[Order] = []
 
     def open_orders(self) -> list[Order]:

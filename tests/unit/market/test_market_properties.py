@@ -304,6 +304,10 @@ class GeneralOnly(Book):
     _fast = False
 
 
+SAME_GRID = GridView(50_000, 2)
+OTHER_GRID = GridView(49_950, -2)
+
+
 @st.composite
 def plain_scripts(draw: st.DrawFn) -> list[tuple[object, ...]]:
     """Mostly what the fast paths take (plain GTC / IOC / FOK limit orders, cancels), with some of
@@ -318,7 +322,9 @@ def plain_scripts(draw: st.DrawFn) -> list[tuple[object, ...]]:
                              draw(st.one_of(prices, prices, prices, st.integers(-5, 200))),
                              tif=draw(st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC,
                                                        TimeInForce.FOK])))
-            ops.append(("submit", spec, dt, None))
+            # with the grid unchanged (the service passes it with every order) or changed now and then
+            grid = draw(st.sampled_from([None, None, None, SAME_GRID, SAME_GRID, OTHER_GRID]))
+            ops.append(("submit", spec, dt, grid))
         elif what == "submit":
             ops.append(("submit", draw(order_specs(n)), dt, draw(st.one_of(st.none(), grids))))
         elif what == "cancel":
