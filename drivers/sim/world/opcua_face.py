@@ -20,6 +20,8 @@ other and with the Modbus face's meters::
       CommunityBattery/P (+ discharge), SoC (0..1)      ns=2;s=World.CommunityBattery.P …
       Control/BreakerClose (writable Boolean)           write False to island, True to reconnect
       Control/TripW (writable Double)                   write X > 0: the interconnection loses X W
+      Ufls/Stages      Double: load-shedding stages tripped (they trip in order)   ns=2;s=World.Ufls.Stages
+      Control/ShedStage (writable Double)               write 1: shed the next stage; write −1: restore all
 
 Values are written at ``rate_hz`` with the simulated instant as source
 timestamp (less ``stamp_offset``: the demo's daytime world is stamped with the
@@ -60,6 +62,7 @@ _GROUPS = {
     "Busbar": ("Voltage",),
     "Lines": ("Losses",),
     "CommunityBattery": ("P", "SoC"),
+    "Ufls": ("Stages",),
 }
 
 
@@ -73,6 +76,7 @@ def values_of(s: WorldSnapshot, frequency_hz: float) -> dict[str, float]:
         "Busbar.Voltage": s.busbar_v,
         "Lines.Losses": s.line_loss_w,
         "CommunityBattery.P": s.community_battery_w, "CommunityBattery.SoC": s.community_battery_soc,
+        "Ufls.Stages": float(sum(s.ufls_tripped)),
     }
     out.update({f"Feeder{i}.EndVoltage": v for i, v in enumerate(s.feeder_end_v, start=1)})
     return out
@@ -94,6 +98,7 @@ class WorldOpcUaServer:
         self._nodes: dict[str, Node] = {}
         self._breaker: Node | None = None
         self._trip: Node | None = None
+        self._shed: Node | None = None
         self._task: asyncio.Task[None] | None = None
         self._arrived: tuple[WorldSnapshot, float] | None = (runner.snapshot, time.monotonic()) if runner.ready \
             else None
@@ -127,8 +132,11 @@ class WorldOpcUaServer:
             ua.VariantType.Boolean)
         self._trip = await control.add_variable(
             ua.NodeId("World.Control.TripW", ns), ua.QualifiedName("TripW", ns), 0.0, ua.VariantType.Double)
+        self._shed = await control.add_variable(
+            ua.NodeId("World.Control.ShedStage", ns), ua.QualifiedName("ShedStage", ns), 0.0, ua.VariantType.Double)
         await self._breaker.set_writable()
         await self._trip.set_writable()
+        await self._shed.set_writable()
         if not self.runner.ready:  # until the world is built only the frequency has values (see preview.py)
             waiting = ua.DataValue(ua.Variant(0.0, ua.VariantType.Double),
                                    StatusCode=ua.StatusCode(StatusCodes.BadWaitingForInitialData))
@@ -181,6 +189,16 @@ class WorldOpcUaServer:
             log.warning("world: interconnection trip of %.0f W requested over OPC-UA", trip)
             await self.runner.call(lambda w: w.interconnection.trip(w.clock.t_s, float(trip)))
             await self._trip.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double)))
+        assert self._shed is not None
+        shed = await self._shed.read_value()
+        if isinstance(shed, int | float) and shed != 0:
+            await self._shed.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double)))
+            if shed > 0:
+                log.warning("world: next load-shedding stage shed over OPC-UA")
+                await self.runner.call(lambda w: w.shed_next_stage())
+            else:
+                log.warning("world: shed load restored over OPC-UA")
+                await self.runner.call(lambda w: w.restore_shed())
 
     def _replayed(self, trace: Sequence[float], arrived: float, at: datetime) -> tuple[float, datetime]:
         """The trace's value for now (one tick late) and the instant it belongs to: the tick's ``at`` less the
