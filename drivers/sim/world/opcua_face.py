@@ -99,6 +99,7 @@ class WorldOpcUaServer:
         self._breaker: Node | None = None
         self._trip: Node | None = None
         self._shed: Node | None = None
+        self._breaker_cmd = True  # the control's value as last synced with the breaker
         self._task: asyncio.Task[None] | None = None
         self._arrived: tuple[WorldSnapshot, float] | None = (runner.snapshot, time.monotonic()) if runner.ready \
             else None
@@ -173,7 +174,9 @@ class WorldOpcUaServer:
     async def _apply_control(self) -> None:
         assert self._breaker is not None and self._trip is not None
         want_closed = bool(await self._breaker.read_value())
-        if want_closed != self.runner.snapshot.breaker_closed:
+        # act on a client's write only (a change of the control value): a scenario or the world itself may
+        # have opened the breaker, and the control's stale True must not close it again at once
+        if want_closed != self._breaker_cmd and want_closed != self.runner.snapshot.breaker_closed:
             def switch(w: World) -> None:
                 if want_closed:
                     w.close_breaker()
@@ -182,8 +185,7 @@ class WorldOpcUaServer:
             try:
                 await self.runner.call(switch)
             finally:
-                await self._breaker.write_value(ua.DataValue(ua.Variant(
-                    self.runner.world.breaker_closed, ua.VariantType.Boolean)))
+                await self._sync_breaker_control(self.runner.world.breaker_closed)
         trip = await self._trip.read_value()
         if isinstance(trip, int | float) and trip > 0:
             log.warning("world: interconnection trip of %.0f W requested over OPC-UA", trip)
@@ -199,6 +201,12 @@ class WorldOpcUaServer:
             else:
                 log.warning("world: shed load restored over OPC-UA")
                 await self.runner.call(lambda w: w.restore_shed())
+
+    async def _sync_breaker_control(self, closed: bool) -> None:
+        """The control shows the breaker's state; a write that differs from it is a command."""
+        assert self._breaker is not None
+        self._breaker_cmd = closed
+        await self._breaker.write_value(ua.DataValue(ua.Variant(closed, ua.VariantType.Boolean)))
 
     def _replayed(self, trace: Sequence[float], arrived: float, at: datetime) -> tuple[float, datetime]:
         """The trace's value for now (one tick late) and the instant it belongs to: the tick's ``at`` less the
@@ -242,4 +250,6 @@ class WorldOpcUaServer:
             dv = ua.DataValue(ua.Variant(s.breaker_closed, ua.VariantType.Boolean), SourceTimestamp=stamp,
                               ServerTimestamp=stamp)
             await self._server.write_attribute_value(self._nodes["Breaker.Closed"].nodeid, dv)
+            if self._breaker is not None and s.breaker_closed != self._breaker_cmd:
+                await self._sync_breaker_control(s.breaker_closed)
             self._written = s
