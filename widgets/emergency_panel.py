@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from core.balancing.emergency import UFLS_STAGES
 from widgets.palette import STATE_COLOURS
@@ -109,6 +109,8 @@ class EmergencyPanel(QFrame):
         buttons.addWidget(self.restore_button, 0, 1)
         buttons.addWidget(self.result, 1, 0, 1, 2)
         row.addLayout(buttons, 2)
+        # the panel takes the window's width, never widens it past a 1366 px screen (it clips instead)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setVisible(False)
 
     def show_state(self, reason: str | None, breaker_closed: bool | None, frequency_hz: float, rocof_hz_s: float,

@@ -18,6 +18,7 @@ BREAKER, FREQUENCY, ROCOF, STAGES = "breaker.main", "grid.frequency", "grid.roco
 BATTERY_P, BATTERY_SOC, IMPORT = "community_battery.power", "community_battery.soc", "grid.import"
 DEMAND, SUPPLY = "grid.demand", "grid.supply"
 _WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY}
+_POWERS = {BATTERY_P, IMPORT, DEMAND, SUPPLY}
 SHED_NODE = "ns=2;s=World.Control.ShedStage"
 
 
@@ -58,7 +59,8 @@ class BalancingService:
         for s in batch:
             if s.point not in _WATCHED or s.quality is not Quality.GOOD:
                 continue
-            self._values[s.point] = s.value
+            # powers arrive in W (the acquisition keeps SI whatever the display unit): the panels show kW
+            self._values[s.point] = s.value / 1000 if s.point in _POWERS else s.value
             if s.point == STAGES:
                 self._stages.update(round(s.value), s.source_ts)
             if s.point in (BREAKER, FREQUENCY):

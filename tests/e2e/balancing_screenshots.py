@@ -21,7 +21,13 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
-        run(app, islanded_console(Path(tmp), None, shots=out))
+        figures: dict[str, float] = {}
+
+        async def go() -> None:
+            figures.update(await islanded_console(Path(tmp), None, shots=out))
+
+        run(app, go())
+    print(f"emergency panel {figures['panel_after_sample_s'] * 1000:.0f} ms after the island sample")
     print(f"saved {out / 'balancing-normal.png'} and {out / 'emergency-islanded.png'}")
 
 

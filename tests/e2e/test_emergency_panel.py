@@ -120,7 +120,8 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
             assert state.breaker_closed is False and state.since_recv_ts is not None
             assert screens.shown_at is not None
             figures["panel_after_sample_s"] = screens.shown_at - state.since_recv_ts
-            assert figures["panel_after_sample_s"] < 1.0
+            # the screenshot tool only reports it (it runs beside other work); the test asserts it
+            assert shots is not None or figures["panel_after_sample_s"] < 1.0
             assert screens.emergency.isVisible()
             assert "ISLANDED" in screens.emergency.reason.text()
 
