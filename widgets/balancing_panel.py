@@ -26,7 +26,7 @@ class BalancingPanel(QFrame):
         grid.setVerticalSpacing(1)
         self.values: dict[str, QLabel] = {}
         rows = (("imbalance", "Imbalance (demand − supply)"), ("import", "Transformer import"),
-                ("battery", "Community battery (+ disch.)"), ("droop", "FCR droop ask at Δf"),
+                ("battery", "Community battery (+ disch.)"), ("droop", "FCR ask at Δf (connected)"),
                 ("soc", "Battery SoC"), ("mode", "Mode"))
         grid.addWidget(QLabel("BALANCING"), 0, 0, 1, 2)
         for r, (key, name) in enumerate(rows, start=1):

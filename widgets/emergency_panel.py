@@ -128,7 +128,7 @@ class EmergencyPanel(QFrame):
         show_state(self.frequency, "emergency" if not 49.2 <= frequency_hz <= 50.8 else
                    "alert" if not 49.8 <= frequency_hz <= 50.2 else "normal")
         self.rocof.setText(f"ROCOF {rocof_hz_s:+.3f} Hz/s" if math.isfinite(rocof_hz_s) else "ROCOF —")
-        self.battery.setText(f"Battery {battery_kw:+.1f} kW (+ discharge), SoC {battery_soc_pct:.0f} %"
+        self.battery.setText(f"Battery {battery_kw:+.1f} kW, SoC {battery_soc_pct:.0f} %"
                              if math.isfinite(battery_kw) else "Battery —")
         for k, lab in enumerate(self.stage_labels):
             if k < len(tripped_at):
