@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from console.api.app import ApiServer
     from console.services.achievements import AchievementService
+    from console.services.balancing import BalancingService
     from console.services.participants_admin import ParticipantsAdmin
     from console.services.probe import ProbeReport
     from console.services.report_production import ProductionService
@@ -90,6 +91,7 @@ class Application:
     dr: DrService | None = None  # demand response (after the chain: it reads the chain's events)
     achievements: AchievementService | None = None  # badges minted once per milestone (market, DR, register)
     maker: MarketMakerService | None = None  # the grid's tariffs quoted in the book (after market and settlement)
+    balancing: BalancingService | None = None  # islanding and load shedding (console/services/balancing.py)
     _running: list[Lifecycle] = field(default_factory=list, repr=False, compare=False)
 
     def parts(self) -> list[Lifecycle]:
@@ -176,7 +178,25 @@ def build(
                        build_report_scheduler(settings, clock), users_of(store), trust_service_for(settings, store),
                        dr=(dr := build_dr(settings, acquisition, historian, chain)),
                        achievements=build_achievements(market, chain, participants, dr),
-                       maker=build_market_maker(settings, market, settlement))
+                       maker=build_market_maker(settings, market, settlement),
+                       balancing=build_balancing(settings, acquisition))
+
+
+def build_balancing(settings: Settings, acquisition: AcquisitionService) -> BalancingService | None:
+    """With a ``breaker.main`` point: the emergency picture; its commands go to that point's OPC-UA source
+    (a source with security gets none: drivers/opcua/writer.py connects without)."""
+    from functools import partial
+
+    from console.services.balancing import BREAKER, BalancingService
+    from drivers.opcua.writer import write_double
+
+    source = next((s for s in settings.sources if any(p.point.id == BREAKER for p in s.points)), None)
+    if source is None:
+        return None
+    write = partial(write_double, source.endpoint) if source.security_mode.name == "NONE" else None
+    service = BalancingService(write)
+    acquisition.subscribe(service.on_samples)
+    return service
 
 
 def build_acquisition(settings: Settings, clock: Callable[[], float] = time.time) -> AcquisitionService:

@@ -25,6 +25,7 @@ from console.config import Settings
 from console.services.achievements import AchievementService
 from console.services.acquisition import AcquisitionService
 from console.services.alarms import AlarmService
+from console.services.balancing import BalancingService
 from console.services.chain import ChainService
 from console.services.commands import CommandService
 from console.services.dr import DrService
@@ -35,6 +36,7 @@ from console.services.report_production import ProductionService
 from console.services.users import desktop_user
 from console.ui.alarms_view import AlarmsView
 from console.ui.analytics_view import add_analytics_tab
+from console.ui.balancing_view import BalancingScreens
 from console.ui.chain_view import ChainView
 from console.ui.devices_view import DevicesView
 from console.ui.dr_view import install_dr_screen
@@ -80,6 +82,7 @@ class MainWindow(QMainWindow):
         dr: DrService | None = None,
         achievements: AchievementService | None = None,
         ui_settings: QSettings | None = None,
+        balancing: BalancingService | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -179,6 +182,9 @@ class MainWindow(QMainWindow):
             layout.addWidget(self.alarm_banner)
         layout.addWidget(self.market_banner)
         layout.addWidget(self.tabs, 1)
+        # islanding / emergency band: the emergency panel above every screen, the balancing panel on F1
+        self.balancing = BalancingScreens(self, layout, layout.count() - 1, self.view, balancing) \
+            if balancing is not None else None
         self.setCentralWidget(central)
 
         # Status bar -----------------------------------------------------------

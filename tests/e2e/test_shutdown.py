@@ -28,7 +28,7 @@ from tests.conftest import ServerProcess, free_port
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 COUNTS = r"HistorianCounts\(received=(\d+), kept=(\d+)\)"
-OPCUA_POINTS = 22  # the demo config's (resources/world.toml) OPC-UA points: one STALE marker each on stop
+OPCUA_POINTS = 23  # the demo config's (resources/world.toml) OPC-UA points: one STALE marker each on stop
 
 
 @dataclass

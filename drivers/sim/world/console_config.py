@@ -240,6 +240,7 @@ def console_config_toml(devices: Sequence[WorldDevice], feeders: int, *, seed: i
         _point("community_battery.power", "Community battery (+ discharge)", "CommunityBattery.P", "kW",
                scale=1e-3),
         _point("community_battery.soc", "Community battery SoC", "CommunityBattery.SoC", "%", scale=100),
+        _point("ufls.stages", "Load-shedding stages tripped", "Ufls.Stages", ""),
         _ALARMS.rstrip("\n"),
         *(_FEEDER_ALARMS.format(i=i).rstrip("\n") for i in range(1, feeders + 1)),
         _MARKET_API.rstrip("\n"),

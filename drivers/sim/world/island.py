@@ -55,6 +55,19 @@ class Ufls:
         self.tripped = [False] * len(self.stages)
         self._timer = [0.0] * len(self.stages)
 
+    def shed_next(self) -> int:
+        """The operator sheds the next stage by hand (in order, as the relays would); its index, −1 if none left."""
+        for k in range(len(self.stages)):
+            if not self.tripped[k]:
+                self.tripped[k] = True
+                self.shed |= self.stage_of == k
+                return k
+        return -1
+
+    @property
+    def stages_tripped(self) -> int:
+        return sum(self.tripped)
+
     def run(self, frequency_hz: float, h: float) -> bool:
         """One sub-step of the relays; True when a stage tripped."""
         tripped = False

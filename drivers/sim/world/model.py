@@ -146,6 +146,14 @@ class World:
         self.breaker_closed = True
         self.ufls.reset()  # the shed connections are restored with the reconnection
 
+    def shed_next_stage(self) -> int:
+        """Shed the next load-shedding stage by hand (the emergency procedure's step); its index, −1: all shed."""
+        return self.ufls.shed_next()
+
+    def restore_shed(self) -> None:
+        """Reconnect every shed connection and re-arm the relays (the operator's restore, islanded or not)."""
+        self.ufls.reset()
+
     def set_community_battery(self, setpoint_w: float, limit_w: float | None = None) -> None:
         """The grid-forming community battery: + discharge at ``setpoint_w``, never above ``limit_w``
         (default: its rating). Islanded, the setpoint is its droop's reference and the limit still holds."""

@@ -20,6 +20,8 @@ other and with the Modbus face's meters::
       CommunityBattery/P (+ discharge), SoC (0..1)      ns=2;s=World.CommunityBattery.P …
       Control/BreakerClose (writable Boolean)           write False to island, True to reconnect
       Control/TripW (writable Double)                   write X > 0: the interconnection loses X W
+      Ufls/Stages      Double: load-shedding stages tripped (they trip in order)   ns=2;s=World.Ufls.Stages
+      Control/ShedStage (writable Double)               write 1: shed the next stage; write −1: restore all
 
 Values are written at ``rate_hz`` with the simulated instant as source
 timestamp (less ``stamp_offset``: the demo's daytime world is stamped with the
@@ -60,6 +62,7 @@ _GROUPS = {
     "Busbar": ("Voltage",),
     "Lines": ("Losses",),
     "CommunityBattery": ("P", "SoC"),
+    "Ufls": ("Stages",),
 }
 
 
@@ -73,6 +76,7 @@ def values_of(s: WorldSnapshot, frequency_hz: float) -> dict[str, float]:
         "Busbar.Voltage": s.busbar_v,
         "Lines.Losses": s.line_loss_w,
         "CommunityBattery.P": s.community_battery_w, "CommunityBattery.SoC": s.community_battery_soc,
+        "Ufls.Stages": float(sum(s.ufls_tripped)),
     }
     out.update({f"Feeder{i}.EndVoltage": v for i, v in enumerate(s.feeder_end_v, start=1)})
     return out
@@ -94,6 +98,8 @@ class WorldOpcUaServer:
         self._nodes: dict[str, Node] = {}
         self._breaker: Node | None = None
         self._trip: Node | None = None
+        self._shed: Node | None = None
+        self._breaker_cmd = True  # the control's value as last synced with the breaker
         self._task: asyncio.Task[None] | None = None
         self._arrived: tuple[WorldSnapshot, float] | None = (runner.snapshot, time.monotonic()) if runner.ready \
             else None
@@ -127,8 +133,11 @@ class WorldOpcUaServer:
             ua.VariantType.Boolean)
         self._trip = await control.add_variable(
             ua.NodeId("World.Control.TripW", ns), ua.QualifiedName("TripW", ns), 0.0, ua.VariantType.Double)
+        self._shed = await control.add_variable(
+            ua.NodeId("World.Control.ShedStage", ns), ua.QualifiedName("ShedStage", ns), 0.0, ua.VariantType.Double)
         await self._breaker.set_writable()
         await self._trip.set_writable()
+        await self._shed.set_writable()
         if not self.runner.ready:  # until the world is built only the frequency has values (see preview.py)
             waiting = ua.DataValue(ua.Variant(0.0, ua.VariantType.Double),
                                    StatusCode=ua.StatusCode(StatusCodes.BadWaitingForInitialData))
@@ -165,7 +174,9 @@ class WorldOpcUaServer:
     async def _apply_control(self) -> None:
         assert self._breaker is not None and self._trip is not None
         want_closed = bool(await self._breaker.read_value())
-        if want_closed != self.runner.snapshot.breaker_closed:
+        # act on a client's write only (a change of the control value): a scenario or the world itself may
+        # have opened the breaker, and the control's stale True must not close it again at once
+        if want_closed != self._breaker_cmd and want_closed != self.runner.snapshot.breaker_closed:
             def switch(w: World) -> None:
                 if want_closed:
                     w.close_breaker()
@@ -174,13 +185,28 @@ class WorldOpcUaServer:
             try:
                 await self.runner.call(switch)
             finally:
-                await self._breaker.write_value(ua.DataValue(ua.Variant(
-                    self.runner.world.breaker_closed, ua.VariantType.Boolean)))
+                await self._sync_breaker_control(self.runner.world.breaker_closed)
         trip = await self._trip.read_value()
         if isinstance(trip, int | float) and trip > 0:
             log.warning("world: interconnection trip of %.0f W requested over OPC-UA", trip)
             await self.runner.call(lambda w: w.interconnection.trip(w.clock.t_s, float(trip)))
             await self._trip.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double)))
+        assert self._shed is not None
+        shed = await self._shed.read_value()
+        if isinstance(shed, int | float) and shed != 0:
+            await self._shed.write_value(ua.DataValue(ua.Variant(0.0, ua.VariantType.Double)))
+            if shed > 0:
+                log.warning("world: next load-shedding stage shed over OPC-UA")
+                await self.runner.call(lambda w: w.shed_next_stage())
+            else:
+                log.warning("world: shed load restored over OPC-UA")
+                await self.runner.call(lambda w: w.restore_shed())
+
+    async def _sync_breaker_control(self, closed: bool) -> None:
+        """The control shows the breaker's state; a write that differs from it is a command."""
+        assert self._breaker is not None
+        self._breaker_cmd = closed
+        await self._breaker.write_value(ua.DataValue(ua.Variant(closed, ua.VariantType.Boolean)))
 
     def _replayed(self, trace: Sequence[float], arrived: float, at: datetime) -> tuple[float, datetime]:
         """The trace's value for now (one tick late) and the instant it belongs to: the tick's ``at`` less the
@@ -224,4 +250,6 @@ class WorldOpcUaServer:
             dv = ua.DataValue(ua.Variant(s.breaker_closed, ua.VariantType.Boolean), SourceTimestamp=stamp,
                               ServerTimestamp=stamp)
             await self._server.write_attribute_value(self._nodes["Breaker.Closed"].nodeid, dv)
+            if self._breaker is not None and s.breaker_closed != self._breaker_cmd:
+                await self._sync_breaker_control(s.breaker_closed)
             self._written = s
