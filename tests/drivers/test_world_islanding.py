@@ -103,6 +103,15 @@ async def test_a_battery_without_headroom_sheds_stages_in_order_then_the_operato
         await write_double(face.endpoint, "ns=2;s=World.Control.ShedStage", 1.0)
         await until_stages(client, k + 1)
         assert runner.world.ufls.tripped == [True] * (k + 1) + [False] * (5 - k)
+        # Restore once supply is back (the battery's full rating) and the frequency with it: restoring into the
+        # same deficit re-trips the relays within their delay, and a poll could miss the moment the count was 0.
+        runner.world.set_community_battery(0.0)
+        for _ in range(600):  # the frequency climbs back above every stage's threshold (stage 1: 49.0 Hz)
+            if await client.get_node("ns=2;s=World.Frequency").read_value() > 49.3:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the frequency did not recover with the battery's full rating")
         await write_double(face.endpoint, "ns=2;s=World.Control.ShedStage", -1.0)
         await until_stages(client, 0)
 

@@ -14,12 +14,14 @@ from PySide6.QtWidgets import QApplication
 
 from tests.e2e.test_alarms_view import run
 from tests.e2e.test_emergency_panel import islanded_console
+from widgets import theme
 
 
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication.instance() or QApplication([])
+    app.setStyleSheet(theme.style_sheet(theme.DARK))  # as the console styles itself (without it: unstyled chrome)
     with tempfile.TemporaryDirectory() as tmp:
         figures: dict[str, float] = {}
 
