@@ -137,10 +137,22 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
     meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
     token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
     registered: list[dict[str, str]] = []
-    # Four transactions per participant, sent back to back with explicit nonces and gas (no estimate, no
-    # receipt wait between them: ~120 round trips of waiting made the demo register too late on a loaded
-    # machine); every receipt is checked once all are sent, so a revert still stops the registration.
-    nonce = int(w3.eth.get_transaction_count(operator.address, "pending"))
+    # Four transactions per participant, sent back to back with explicit gas (no estimate, no receipt wait
+    # between them: ~120 round trips of waiting made the demo register too late on a loaded machine); every
+    # receipt is checked once all are sent, so a revert still stops the registration. The console's gateway
+    # signs with the same operator account meanwhile (grid statuses): each send takes the pending nonce and
+    # takes it again when the gateway got there first ("nonce too low").
+    from web3.exceptions import Web3RPCError
+
+    def send(tx: Callable[[Nonce], Any]) -> Any:
+        for _ in range(10):
+            try:
+                return tx(Nonce(int(w3.eth.get_transaction_count(operator.address, "pending"))))
+            except Web3RPCError as exc:
+                if "nonce" not in str(exc).lower():
+                    raise
+        raise RuntimeError("registering participants: the operator's nonce was taken 10 times in a row")
+
     sent: list[tuple[str, Any]] = []
     for p in book.participants:
         if stopped():
@@ -149,14 +161,15 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
         for call in (meter.functions.registerParticipant(wallet, p.id),
                      meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet),
                      token.functions.mint(wallet, PARTICIPANT_CREDITS)):
-            sent.append((p.id, call.transact({"nonce": Nonce(nonce), "gas": REGISTRATION_GAS})))
-            nonce += 1
-        sent.append((p.id, w3.eth.send_transaction({"from": operator.address, "to": wallet, "nonce": Nonce(nonce),
-                                                    "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)})))
-        nonce += 1
+            sent.append((p.id, send(lambda n, c=call: c.transact({"nonce": n, "gas": REGISTRATION_GAS}))))
+        sent.append((p.id, send(lambda n, to=wallet: w3.eth.send_transaction(
+            {"from": operator.address, "to": to, "nonce": n, "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)}))))
         meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
         registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
     for pid, tx in sent:
+        if stopped():
+            raise RuntimeError(f"stopped while registering {len(book.participants)} participants (sent, not all "
+                               "confirmed)")
         receipt = w3.eth.wait_for_transaction_receipt(tx, timeout=60, poll_latency=0.05)
         if receipt["status"] != 1:
             raise RuntimeError(f"registering participant {pid!r}: transaction {receipt['transactionHash'].hex()} "

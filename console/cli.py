@@ -343,7 +343,8 @@ def _cmd_chain_up(args: argparse.Namespace) -> int:
                 done = register_participants(up.anvil.url, up.deployment, args.participants, args.dir,
                                              stopped=lambda: stop.reason is not None)
                 print(f"world participants registered on chain: {done}", file=sys.stderr, flush=True)
-            except (TimeoutError, ValueError, RuntimeError) as exc:  # the chain stays up without them
+            except (TimeoutError, ValueError, RuntimeError, OSError) as exc:  # the chain stays up without them
+                # (OSError: the node went away mid-way, as when the demo stops during the registration)
                 print(f"energynet chain up: participants not registered: {exc}", file=sys.stderr, flush=True)
         print("chain running; Ctrl+C stops it", file=sys.stderr, flush=True)
         assert up.anvil.proc is not None
