@@ -24,6 +24,7 @@ from contracts.deploy import (
     account_from_key,
     contract_at,
     deploy_suite,
+    grant_registrar,
     signing_web3,
     transact,
     write_deployment,
@@ -37,6 +38,11 @@ from core.ports import Historian
 DEMO_PASSWORD = "energynet-demo"
 DEMO_PARTICIPANTS = 5
 ENC = 10**6
+# The registrar of `chain up --participants`: account 10 of anvil's public mnemonic (anvil funds only 0-9, so
+# chain up sends it REGISTRAR_FUNDS). Its own account, so its nonces never meet those of the console's gateway,
+# which signs with the operator's key (DEV_KEYS[0]) while the world's participants are being registered.
+REGISTRAR_KEY = "0xf214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897"
+REGISTRAR_FUNDS = 2_000 * 10**18  # the participants' gas money (10 ether each: 200 participants) and its gas
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,7 @@ def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: P
         w3 = signing_web3(anvil.url, operator)
         dep = deploy_suite(w3, fee_account=account_from_key(DEV_KEYS[9]).address)
         _seed_demo(anvil.url, dep, houses)
+        _enable_registrar(w3, dep)
         path = write_deployment(dep, directory)
         keystore = write_keystore(directory / f"{dep.chain_id}-operator.keystore.json", DEV_KEYS[0], password)
     except BaseException:
@@ -101,6 +108,19 @@ def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
             raise RuntimeError(f"demo seeding: house-{i:02d}'s approval of Settlement reverted")
 
 
+def _enable_registrar(w3: Any, dep: Deployment) -> None:
+    """The registrar's roles and ether, sent by the operator before the deployment file exists (so before any
+    console's gateway can send with the operator's key)."""
+    from web3.types import Wei
+
+    registrar = account_from_key(REGISTRAR_KEY).address
+    grant_registrar(w3, dep, registrar)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_transaction({"to": registrar, "value": Wei(REGISTRAR_FUNDS)}), timeout=60, poll_latency=0.05)
+    if receipt["status"] != 1:
+        raise RuntimeError("chain up: funding the registrar reverted")
+
+
 PARTICIPANT_CREDITS = 10_000 * ENC  # EnergyNet Credit minted to each world participant
 REGISTRATION_GAS = 400_000  # a cap, not a cost: registerParticipant with a 20-character id uses ~120k
 PARTICIPANT_GAS_WEI = 10 * 10**18  # ether sent to each for its own transactions (orders, withdrawals)
@@ -132,27 +152,20 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
         raise TimeoutError(f"{participants}: no participants file within {wait_s:.0f} s; is `energynet sim world "
                            f"--participants-out {participants}` running?")
     book = load_participants(participants)
-    operator = account_from_key(DEV_KEYS[0])
-    w3 = signing_web3(url, operator)
+    registrar = account_from_key(REGISTRAR_KEY)
+    w3 = signing_web3(url, registrar)
     meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
     token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
     registered: list[dict[str, str]] = []
     # Four transactions per participant, sent back to back with explicit gas (no estimate, no receipt wait
     # between them: ~120 round trips of waiting made the demo register too late on a loaded machine); every
-    # receipt is checked once all are sent, so a revert still stops the registration. The console's gateway
-    # signs with the same operator account meanwhile (grid statuses): each send takes the pending nonce and
-    # takes it again when the gateway got there first ("nonce too low").
-    from web3.exceptions import Web3RPCError
-
-    def send(tx: Callable[[Nonce], Any]) -> Any:
-        for _ in range(10):
-            try:
-                return tx(Nonce(int(w3.eth.get_transaction_count(operator.address, "pending"))))
-            except Web3RPCError as exc:
-                if "nonce" not in str(exc).lower():
-                    raise
-        raise RuntimeError("registering participants: the operator's nonce was taken 10 times in a row")
-
+    # receipt is checked once all are sent, so a revert still stops the registration. The registrar is the only
+    # sender with its key (chain up granted it the roles): its nonces are counted here, from the pending one.
+    nonce = int(w3.eth.get_transaction_count(registrar.address, "pending"))
+    need = len(book.participants) * (PARTICIPANT_GAS_WEI + 4 * REGISTRATION_GAS * int(w3.eth.gas_price))
+    if (has := int(w3.eth.get_balance(registrar.address))) < need:
+        raise RuntimeError(f"the registrar {registrar.address} has {has / 1e18:,.0f} ether; registering "
+                           f"{len(book.participants)} participants takes up to {need / 1e18:,.0f}")
     sent: list[tuple[str, Any]] = []
     for p in book.participants:
         if stopped():
@@ -161,9 +174,11 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
         for call in (meter.functions.registerParticipant(wallet, p.id),
                      meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet),
                      token.functions.mint(wallet, PARTICIPANT_CREDITS)):
-            sent.append((p.id, send(lambda n, c=call: c.transact({"nonce": n, "gas": REGISTRATION_GAS}))))
-        sent.append((p.id, send(lambda n, to=wallet: w3.eth.send_transaction(
-            {"from": operator.address, "to": to, "nonce": n, "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)}))))
+            sent.append((p.id, call.transact({"nonce": Nonce(nonce), "gas": REGISTRATION_GAS})))
+            nonce += 1
+        sent.append((p.id, w3.eth.send_transaction({"from": registrar.address, "to": wallet, "nonce": Nonce(nonce),
+                                                    "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)})))
+        nonce += 1
         meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
         registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
     for pid, tx in sent:

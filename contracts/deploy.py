@@ -16,7 +16,7 @@ from web3.contract import Contract
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
 from contracts.artifacts import load
-from contracts.roles import GRID_OPERATOR, MARKET, MATCHER, MINTER, ORACLE, PAUSER
+from contracts.roles import GRID_OPERATOR, MARKET, MATCHER, MINTER, ORACLE, PAUSER, REGISTRATION
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,18 @@ def deploy_suite(
         for role in roles:
             transact(w3, contract.functions.grantRole(role, admin))
     return Deployment(int(w3.eth.chain_id), addresses, int(w3.eth.block_number), admin)
+
+
+def grant_registrar(w3: Web3, dep: Deployment, registrar: str) -> None:
+    """Give ``registrar`` the roles that registering participants takes (:data:`contracts.roles.REGISTRATION`),
+    sent from the default account (the admin). A separate registrar keeps its nonces apart from the operator's
+    gateway, which sends with the admin's key meanwhile."""
+    for name, roles in REGISTRATION.items():
+        if name not in dep.addresses:
+            raise ValueError(f"registrar: the deployment has no {name} (registration mints the demo token)")
+        contract = contract_at(w3, name, dep.addresses[name])
+        for role in roles:
+            transact(w3, contract.functions.grantRole(role, Web3.to_checksum_address(registrar)))
 
 
 def write_deployment(dep: Deployment, directory: Path) -> Path:

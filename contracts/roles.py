@@ -13,3 +13,7 @@ MARKET = Web3.keccak(text="MARKET_ROLE")
 
 NAMES = {GRID_OPERATOR: "GRID_OPERATOR", ORACLE: "ORACLE", METER: "METER", MATCHER: "MATCHER",
          MINTER: "MINTER", PAUSER: "PAUSER", MARKET: "MARKET", DEFAULT_ADMIN: "DEFAULT_ADMIN"}
+
+# What a registrar account needs to admit participants (``energynet chain up --participants``): participants
+# and their meters on MeterReading, credits from the demo token. Granted at deploy by contracts.deploy.
+REGISTRATION = {"MeterReading": (GRID_OPERATOR,), "EnergyNetCredit": (MINTER,)}

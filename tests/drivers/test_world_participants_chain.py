@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from eth_account import Account
+from hexbytes import HexBytes
 from web3 import Web3
+from web3.types import Nonce, Wei
 
 from console.bootstrap_chain import (
     PARTICIPANT_CREDITS,
     PARTICIPANT_GAS_WEI,
+    REGISTRAR_KEY,
     chain_up,
     register_participants,
 )
 from contracts.anvil import DEV_KEYS
-from contracts.deploy import contract_at, signing_web3, transact
+from contracts.deploy import account_from_key, contract_at, signing_web3, transact
 from drivers.sim.world.modbus_face import world_layout
 from drivers.sim.world.model import World
 from drivers.sim.world.participants import load_participants, write_participants
@@ -60,6 +64,60 @@ def test_chain_up_registers_the_worlds_participants_who_sign_with_their_own_keys
             if f.is_file() and f.parent.name != "keys":
                 text = f.read_bytes().hex() + f.read_text(errors="replace")
                 assert key.hex().removeprefix("0x") not in text, f
+    finally:
+        up.anvil.stop()
+
+
+def test_registration_and_the_operators_gateway_never_share_a_nonce(tmp_path: Path) -> None:
+    """The console's gateway sends with the operator's key, counting its nonces itself, while chain up registers
+    the world: the registrar has its own account, so neither sender sees a nonce error and each participant is
+    registered exactly once."""
+    world = World()
+    devices = world_layout(world.participants, 2, world.network.feeder_ends)
+    path = tmp_path / "participants.json"
+    book = write_participants(path, world.participants, devices, host="127.0.0.1", modbus_port=5020, seed=1,
+                              start=datetime(2026, 6, 22, 10, tzinfo=UTC), scrypt_n=2**4)
+    n = len(book.participants)
+    up = chain_up(free_port(), tmp_path, houses=False)
+    try:
+        operator = account_from_key(DEV_KEYS[0])
+        gateway = signing_web3(up.anvil.url, operator)
+        first = int(gateway.eth.get_transaction_count(operator.address, "pending"))
+        sent: list[HexBytes] = []
+        errors: list[BaseException] = []
+        registering = threading.Event()
+        registering.set()
+
+        def operator_sender() -> None:  # as contracts/gateway.py does: its own nonce count, no re-reads
+            nonce = first
+            while registering.is_set() or len(sent) < 20:
+                try:
+                    sent.append(gateway.eth.send_transaction({"to": operator.address, "value": Wei(0),
+                                                              "nonce": Nonce(nonce), "gas": 21_000}))
+                except BaseException as exc:  # any failure of this sender fails the test
+                    errors.append(exc)
+                    return
+                nonce += 1
+
+        other = threading.Thread(target=operator_sender)
+        other.start()
+        try:
+            register_participants(up.anvil.url, up.deployment, path, tmp_path, wait_s=1)
+        finally:
+            registering.clear()
+            other.join(60)
+        assert errors == []
+        assert len(sent) >= 20
+        assert all(gateway.eth.wait_for_transaction_receipt(h, timeout=60)["status"] == 1 for h in sent)
+        w3 = Web3(Web3.HTTPProvider(up.anvil.url))
+        meter = contract_at(w3, "MeterReading", up.deployment.addresses["MeterReading"])
+        admitted = meter.events.ParticipantRegistered().get_logs(from_block=0)
+        assert sorted(e["args"]["account"] for e in admitted) == sorted(p.wallet for p in book.participants)
+        assert len(meter.events.MeterRegistered().get_logs(from_block=0)) == n == 21
+        registrar = account_from_key(REGISTRAR_KEY).address
+        assert {w3.eth.get_transaction(e["transactionHash"])["from"] for e in admitted} == {registrar}
+        assert w3.eth.get_transaction_count(registrar) == 4 * n  # nothing sent twice
+        assert w3.eth.get_transaction_count(operator.address) == first + len(sent)
     finally:
         up.anvil.stop()
 
