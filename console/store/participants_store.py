@@ -6,14 +6,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Engine,
-    MetaData,
-    SmallInteger,
-    String,
-    Table,
-    Text,
     insert,
     select,
     update,
@@ -21,28 +14,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from console.services.participants_admin import ParticipantConflict
+from console.store.schema import participant_register as participants
 from core.participant_registry import MeterLink, ParticipantRecord, ParticipantType
-
-# Its own MetaData: the table is created by migration 0008, and this module is its one reader and writer.
-participants = Table(
-    "participant_register", MetaData(),
-    Column("id", String(64), primary_key=True),
-    Column("name", String(100), nullable=False),
-    Column("type", String(16), nullable=False),
-    Column("bus", String(64), nullable=False),
-    Column("wallet", String(42), nullable=False, unique=True),
-    Column("meters", Text, nullable=False),  # JSON [[device, account|null], …]
-    Column("devices", Text, nullable=False),  # JSON [device, …]
-    Column("tariff", String(64), nullable=False),
-    Column("dr_enrolled", SmallInteger, nullable=False),
-    Column("suspended", SmallInteger, nullable=False),
-    Column("suspended_reason", Text, nullable=True),
-    Column("token_sha256", String(64), nullable=True, unique=True),
-    Column("token_rotated_us", BigInteger, nullable=True),
-    Column("chain_keys", Text, nullable=False),  # JSON [key, …]
-    Column("created_us", BigInteger, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
-)
 
 
 def _us(t: float | None) -> int | None:

@@ -272,3 +272,67 @@ dr_deliveries = Table(
     Column("problem", Text, nullable=True),               # why there is no figure
     Column("computed", Double, nullable=False),
 )
+
+# -- signed-order settlement (migration 0007_settlement): console/store/settlement_store.py ----------------
+
+settlement_orders = Table(
+    "settlement_orders", metadata,
+    Column("order_id", String(80), primary_key=True),
+    Column("participant", String(42), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("signature", String(140), nullable=False),
+    Column("nonce", String(80), nullable=False),
+    Column("stored", Float, nullable=False),
+    Index("ix_settlement_orders_nonce", "participant", "nonce"),
+)
+settlement_matches = Table(
+    "settlement_matches", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("product", BigInteger, nullable=False),
+    Column("price", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("buy_id", String(80), nullable=False),
+    Column("sell_id", String(80), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("batch", String(80)),
+    Column("trade_id", BigInteger),
+    Column("value", BigInteger),
+    Column("delivery_end", BigInteger),
+    Column("delivered_wh", BigInteger),
+    Column("tx_hash", String(80)),
+    Column("error", Text),
+    Column("recorded", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Index("ix_settlement_matches_state", "state", "seq"),
+    Index("ix_settlement_matches_trade", "trade_id"),
+)
+settlement_cursor = Table(
+    "settlement_cursor", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("block", BigInteger, nullable=False),
+    Column("log_index", BigInteger, nullable=False),
+)
+
+# -- the participant register (migration 0008_participants): console/store/participants_store.py reads and
+# writes it (not the historian's older `participants` table above) -----------------------------------------
+
+participant_register = Table(
+    "participant_register", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("bus", String(64), nullable=False),
+    Column("wallet", String(42), nullable=False, unique=True),
+    Column("meters", Text, nullable=False),  # JSON [[device, account|null], …]
+    Column("devices", Text, nullable=False),  # JSON [device, …]
+    Column("tariff", String(64), nullable=False),
+    Column("dr_enrolled", SmallInteger, nullable=False),
+    Column("suspended", SmallInteger, nullable=False),
+    Column("suspended_reason", Text, nullable=True),
+    Column("token_sha256", String(64), nullable=True, unique=True),
+    Column("token_rotated_us", BigInteger, nullable=True),
+    Column("chain_keys", Text, nullable=False),  # JSON [key, …]
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+)

@@ -1,5 +1,5 @@
 """Signed orders, match settlement states and the settlement tracker's event cursor (SQLAlchemy Core on the
-market journal's database, SQLite or PostgreSQL; tables from migration 0007).
+market journal's database, SQLite or PostgreSQL; tables from migration 0007, defined in console/store/schema.py).
 
 The market's own fills (``market_fills``, written with the journal) are read here too: on start the service
 records every journaled trade it has not recorded yet.
@@ -13,15 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     delete,
     select,
     update,
@@ -31,44 +24,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from console.services.settlement import MatchRecord, MatchState, SignedOrder
 from console.store.database import make_engine, upgrade
-from console.store.schema import market_fills
+from console.store.schema import market_fills, settlement_cursor, settlement_matches, settlement_orders
 
-_meta = MetaData()
-settlement_orders = Table(
-    "settlement_orders", _meta,
-    Column("order_id", String(80), primary_key=True),
-    Column("participant", String(42), nullable=False),
-    Column("message", Text, nullable=False),
-    Column("signature", String(140), nullable=False),
-    Column("nonce", String(80), nullable=False),
-    Column("stored", Float, nullable=False),
-)
-settlement_matches = Table(
-    "settlement_matches", _meta,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("ts", BigInteger, nullable=False),
-    Column("product", BigInteger, nullable=False),
-    Column("price", BigInteger, nullable=False),
-    Column("quantity", BigInteger, nullable=False),
-    Column("buy_id", String(80), nullable=False),
-    Column("sell_id", String(80), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("batch", String(80)),
-    Column("trade_id", BigInteger),
-    Column("value", BigInteger),
-    Column("delivery_end", BigInteger),
-    Column("delivered_wh", BigInteger),
-    Column("tx_hash", String(80)),
-    Column("error", Text),
-    Column("recorded", Float, nullable=False),
-    Column("updated", Float, nullable=False),
-)
-settlement_cursor = Table(
-    "settlement_cursor", _meta,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("block", BigInteger, nullable=False),
-    Column("log_index", BigInteger, nullable=False),
-)
 _FIELDS = [c.name for c in settlement_matches.columns]
 
 
