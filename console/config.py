@@ -15,7 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from core.alarms import AlarmConfigError, AlarmDef, load_alarms
 from core.bands import FrequencyBands, VoltageBands
@@ -35,6 +44,35 @@ NODE_ID = re.compile(r"^(ns=\d+;|nsu=[^;\s]+;)?(i=\d+|s=.+|g=[0-9a-fA-F-]{36}|b=
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
+
+
+# -- the rules of single values, shared by the models below and by the first-run wizard (console/services/
+# first_run.py), so what the wizard accepts is what the config loads. Each raises ValueError saying what to do.
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check_env_name(name: str) -> str:
+    """An environment variable's name (a password is read from it, never from the file)."""
+    if not ENV_NAME.match(name):
+        raise ValueError(f"{name!r} is not an environment variable name (letters, digits, _; not starting "
+                         "with a digit)")
+    return name
+
+
+def check_rpc_url(url: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", url):
+        raise ValueError(f"{url!r} is not an HTTP JSON-RPC URL; write it like http://127.0.0.1:8545")
+    return url
+
+
+def check_database_url(url: str) -> str:
+    if not re.match(r"^(sqlite:///.+|postgresql(\+psycopg)?://.+)$", url):
+        raise ValueError(f"{url!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    return url
+
+
+EnvName = Annotated[str, AfterValidator(check_env_name)]
 
 
 class _Strict(BaseModel):
@@ -110,7 +148,7 @@ class SourceModel(_Strict):
     # and the user identity; the password is read from the environment variable named here, never the file.
     trust_list: str | None = None
     username: Annotated[str, Field(min_length=1)] | None = None
-    password_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "ENERGYNET_OPCUA_PASSWORD"
+    password_env: EnvName = "ENERGYNET_OPCUA_PASSWORD"
     publishing_interval_ms: Annotated[float, Field(gt=0, le=60_000)] = 100.0
     sampling_interval_ms: Annotated[float, Field(ge=0, le=60_000)] = 50.0
     request_timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
@@ -222,9 +260,7 @@ class HistorianModel(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^(sqlite:///.+|postgresql(\+psycopg)?://.+)$", v):
-            raise ValueError(f"{v!r} is not a database URL; use sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
-        return v
+        return None if v is None else check_database_url(v)
 
 
 class ChainModel(_Strict):
@@ -232,7 +268,7 @@ class ChainModel(_Strict):
     rpc: str = "http://127.0.0.1:8545"
     deployment: str = "deployments/31337.json"  # written by `energynet chain up` / `chain deploy`
     keystore: str = "deployments/31337-operator.keystore.json"
-    password_env: str = "ENERGYNET_KEYSTORE_PASSWORD"
+    password_env: EnvName = "ENERGYNET_KEYSTORE_PASSWORD"
     outbox: str | None = None  # default: chain-outbox.db in the data directory
     confirmations: Annotated[int, Field(ge=0, le=64)] = 0
     publish_status_s: Annotated[float, Field(ge=0)] = 10.0  # grid status on chain every N s; 0 = never
@@ -240,9 +276,7 @@ class ChainModel(_Strict):
     @field_validator("rpc")
     @classmethod
     def _rpc(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError(f"{v!r} is not an HTTP JSON-RPC URL; use http://HOST:PORT")
-        return v
+        return check_rpc_url(v)
 
 
 class MakerModel(_Strict):
@@ -256,7 +290,7 @@ class MakerModel(_Strict):
     products: Annotated[int, Field(gt=0, le=96)] = 8  # how many delivery periods ahead it quotes
     every_s: Annotated[float, Field(gt=0)] = 5.0  # how often quotes are checked and topped up
     keystore: str = "deployments/31337-grid-maker.keystore.json"  # written by `energynet chain up`
-    password_env: str = "ENERGYNET_KEYSTORE_PASSWORD"
+    password_env: EnvName = "ENERGYNET_KEYSTORE_PASSWORD"
 
     @model_validator(mode="after")
     def _spread(self) -> MakerModel:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,14 +20,13 @@ from typing import Protocol
 
 from platformdirs import user_config_dir, user_data_dir
 
-from console.config import ConfigError, Settings, parse
+from console.config import ConfigError, Settings, check_database_url, check_env_name, check_rpc_url, parse
 from console.services.first_run_files import FileTransaction, set_table_keys, toml_str
 from console.services.users import MIN_PASSWORD_LENGTH, UserError, check_password
 
 CONFIG_NAME = "energynet.toml"
 WORLD = "world"  # Choices.devices: the simulated community (resources/world.toml)
 PASSWORD_ENV = "ENERGYNET_KEYSTORE_PASSWORD"  # [chain] password_env's default (console/config.py)
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 USER_NAME_MAX = 100  # the users table's name column (console/store/schema.py)
 
 
@@ -239,17 +238,19 @@ class FirstRun:
         if path.is_dir():
             raise SetupError(f"{path} is a folder; give the database file's name, e.g. "
                              f"{path / 'historian.sqlite'}", "database")
-        return f"sqlite:///{path}"
+        return _checked(check_database_url, f"sqlite:///{path}", "database")
 
     @staticmethod
     def postgresql_url(url: str) -> str:
+        """A PostgreSQL URL as the config accepts it, with the database named (the wizard's one stricter rule:
+        without it, libpq would pick the user's name as the database)."""
         url = url.strip()
-        match = re.match(r"^postgresql(\+psycopg)?://(?P<rest>[^/?#]+)/(?P<db>[^/?#]+)(\?.*)?$", url)
+        match = re.match(r"^postgresql(\+psycopg)?://[^/?#]+/[^/?#]+(\?.*)?$", url)
         if match is None:
             raise SetupError(f"{url!r} is not a PostgreSQL URL; write it like "
                              "postgresql://USER@HOST:5432/DATABASE (a password as USER:PASSWORD@, or in ~/.pgpass)",
                              "database")
-        return url
+        return _checked(check_database_url, url, "database")
 
     def test_database(self, url: str) -> DatabaseProbe:
         return self.ports.probe_database(url)
@@ -257,10 +258,7 @@ class FirstRun:
     # -- page (c): the chain
 
     def test_rpc(self, url: str) -> RpcProbe:
-        url = url.strip()
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise SetupError(f"{url!r} is not an HTTP JSON-RPC URL; write it like http://127.0.0.1:8545", "rpc")
-        return self.ports.probe_rpc(url)
+        return self.ports.probe_rpc(_checked(check_rpc_url, url.strip(), "rpc"))
 
     def test_deployment(self, path: Path, rpc: RpcProbe) -> DeploymentProbe:
         return self.ports.probe_deployment(path.expanduser().absolute(), rpc)
@@ -289,9 +287,7 @@ class FirstRun:
 
     @staticmethod
     def check_password_env(name: str) -> None:
-        if not ENV_NAME.match(name):
-            raise SetupError(f"{name!r} is not an environment variable name (letters, digits, _; not starting "
-                             "with a digit)", "password_env")
+        _checked(check_env_name, name, "password_env")
 
     # -- page (d): the admin account
 
@@ -433,6 +429,14 @@ class FirstRun:
         own = choices.config_path.expanduser().absolute() == user_config_path()  # run finds it without --config
         notes.append("start the console: energynet run" + ("" if own else f" --config {choices.config_path}"))
         return notes
+
+
+def _checked(rule: Callable[[str], str], value: str, field: str) -> str:
+    """``value`` through one of console/config.py's rules (the ones the written config is loaded with)."""
+    try:
+        return rule(value)
+    except ValueError as exc:
+        raise SetupError(str(exc), field) from None
 
 
 def shown_url(url: str) -> str:

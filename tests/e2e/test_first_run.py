@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from console import cli
 from console.bootstrap_chain import DEMO_PASSWORD, ChainUp, chain_up
 from console.bootstrap_security import user_service
 from console.bootstrap_setup import SetupChecks, first_run
+from console.config import ConfigError, parse
 from console.services.first_run import (
     WORLD,
     AdminChoice,
@@ -156,6 +157,31 @@ def test_sqlite_that_is_not_a_database_or_from_a_newer_console_is_refused(tmp_pa
         service.test_database(service.sqlite_url(newer))
     with pytest.raises(SetupError, match="full path"):
         service.sqlite_url(Path("relative.sqlite"))
+
+
+def test_the_wizard_refuses_what_the_config_would_refuse_in_the_same_words() -> None:
+    """One rule each (console/config.py): what the wizard lets through loads, what it refuses the config
+    refuses too, with the same message."""
+    service = first_run()
+    cases: list[tuple[Callable[[], object], str, str, str]] = [
+        (lambda: service.test_rpc("ws://127.0.0.1:8545"), '[chain]\nrpc = "ws://127.0.0.1:8545"\n', "rpc",
+         "'ws://127.0.0.1:8545' is not an HTTP JSON-RPC URL; write it like http://127.0.0.1:8545"),
+        (lambda: service.check_password_env("KEY-PASSWORD"), '[chain]\npassword_env = "KEY-PASSWORD"\n',
+         "password_env", "'KEY-PASSWORD' is not an environment variable name (letters, digits, _; not starting "
+                         "with a digit)"),
+    ]
+    device = '[[sources]]\nname = "plant"\nendpoint = "opc.tcp://127.0.0.1:4840/x"\n' \
+             '  [[sources.points]]\n  id = "f"\n  node = "ns=2;s=F"\n  unit = "Hz"\n  kind = "frequency"\n'
+    for ask, config, field, message in cases:
+        with pytest.raises(SetupError) as wizard:
+            ask()
+        assert (str(wizard.value), wizard.value.field) == (message, field)
+        with pytest.raises(ConfigError) as loaded:
+            parse(device + config)
+        assert str(loaded.value) == f"<config>: chain.{field}: {message}"
+    ok = parse(device + '[chain]\nrpc = "https://rpc.example:8545"\npassword_env = "SITE_KEY_2"\n').chain
+    assert (ok.rpc, ok.password_env) == ("https://rpc.example:8545", "SITE_KEY_2")
+    service.check_password_env("SITE_KEY_2")
 
 
 def test_rpc_deployment_and_keystore_on_a_real_anvil(tmp_path: Path, chain: ChainUp) -> None:
