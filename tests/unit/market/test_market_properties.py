@@ -18,12 +18,9 @@ from core.market import (
     Expired,
     GateClosed,
     GridCondition,
-    GridGate,
-    GridMetric,
     GridView,
     MarketRules,
     Modified,
-    Op,
     OrderKind,
     OrderSpec,
     PriceCondition,
@@ -37,76 +34,13 @@ from core.market import (
     replay,
 )
 from tests.unit.market.helpers import NOW, P
+from tests.unit.market.strategies import PEOPLE, plain_scripts, scripts
 
 pytestmark = pytest.mark.unit
 
-PRODUCTS = (P, P + 900)
-PEOPLE = ("p0", "p1", "p2", "p3")
 RULES = {
     policy: MarketRules(tick=5, lot=100, market_protection=10, self_trade=policy) for policy in SelfTradePolicy
 }
-
-prices = st.integers(18, 22).map(lambda p: 5 * p)
-conditions = st.one_of(
-    st.none(),
-    st.builds(GridCondition, st.just(GridMetric.FREQUENCY), st.sampled_from(Op), st.integers(49_800, 50_200)),
-    st.builds(GridCondition, st.just(GridMetric.IMBALANCE), st.sampled_from(Op), st.integers(-3, 3)),
-    st.builds(PriceCondition, st.sampled_from(PriceMetric), st.sampled_from(Op), prices),
-)
-
-
-@st.composite
-def order_specs(draw: st.DrawFn, n: int) -> OrderSpec:
-    kind = draw(st.sampled_from([OrderKind.LIMIT] * 4 + [OrderKind.MARKET_WITH_LIMIT]))
-    if kind is OrderKind.LIMIT:
-        tif = draw(st.sampled_from(TimeInForce))
-        price: int | None = draw(st.integers(18, 22)) * 5
-    else:
-        tif = draw(st.sampled_from([TimeInForce.IOC, TimeInForce.FOK]))
-        price = draw(st.one_of(st.none(), prices))
-    valid_from = draw(st.one_of(st.none(), st.integers(NOW, NOW + 40)))
-    valid_until = draw(st.one_of(st.none(), st.integers(NOW + 1, NOW + 60)))
-    if tif is TimeInForce.GTD and valid_until is None:
-        valid_until = NOW + 30
-    return OrderSpec(
-        order_id=f"o{n}",
-        participant=draw(st.sampled_from(PEOPLE)),
-        product=draw(st.sampled_from(PRODUCTS)),
-        side=draw(st.sampled_from(Side)),
-        quantity=draw(st.integers(1, 8)) * 100,
-        price=price,
-        kind=kind,
-        tif=tif,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        condition=draw(st.one_of(st.none(), st.none(), conditions)),
-        grid=draw(st.sampled_from([GridGate.NONE] * 4 + [GridGate.ADMIT_IF_HELPS, GridGate.MATCH_IF_HELPS])),
-    )
-
-
-grids = st.builds(
-    GridView, st.one_of(st.none(), st.integers(49_800, 50_200)), st.one_of(st.none(), st.integers(-3, 3))
-)
-
-
-@st.composite
-def scripts(draw: st.DrawFn) -> list[tuple[object, ...]]:
-    """Requests: ("submit", spec, dt, grid), ("cancel", n, who, dt), ("modify", ...), ("tick", dt, grid)."""
-    ops: list[tuple[object, ...]] = []
-    for n in range(draw(st.integers(1, 40))):
-        what = draw(st.sampled_from(["submit"] * 5 + ["cancel", "modify", "tick", "tick"]))
-        dt = draw(st.sampled_from([0, 0, 0, 1, 3, 10]))
-        if what == "submit":
-            ops.append(("submit", draw(order_specs(n)), dt, draw(st.one_of(st.none(), grids))))
-        elif what == "cancel":
-            ops.append(("cancel", draw(st.integers(0, n)), draw(st.sampled_from(PEOPLE)), dt))
-        elif what == "modify":
-            price = draw(st.one_of(st.none(), prices))
-            qty = draw(st.one_of(st.none(), st.integers(1, 8).map(lambda q: q * 100)))
-            ops.append(("modify", draw(st.integers(0, n)), draw(st.sampled_from(PEOPLE)), dt, price, qty))
-        else:
-            ops.append(("tick", dt, draw(grids)))
-    return ops
 
 
 @dataclass
@@ -302,40 +236,6 @@ class GeneralOnly(Book):
     """The book with its fast paths (plain limit orders, cancels of resting orders) turned off."""
 
     _fast = False
-
-
-SAME_GRID = GridView(50_000, 2)
-OTHER_GRID = GridView(49_950, -2)
-
-
-@st.composite
-def plain_scripts(draw: st.DrawFn) -> list[tuple[object, ...]]:
-    """Mostly what the fast paths take (plain GTC / IOC / FOK limit orders, cancels), with some of
-    everything else mixed in, in up to two products."""
-    ops: list[tuple[object, ...]] = []
-    for n in range(draw(st.integers(1, 60))):
-        what = draw(st.sampled_from(["plain"] * 6 + ["cancel"] * 2 + ["submit", "modify", "tick"]))
-        dt = draw(st.sampled_from([0, 0, 0, 0, 1, 5, 400, 1000]))
-        if what == "plain":
-            spec = OrderSpec(f"o{n}", draw(st.sampled_from(PEOPLE)), draw(st.sampled_from(PRODUCTS)),
-                             draw(st.sampled_from(Side)), draw(st.integers(1, 8)) * 100,
-                             draw(st.one_of(prices, prices, prices, st.integers(-5, 200))),
-                             tif=draw(st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC,
-                                                       TimeInForce.FOK])))
-            # with the grid unchanged (the service passes it with every order) or changed now and then
-            grid = draw(st.sampled_from([None, None, None, SAME_GRID, SAME_GRID, OTHER_GRID]))
-            ops.append(("submit", spec, dt, grid))
-        elif what == "submit":
-            ops.append(("submit", draw(order_specs(n)), dt, draw(st.one_of(st.none(), grids))))
-        elif what == "cancel":
-            ops.append(("cancel", draw(st.integers(0, n)), draw(st.sampled_from(PEOPLE)), dt))
-        elif what == "modify":
-            price = draw(st.one_of(st.none(), prices))
-            qty = draw(st.one_of(st.none(), st.integers(1, 8).map(lambda q: q * 100)))
-            ops.append(("modify", draw(st.integers(0, n)), draw(st.sampled_from(PEOPLE)), dt, price, qty))
-        else:
-            ops.append(("tick", dt, draw(grids)))
-    return ops
 
 
 @SETTINGS
