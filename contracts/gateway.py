@@ -37,6 +37,7 @@ from contracts.events import EventDecoder
 from contracts.outbox import VOID, Outbox
 from contracts.rpc import async_http_provider
 from core.chain import ChainCommand, ChainEvent, ChainIdentity, ChainState, ChainStatus, TxRecord, TxState
+from core.tasks import cancel_all_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +127,7 @@ class ChainGateway:
                        for fn in (self._health_loop, self._send_loop, self._receipt_loop, self._event_loop)]
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_all_and_wait(self._tasks)
         self._tasks = []
         await self.w3.provider.disconnect()
 

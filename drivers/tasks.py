@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
+
+from core.tasks import cancel_all_and_wait
 
 
 class SessionTasks:
@@ -20,8 +21,4 @@ class SessionTasks:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
+        await cancel_all_and_wait(tasks, errors_too=True)

@@ -11,7 +11,6 @@ never the evaluation, and loses nothing while the queue has room).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -24,6 +23,7 @@ from core.alarms.journal import JournalQuery
 from core.alarms.kpis import STALE_AFTER_S
 from core.alarms.ports import AlarmJournal
 from core.points import Sample
+from core.tasks import cancel_all_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,7 @@ class AlarmService:
 
     async def stop(self) -> None:
         """Stop ticking and write what is queued (one last try)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all_and_wait(self._tasks)
         self._tasks = []
         if self._audit_writes:
             await asyncio.gather(*self._audit_writes, return_exceptions=True)

@@ -52,6 +52,7 @@ from console.services.settlement_model import (  # re-exported: the service's vo
     trade_value,
 )
 from core.chain import ChainCommand, ChainEvent, TxState
+from core.tasks import cancel_all_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +136,7 @@ class SettlementService:
                  sum(m.state.open for m in self._matches.values()), self._cursor, len(self.mismatches))
 
     async def stop(self) -> None:
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        await cancel_all_and_wait(self._tasks)
         self._tasks = []
         if self._sub is not None:
             self._sub.close()
