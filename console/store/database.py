@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,37 @@ def make_engine(url: str, sqlite_busy_timeout_s: float = 30.0) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=2)
+
+
+class MigratedOnFirstUse:
+    """A store's engine: made from ``url`` (or the one given) when first asked for and migrated to head then,
+    so building a store does no I/O. ``on_create`` runs once on an engine made here (a connect listener)."""
+
+    def __init__(self, url: str | None, engine: Engine | None = None,
+                 on_create: Callable[[Engine], None] | None = None) -> None:
+        if url is None and engine is None:
+            raise ValueError("a database URL or an engine")
+        self.url = url
+        self._engine = engine
+        self._on_create = on_create
+        self._migrated = False
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            assert self.url is not None
+            self._engine = make_engine(self.url)
+            if self._on_create is not None:
+                self._on_create(self._engine)
+        if not self._migrated:
+            upgrade(self._engine)
+            self._migrated = True
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close the pool's connections (nothing when no engine was made)."""
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def _config(engine: Engine) -> Config:

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import Engine, delete, insert, select
 
 from console.services.dr import DeliveryRecord, DrRequest
-from console.store.database import make_engine, upgrade
+from console.store.database import MigratedOnFirstUse
 from console.store.schema import dr_deliveries, dr_events
 from core.dr import SignalType
 
@@ -17,15 +17,12 @@ class SqlDrStore:
     I/O. Blocking: the service calls it from a worker thread."""
 
     def __init__(self, url_or_engine: str | Engine) -> None:
-        self._engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
-        self._ready = False
+        self._db = (MigratedOnFirstUse(url_or_engine) if isinstance(url_or_engine, str)
+                    else MigratedOnFirstUse(None, url_or_engine))
 
     @property
     def engine(self) -> Engine:
-        if not self._ready:
-            upgrade(self._engine)
-            self._ready = True
-        return self._engine
+        return self._db.engine
 
     def add_request(self, request: DrRequest) -> None:
         with self.engine.begin() as conn:

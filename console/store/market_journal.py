@@ -17,7 +17,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
-from console.store.database import make_engine, upgrade
+from console.store.database import MigratedOnFirstUse
 from console.store.schema import market_events, market_fills, market_orders
 from core.market.codec import decode, encode
 from core.market.events import Accepted, Event
@@ -42,21 +42,11 @@ class SqlMarketJournal:
 
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
-        self._engine = engine
-        self._migrated = False
+        self._db = MigratedOnFirstUse(url, engine, on_create=_durable)
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.url)
-            if self._engine.dialect.name == "sqlite":
-                # Acknowledged means durable: every commit is fsynced (WAL + synchronous=FULL; the historian's
-                # NORMAL may lose the last commits on power loss). Group commit pays the fsync once per group.
-                sa_event.listen(self._engine, "connect", _full_sync)
-        if not self._migrated:
-            upgrade(self._engine)
-            self._migrated = True
-        return self._engine
+        return self._db.engine
 
     def load(self) -> list[JournalEntry]:
         with self.engine.connect() as conn:
@@ -130,8 +120,14 @@ class SqlMarketJournal:
         return [dict(r) for r in rows]
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        self._db.dispose()
+
+
+def _durable(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        # Acknowledged means durable: every commit is fsynced (WAL + synchronous=FULL; the historian's
+        # NORMAL may lose the last commits on power loss). Group commit pays the fsync once per group.
+        sa_event.listen(engine, "connect", _full_sync)
 
 
 def _full_sync(dbapi_conn: Any, _record: Any) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from console.services.settlement import MatchRecord, MatchState, SignedOrder
-from console.store.database import make_engine, upgrade
+from console.store.database import MigratedOnFirstUse
 from console.store.schema import market_fills, settlement_cursor, settlement_matches, settlement_orders
 
 _FIELDS = [c.name for c in settlement_matches.columns]
@@ -34,17 +34,11 @@ class SqlSettlementStore:
 
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
-        self._engine = engine
-        self._migrated = False
+        self._db = MigratedOnFirstUse(url, engine)
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.url)
-        if not self._migrated:
-            upgrade(self._engine)
-            self._migrated = True
-        return self._engine
+        return self._db.engine
 
     def _insert(self, table: Table) -> Any:
         """INSERT … ON CONFLICT DO NOTHING in this database's dialect."""
@@ -142,8 +136,7 @@ class SqlSettlementStore:
                 conn.execute(settlement_cursor.insert().values(id=1, block=block, log_index=log_index))
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+        self._db.dispose()
 
 
 def _row(m: MatchRecord) -> dict[str, Any]:

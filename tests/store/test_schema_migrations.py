@@ -43,3 +43,17 @@ def test_every_table_is_declared_in_the_one_metadata() -> None:
     assert own == []
     assert {"settlement_orders", "settlement_matches", "settlement_cursor", "participant_register"} <= set(
         schema.metadata.tables)
+
+
+def test_a_store_is_built_without_io_and_migrated_on_first_use(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from console.store.market_journal import SqlMarketJournal
+
+    path = tmp_path / "journal.sqlite"
+    journal = SqlMarketJournal(f"sqlite:///{path}")
+    assert not path.exists()  # building it touched nothing
+    with journal.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL: an acknowledged order is on disk
+        assert "market_events" in {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+    journal.close()
