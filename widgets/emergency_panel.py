@@ -77,7 +77,7 @@ class EmergencyPanel(QFrame):
         left = QGridLayout()
         left.addWidget(self.title, 0, 0)
         left.addWidget(self.reason, 0, 1, 1, 3)
-        for col, w in enumerate((self.breaker, self.frequency, self.rocof, self.battery)):
+        for col, w in enumerate((self.breaker, self.frequency, self.rocof)):
             left.addWidget(w, 1, col)
         row.addLayout(left, 3)
         row.addLayout(stages, 3)
@@ -86,7 +86,13 @@ class EmergencyPanel(QFrame):
         buttons.addWidget(self.restore_button, 0, 1)
         buttons.addWidget(self.shed_share, 1, 0, 1, 2)
         row.addLayout(buttons, 2)
-        outer.addWidget(self.result)
+        # the battery and the last command's result share the bottom row (beside the stages the battery's
+        # text with its ask clipped)
+        bottom = QHBoxLayout()
+        bottom.setSpacing(24)
+        bottom.addWidget(self.battery)
+        bottom.addWidget(self.result, 1)
+        outer.addLayout(bottom)
         # the panel takes the window's width, never widens it past a 1366 px screen (it clips instead)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setVisible(False)
