@@ -278,11 +278,18 @@ def _session(window: MainWindow, application: bootstrap.Application, settings: S
     if users is not None:
         session = SessionGuard(window, users, desktop_user(settings), settings.console.idle_lock_s,
                                on_user=lambda u: act_as(u, application.commands, application.chain,
+                                                        balancing_commands(application),
                                                         alarms_view=window.alarms_view))
         session.changed.connect(window.layout_menus.user_changed)  # the signed-in role's default layout
     install_admin_view(window, window.tabs, application.participants, users,
                        (lambda: session.user) if session is not None else (lambda: None), trust=application.trust)
     return session
+
+
+def balancing_commands(application: bootstrap.Application) -> object | None:
+    """The emergency panel's command path (the window's own when there is one; else its own, which the
+    signed-in user must act through as well)."""
+    return application.balancing.commands if application.balancing is not None else None
 
 
 async def _demo_login(application: bootstrap.Application) -> tuple[str, str]:

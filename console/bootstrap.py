@@ -179,12 +179,15 @@ def build(
                        dr=(dr := build_dr(settings, acquisition, historian, chain)),
                        achievements=build_achievements(market, chain, participants, dr),
                        maker=build_market_maker(settings, market, settlement),
-                       balancing=build_balancing(settings, acquisition))
+                       balancing=build_balancing(settings, acquisition, commands or CommandService(
+                           None, store, user=desktop_user(settings), audit_reader=audit_reader_of(store))))
 
 
-def build_balancing(settings: Settings, acquisition: AcquisitionService) -> BalancingService | None:
-    """With a ``breaker.main`` point: the emergency picture; its commands go to that point's OPC-UA source
-    (a source with security gets none: drivers/opcua/writer.py connects without)."""
+def build_balancing(settings: Settings, acquisition: AcquisitionService,
+                    commands: CommandService) -> BalancingService | None:
+    """With a ``breaker.main`` point: the emergency picture; its commands go through ``commands`` (the
+    window's command path: permission, audit, the signed-in user) to that point's OPC-UA source (a source
+    with security gets none: drivers/opcua/writer.py connects without)."""
     from functools import partial
 
     from console.services.balancing import BREAKER, BalancingService
@@ -194,7 +197,7 @@ def build_balancing(settings: Settings, acquisition: AcquisitionService) -> Bala
     if source is None:
         return None
     write = partial(write_double, source.endpoint) if source.security_mode.name == "NONE" else None
-    service = BalancingService(write)
+    service = BalancingService(commands, write)
     acquisition.subscribe(service.on_samples)
     return service
 

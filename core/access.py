@@ -43,6 +43,7 @@ class Action(enum.Enum):
     ALARM_SHELVE = "alarm.shelve"
     ALARM_SILENCE = "alarm.silence"
     MARKET_SUSPEND = "market.suspend"
+    LOAD_SHED = "grid.load_shed"  # the emergency panel: shed the next UFLS stage by hand, restore shed load
     ORDER_FOR_OTHERS = "market.order_for_others"  # not in the console yet; decided here so the API inherits it
     REPORT_EXPORT = "report.export"
     USER_ADMIN = "admin.users_participants"
@@ -66,6 +67,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ALARM_SHELVE: frozenset({_O, _E, _D}),
     Action.ALARM_SILENCE: frozenset({_O, _E, _D}),
     Action.MARKET_SUSPEND: frozenset({_O, _D}),
+    Action.LOAD_SHED: frozenset({_O, _D}),
     Action.ORDER_FOR_OTHERS: frozenset({_D}),
     Action.REPORT_EXPORT: frozenset({_O, _A, _E, _D}),
     Action.USER_ADMIN: frozenset({_D}),

@@ -1,4 +1,6 @@
-"""The balancing panel: the community's imbalance and what covers it (import, community battery droop)."""
+"""The balancing panel: the community's imbalance and what covers it (import, community battery), and what
+the battery's frequency response asks of it: FCR grid-connected, its grid-forming droop islanded
+(core.balancing.emergency.battery_ask_w, computed by the balancing service)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,10 @@ import math
 
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel
 
-from core.balancing.emergency import droop_share
 from widgets.style import show_state
 
 BATTERY_RATING_KW = 250.0  # the community battery's inverter (the world's IslandConfig.battery_rating_w)
+ASK_NAMES = {True: "FCR ask at Δf (±200 mHz)", False: "Droop ask (grid-forming)", None: "Battery ask at Δf"}
 
 
 def _kw(v: float) -> str:
@@ -25,24 +27,26 @@ class BalancingPanel(QFrame):
         grid.setContentsMargins(6, 4, 6, 4)
         grid.setVerticalSpacing(1)
         self.values: dict[str, QLabel] = {}
+        self.names: dict[str, QLabel] = {}
         rows = (("imbalance", "Imbalance (demand − supply)"), ("import", "Transformer import"),
-                ("battery", "Community battery (+ disch.)"), ("droop", "FCR ask at Δf (connected)"),
+                ("battery", "Community battery (+ disch.)"), ("droop", ASK_NAMES[True]),
                 ("soc", "Battery SoC"), ("mode", "Mode"))
         grid.addWidget(QLabel("BALANCING"), 0, 0, 1, 2)
         for r, (key, name) in enumerate(rows, start=1):
-            grid.addWidget(QLabel(name), r, 0)
+            self.names[key] = QLabel(name)
+            grid.addWidget(self.names[key], r, 0)
             lab = QLabel("—")
             self.values[key] = lab
             grid.addWidget(lab, r, 1)
 
     def show_balance(self, demand_kw: float, supply_kw: float, import_kw: float, battery_kw: float,
-                     soc_pct: float, frequency_hz: float, breaker_closed: bool | None) -> None:
+                     soc_pct: float, ask_kw: float, breaker_closed: bool | None) -> None:
         v = self.values
         v["imbalance"].setText(_kw(demand_kw - supply_kw))
         v["import"].setText(_kw(import_kw))
         v["battery"].setText(_kw(battery_kw))
-        # FCR-like droop (full rating at ±200 mHz, ±10 mHz deadband): − discharge asked below 50 Hz
-        ask = -droop_share(frequency_hz - 50.0) * BATTERY_RATING_KW if math.isfinite(frequency_hz) else math.nan
+        ask = ask_kw
+        self.names["droop"].setText(ASK_NAMES[breaker_closed])
         v["droop"].setText(_kw(ask))
         show_state(v["droop"], "normal" if not math.isfinite(ask) or abs(ask) < 0.5 * BATTERY_RATING_KW else "alert")
         v["soc"].setText(f"{soc_pct:.0f} %" if math.isfinite(soc_pct) else "—")

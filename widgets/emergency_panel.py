@@ -3,7 +3,9 @@ the emergency band (49.2–50.8 Hz); hidden — nothing to look at — when norm
 the one with colour).
 
 Breaker, frequency, ROCOF, the load-shedding stages with the time each tripped, the community battery's
-response, and two actions that each take two clicks (arm, then confirm; Esc or 10 s disarms)."""
+response and what its frequency response asks of it, and two actions; each opens a confirmation whose
+default is Cancel (the window's command path: console/ui/balancing_view.py). Every time shown is the
+data's (the world's clock), never this console's."""
 
 from __future__ import annotations
 
@@ -11,57 +13,23 @@ import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from core.balancing.emergency import UFLS_STAGES
 from widgets.palette import STATE_COLOURS
 from widgets.style import show_state
 
-ARM_TIMEOUT_MS = 10_000
 
-
-def _clock(ts: float) -> str:
+def clock_text(ts: float) -> str:
+    """A time of the data (its source time: the world's clock, not this console's), "00:00:11.0"."""
+    if not math.isfinite(ts):
+        return "—"
     return time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 10) % 10}"
 
 
-class TwoClickButton(QPushButton):
-    """First click arms (the text asks to confirm), the second within 10 s acts; Esc disarms."""
-
-    def __init__(self, text: str, act: Callable[[], None], parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self._text, self._act = text, act
-        self.armed = False
-        self._disarm = QTimer(self)
-        self._disarm.setSingleShot(True)
-        self._disarm.setInterval(ARM_TIMEOUT_MS)
-        self._disarm.timeout.connect(self.disarm)
-        self.clicked.connect(self._on_click)
-
-    def set_action_text(self, text: str) -> None:
-        self._text = text
-        if not self.armed:
-            self.setText(text)
-
-    def _on_click(self) -> None:
-        if not self.armed:
-            self.armed = True
-            self.setText(f"Confirm: {self._text}?")
-            self._disarm.start()
-            return
-        self.disarm()
-        self._act()
-
-    def disarm(self) -> None:
-        self.armed = False
-        self._disarm.stop()
-        self.setText(self._text)
-
-    def keyPressEvent(self, event) -> None:  # type: ignore[no-untyped-def]
-        if event.key() == Qt.Key.Key_Escape and self.armed:
-            self.disarm()
-            return
-        super().keyPressEvent(event)
+def ask_name(breaker_closed: bool | None) -> str:
+    """What the battery's frequency response is called in each mode (core.balancing.emergency.battery_ask_w)."""
+    return "droop" if breaker_closed is False else "FCR"
 
 
 class EmergencyPanel(QFrame):
@@ -78,7 +46,9 @@ class EmergencyPanel(QFrame):
         self.frequency = QLabel("")
         self.rocof = QLabel("")
         self.battery = QLabel("")
-        self.result = QLabel("")
+        self.shed_share = QLabel("")
+        self.result = QLabel("")  # the last command's result, in words, at the data's time
+        self.result.setObjectName("commandResult")
         self.stage_labels: list[QLabel] = []
         stages = QGridLayout()
         stages.setHorizontalSpacing(10)
@@ -89,37 +59,49 @@ class EmergencyPanel(QFrame):
             lab = QLabel("—")
             self.stage_labels.append(lab)
             stages.addWidget(lab, 1, k + 1)
-        self.shed_button = TwoClickButton("Shed next stage", shed or (lambda: None))
-        self.restore_button = TwoClickButton("Restore shed load", restore or (lambda: None))
-        for b in (self.shed_button, self.restore_button):
-            b.setEnabled(shed is not None)
-            if shed is None:
+        self.shed_button = QPushButton("Shed next stage…")
+        self.restore_button = QPushButton("Restore shed load…")
+        self.commandable = shed is not None
+        for b, act in ((self.shed_button, shed), (self.restore_button, restore)):
+            b.setAutoDefault(False)
+            b.setEnabled(act is not None)
+            if act is None:
                 b.setToolTip("No command path: the source has no writable Control.ShedStage")
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 8, 4)
+            else:
+                b.clicked.connect(act)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 4, 8, 4)
+        outer.setSpacing(2)
+        row = QHBoxLayout()
+        outer.addLayout(row)
         left = QGridLayout()
         left.addWidget(self.title, 0, 0)
         left.addWidget(self.reason, 0, 1, 1, 3)
-        for col, w in enumerate((self.breaker, self.frequency, self.rocof, self.battery)):
+        for col, w in enumerate((self.breaker, self.frequency, self.rocof)):
             left.addWidget(w, 1, col)
         row.addLayout(left, 3)
         row.addLayout(stages, 3)
         buttons = QGridLayout()
         buttons.addWidget(self.shed_button, 0, 0)
         buttons.addWidget(self.restore_button, 0, 1)
-        buttons.addWidget(self.result, 1, 0, 1, 2)
+        buttons.addWidget(self.shed_share, 1, 0, 1, 2)
         row.addLayout(buttons, 2)
+        # the battery and the last command's result share the bottom row (beside the stages the battery's
+        # text with its ask clipped)
+        bottom = QHBoxLayout()
+        bottom.setSpacing(24)
+        bottom.addWidget(self.battery)
+        bottom.addWidget(self.result, 1)
+        outer.addLayout(bottom)
         # the panel takes the window's width, never widens it past a 1366 px screen (it clips instead)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setVisible(False)
 
     def show_state(self, reason: str | None, breaker_closed: bool | None, frequency_hz: float, rocof_hz_s: float,
                    tripped_at: tuple[float, ...], next_stage_hz: float | None, shed_share: float,
-                   battery_kw: float, battery_soc_pct: float) -> None:
+                   battery_kw: float, battery_soc_pct: float, battery_ask_kw: float = math.nan) -> None:
         if reason is None:
             self.setVisible(False)
-            self.shed_button.disarm()
-            self.restore_button.disarm()
             return
         self.reason.setText(reason)
         self.breaker.setText("Breaker " + {True: "CLOSED", False: "OPEN", None: "?"}[breaker_closed])
@@ -128,17 +110,20 @@ class EmergencyPanel(QFrame):
         show_state(self.frequency, "emergency" if not 49.2 <= frequency_hz <= 50.8 else
                    "alert" if not 49.8 <= frequency_hz <= 50.2 else "normal")
         self.rocof.setText(f"ROCOF {rocof_hz_s:+.3f} Hz/s" if math.isfinite(rocof_hz_s) else "ROCOF —")
-        self.battery.setText(f"Battery {battery_kw:+.1f} kW, SoC {battery_soc_pct:.0f} %"
+        ask = (f" ({ask_name(breaker_closed)} asks {battery_ask_kw:+.1f})" if math.isfinite(battery_ask_kw)
+               else "")
+        self.battery.setText(f"Battery {battery_kw:+.1f} kW{ask}, SoC {battery_soc_pct:.0f} %"
                              if math.isfinite(battery_kw) else "Battery —")
         for k, lab in enumerate(self.stage_labels):
             if k < len(tripped_at):
-                lab.setText(_clock(tripped_at[k]))
+                lab.setText(clock_text(tripped_at[k]))
                 show_state(lab, "emergency")
             else:
                 lab.setText("—")
                 show_state(lab, "normal")
-        self.shed_button.set_action_text(f"Shed stage {len(tripped_at) + 1} ({next_stage_hz:.1f} Hz relay)"
-                                         if next_stage_hz is not None else "All stages shed")
-        self.shed_button.setEnabled(self.restore_button.isEnabled() and next_stage_hz is not None)
-        self.result.setText(f"{shed_share * 100:.1f} % of load shed" if tripped_at else "no load shed")
+        self.shed_button.setText(f"Shed stage {len(tripped_at) + 1} ({next_stage_hz:.1f} Hz relay)…"
+                                 if next_stage_hz is not None else "All stages shed")
+        self.shed_button.setEnabled(self.commandable and next_stage_hz is not None)
+        self.restore_button.setEnabled(self.commandable and bool(tripped_at))
+        self.shed_share.setText(f"{shed_share * 100:.1f} % of load shed" if tripped_at else "no load shed")
         self.setVisible(True)

@@ -2,16 +2,26 @@
 
 Kept per sample, not per UI frame, so the moment the island signal *arrived* (its ``recv_ts``) is known
 exactly: the emergency panel's latency is measured from there. The two emergency commands (shed the next
-stage, restore) are OPC-UA writes to the world's ``Control.ShedStage``.
+stage, restore) are OPC-UA writes to the world's ``Control.ShedStage``, each through the one command path
+(:meth:`CommandService.execute`: permission ``grid.load_shed``, one audit entry in the words confirmed) and
+confirmed only when ``Ufls.Stages`` comes back changed. One at a time: a second command while the first
+waits for its result is refused (audited), so a double click never sheds two stages.
+
+Times are the data's (``source_ts``: the world's clock, which the field stamps its values with), never the
+console's wall clock: the stage times and the command results say when it happened in the grid.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from core.balancing.emergency import StageLog, emergency_reason
+from console.services.commands import CommandService
+from core.access import Action, User
+from core.balancing.emergency import StageLog, battery_ask_w, emergency_reason
+from core.commands import CommandOutcome, Outcome, WriteError
 from core.points import Quality, Sample
 
 BREAKER, FREQUENCY, ROCOF, STAGES = "breaker.main", "grid.frequency", "grid.rocof", "ufls.stages"
@@ -20,6 +30,19 @@ DEMAND, SUPPLY = "grid.demand", "grid.supply"
 _WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY}
 _POWERS = {BATTERY_P, IMPORT, DEMAND, SUPPLY}
 SHED_NODE = "ns=2;s=World.Control.ShedStage"
+SHED_TARGET = "ufls"  # the audit log's target of the load-shedding commands
+BATTERY_RATING_W = 250e3  # the community battery's inverter (the world's IslandConfig.battery_rating_w)
+VERIFY_S = 10.0  # how long a command waits to see Ufls.Stages change (the world applies it within a tick)
+COMMAND_TIMEOUT_S = 25.0  # connect (5 s) + write (5 s) + VERIFY_S, and some slack on a loaded machine
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyCommand:
+    """What the operator confirms: the words before (``consequence``) and after (``done``)."""
+
+    label: str  # "Shed stage 2 (48.8 Hz relay)"
+    consequence: str
+    done: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +54,7 @@ class BalancingState:
     breaker_closed: bool | None
     frequency_hz: float
     rocof_hz_s: float
-    stages_tripped_at: tuple[float, ...]  # source time of each stage, in order
+    stages_tripped_at: tuple[float, ...]  # source (world) time of each stage, in order
     next_stage_hz: float | None
     shed_share: float
     battery_kw: float  # + discharge
@@ -39,6 +62,8 @@ class BalancingState:
     import_kw: float  # over the transformer, − export
     demand_kw: float
     supply_kw: float
+    battery_ask_kw: float = math.nan  # what the battery's frequency response asks (+ discharge; core.balancing)
+    data_ts: float = math.nan  # the newest source (world) time received: "now" in the grid
 
     @property
     def imbalance_kw(self) -> float:
@@ -47,9 +72,15 @@ class BalancingState:
 
 
 class BalancingService:
-    def __init__(self, write: Callable[[str, float], Awaitable[None]] | None = None) -> None:
-        """``write(node_id, value)``: the OPC-UA command path (None: the commands are unavailable)."""
+    def __init__(self, commands: CommandService, write: Callable[[str, float], Awaitable[None]] | None = None,
+                 verify_s: float = VERIFY_S) -> None:
+        """``commands``: the one command path (permission, audit); ``write(node_id, value)``: the OPC-UA
+        write (None: no writable source — every command is refused, audited, with that reason)."""
+        self.commands = commands
         self._write = write
+        self.verify_s = verify_s
+        self.busy = False  # a command is waiting for its result
+        self._data_ts = math.nan
         self._values: dict[str, float] = {}
         self._stages = StageLog()
         self._reason: str | None = None
@@ -59,6 +90,8 @@ class BalancingService:
         for s in batch:
             if s.point not in _WATCHED or s.quality is not Quality.GOOD:
                 continue
+            if not s.source_ts <= self._data_ts:  # nan at first
+                self._data_ts = s.source_ts
             # powers arrive in W (the acquisition keeps SI whatever the display unit): the panels show kW
             self._values[s.point] = s.value / 1000 if s.point in _POWERS else s.value
             if s.point == STAGES:
@@ -82,18 +115,77 @@ class BalancingService:
             stages_tripped_at=tuple(self._stages.tripped_at), next_stage_hz=None if nxt is None else nxt.threshold_hz,
             shed_share=self._stages.shed_share(), battery_kw=v(BATTERY_P, math.nan),
             battery_soc_pct=v(BATTERY_SOC, math.nan), import_kw=v(IMPORT, math.nan),
-            demand_kw=v(DEMAND, math.nan), supply_kw=v(SUPPLY, math.nan))
+            demand_kw=v(DEMAND, math.nan), supply_kw=v(SUPPLY, math.nan),
+            battery_ask_kw=battery_ask_w(v(FREQUENCY, math.nan), self._breaker(), v(BATTERY_SOC, math.nan),
+                                         BATTERY_RATING_W) / 1000,
+            data_ts=self._data_ts)
 
     @property
     def can_command(self) -> bool:
         return self._write is not None
 
-    async def shed_next_stage(self) -> None:
-        if self._write is None:
-            raise RuntimeError("balancing: no OPC-UA command path configured for load shedding")
-        await self._write(SHED_NODE, 1.0)
+    def shed_command(self) -> EmergencyCommand | None:
+        """The words of "shed the next stage" as things stand (None: all stages are shed)."""
+        nxt = self._stages.next_stage()
+        if nxt is None:
+            return None
+        k = self._stages.count + 1
+        total = (self._stages.shed_share() + nxt.share) * 100
+        label = f"Shed stage {k} ({nxt.threshold_hz:.1f} Hz relay)"
+        return EmergencyCommand(
+            label, f"{label}: open the relays of its connections, about {nxt.share * 100:.1f} % of the "
+            f"community's mean load ({total:.1f} % shed in all)", f"stage {k} shed, {total:.1f} % of load")
 
-    async def restore(self) -> None:
+    def restore_command(self) -> EmergencyCommand | None:
+        """The words of "restore shed load" (None: nothing is shed)."""
+        n = self._stages.count
+        if n == 0:
+            return None
+        return EmergencyCommand(
+            "Restore shed load", f"Restore shed load: reconnect the {n} stage{'s' if n > 1 else ''} shed "
+            f"({self._stages.shed_share() * 100:.1f} % of load); with the deficit still there the relays trip "
+            "again", "shed load restored, no stage tripped")
+
+    async def shed_next_stage(self, by: User | None = None) -> CommandOutcome:
+        """Shed the next stage, through the command path; confirmed when Ufls.Stages comes back one higher."""
+        cmd = self.shed_command()
+        words = cmd.consequence if cmd is not None else "Shed the next stage (all stages are shed)"
+        return await self.commands.execute(SHED_TARGET, words, lambda: self._send(1.0, cmd is not None),
+                                           action=Action.LOAD_SHED, by=by, timeout_s=COMMAND_TIMEOUT_S)
+
+    async def restore(self, by: User | None = None) -> CommandOutcome:
+        """Restore the shed load, through the command path; confirmed when Ufls.Stages comes back 0."""
+        cmd = self.restore_command()
+        words = cmd.consequence if cmd is not None else "Restore shed load (none is shed)"
+        return await self.commands.execute(SHED_TARGET, words, lambda: self._send(-1.0, cmd is not None),
+                                           action=Action.LOAD_SHED, by=by, timeout_s=COMMAND_TIMEOUT_S)
+
+    async def _send(self, value: float, applicable: bool) -> CommandOutcome:
+        """Write ``Control.ShedStage`` once and wait for ``Ufls.Stages`` to show it (never written twice)."""
+        if self.busy:
+            raise WriteError("the previous load-shedding command is still waiting for its result; nothing sent")
+        if not applicable:
+            raise WriteError("all stages are shed already; nothing sent" if value > 0 else
+                             "no load is shed; nothing sent")
         if self._write is None:
-            raise RuntimeError("balancing: no OPC-UA command path configured for load shedding")
-        await self._write(SHED_NODE, -1.0)
+            raise WriteError("no OPC-UA command path for load shedding (the source with breaker.main has "
+                             "security on, or is not configured); nothing sent")
+        self.busy = True
+        try:
+            before = self._stages.count
+            try:
+                await self._write(SHED_NODE, value)
+            except RuntimeError as exc:
+                raise WriteError(str(exc)) from exc
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.verify_s
+            while True:
+                now = self._stages.count
+                if (now > before) if value > 0 else (now == 0):
+                    return CommandOutcome(Outcome.CONFIRMED, f"Ufls.Stages {before} → {now}")
+                if loop.time() >= deadline:
+                    return CommandOutcome(Outcome.NOT_CONFIRMED, f"written, but Ufls.Stages still {now} after "
+                                          f"{self.verify_s:g} s")
+                await asyncio.sleep(0.05)
+        finally:
+            self.busy = False

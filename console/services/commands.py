@@ -6,7 +6,7 @@ import asyncio
 import getpass
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from core.access import Action, PermissionDenied, Role, User, require
@@ -37,9 +37,10 @@ AuditReader = Callable[[int], list[AuditEntry]]
 
 
 class CommandService:
-    """Sends setpoints to devices and keeps an audit entry for every attempt."""
+    """Sends setpoints to devices and keeps an audit entry for every attempt; the one path of every operator
+    command (the emergency panel's through :meth:`execute`)."""
 
-    def __init__(self, writer: DeviceWriter, historian: Historian | None = None, user: str | User | None = None,
+    def __init__(self, writer: DeviceWriter | None, historian: Historian | None = None, user: str | User | None = None,
                  timeout_s: float = 5.0, audit_reader: AuditReader | None = None) -> None:
         self.writer = writer
         self.audit_reader = audit_reader
@@ -64,6 +65,8 @@ class CommandService:
     async def _write(self, actor: User, device: str, point: str, value: float, old: float | None) -> CommandOutcome:
         target = f"{device}.{point}"
         try:
+            if self.writer is None:
+                raise WriteError(f"{target}: no device writer configured (no Modbus source takes setpoints)")
             result = await asyncio.wait_for(self.writer.write(device, point, value), self.timeout_s)
         except WriteError as exc:
             outcome = CommandOutcome(Outcome.REJECTED, str(exc))
@@ -106,6 +109,35 @@ class CommandService:
                                         None, description, f"{outcome.outcome.value}: {outcome.message}")
             except Exception:
                 log.exception("could not write the audit entry for the command to %s", device)
+        return outcome
+
+    async def execute(self, target: str, description: str, send: Callable[[], Awaitable[CommandOutcome]], *,
+                      action: Action, by: User | None = None, timeout_s: float | None = None) -> CommandOutcome:
+        """One operator command that is not a register write (the emergency panel's load shedding): the
+        permission check, ``send()`` once — it does the command and says whether it took effect — and one
+        audit entry in the words the operator confirmed (``description``). ``send`` raising
+        :class:`WriteError` is a refusal (nothing changed); no answer within ``timeout_s`` (default: the
+        service's) is "timed out" — it may or may not have acted — and, like every command, never retried."""
+        actor = by or self.actor
+        refused = await self._refused(actor, action, target, description)
+        if refused is not None:
+            return refused
+        limit = self.timeout_s if timeout_s is None else timeout_s
+        try:
+            outcome = await asyncio.wait_for(send(), limit)
+        except WriteError as exc:
+            outcome = CommandOutcome(Outcome.REJECTED, str(exc))
+        except TimeoutError:
+            outcome = CommandOutcome(Outcome.TIMED_OUT, f"{target}: no answer within {limit:g} s; it may or may "
+                                     "not have acted — check before trying again")
+        log.warning("command by %s: %s: %s → %s: %s", actor.name, target, description, outcome.outcome.value,
+                    outcome.message)
+        if self.historian is not None:
+            try:
+                await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, COMMAND_ACTION, target,
+                                        None, description, f"{outcome.outcome.value}: {outcome.message}")
+            except Exception:
+                log.exception("could not write the audit entry for the command to %s", target)
         return outcome
 
     async def _refused(self, actor: User, action: Action, target: str, new: str | None) -> CommandOutcome | None:

@@ -9,6 +9,7 @@ only sees how many have tripped and stamps each with the time it first saw it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 EMERGENCY_LOW_HZ = 49.2
@@ -72,3 +73,30 @@ def droop_share(deviation_hz: float, deadband_hz: float = 0.01, full_hz: float =
     excess = max(0.0, abs(deviation_hz) - deadband_hz)
     share = min(excess / (full_hz - deadband_hz), 1.0)
     return share if deviation_hz > 0 else -share
+
+
+F0_HZ = 50.0
+GRID_FORMING_DROOP_PU = 0.04  # islanded: the community battery's droop R (drivers.sim.world.frequency.IslandConfig)
+
+
+def battery_ask_w(frequency_hz: float, breaker_closed: bool | None, soc_pct: float, rating_w: float,
+                  setpoint_w: float = 0.0) -> float:
+    """What the community battery's frequency response asks of it at ``frequency_hz`` (W, + discharge; nan
+    without a frequency or a breaker state).
+
+    Grid-connected: FCR (ENTSO-E, Continental Europe) on its rating — nothing within ±10 mHz, all of it at
+    ±200 mHz (:func:`droop_share`). Islanded it delivers no FCR (that is the synchronous area's reserve, and
+    the area is gone): it is grid-forming, and its droop R = 4 % sets the power, P_ref − S·(Δf/f0)/R, within
+    ±S — e.g. 49.902 Hz: 250 kW · (0.098 / 50) / 0.04 = 12.25 kW, where the FCR rule would say 115.8 kW.
+    Either way an empty battery (SoC ≤ 0 %) cannot discharge and a full one (≥ 100 %) cannot charge; an
+    unknown SoC limits nothing."""
+    if not math.isfinite(frequency_hz) or breaker_closed is None:
+        return math.nan
+    deviation = frequency_hz - F0_HZ
+    if breaker_closed:
+        ask = -droop_share(deviation) * rating_w
+    else:
+        ask = min(max(setpoint_w - rating_w * (deviation / F0_HZ) / GRID_FORMING_DROOP_PU, -rating_w), rating_w)
+    if math.isfinite(soc_pct) and ((soc_pct <= 0.0 and ask > 0) or (soc_pct >= 100.0 and ask < 0)):
+        return 0.0
+    return ask

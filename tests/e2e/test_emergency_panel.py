@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -20,9 +21,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from sqlalchemy import select
 
 from console.bootstrap import build
 from console.config import parse
+from console.ui.balancing_view import EmergencyDialog
 from console.ui.main_window import MainWindow
 from tests.conftest import free_port
 from tests.e2e.test_alarms_view import run
@@ -32,6 +35,18 @@ from tests.support.isolated import only_isolated, run_isolated
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 SCENARIO = Path(__file__).parent / "scenarios" / "island.toml"
+SHED_1 = ("Shed stage 1 (49.0 Hz relay): open the relays of its connections, about 7.5 % of the community's "
+          "mean load (7.5 % shed in all)")
+
+
+def command_rows(app: object) -> list[tuple[str, str, str, str | None, str]]:
+    """The audit log's rows about the load-shedding stages (the console's own SQLite)."""
+    from console.store.schema import audit_log
+
+    engine = app.historian.historian.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.execute(select(audit_log).where(audit_log.c.target == "ufls").order_by(audit_log.c.id)).all()
+    return [(r.user, r.action, r.target, r.new, r.result) for r in rows]
 
 
 class IslandWorld:
@@ -127,22 +142,49 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
             assert screens.emergency.isVisible()
             assert "ISLANDED" in screens.emergency.reason.text()
 
-            # two clicks: the first only arms the command
+            # the shed opens a confirmation whose default is Cancel: Enter (on the dialog, on a focused Send)
+            # and Escape send nothing
             shed = screens.emergency.shed_button
-            QTest.mouseClick(shed, Qt.MouseButton.LeftButton)
-            assert shed.armed and shed.text().startswith("Confirm: Shed stage 1 (49.0 Hz relay)")
+            assert shed.text() == "Shed stage 1 (49.0 Hz relay)…"
+            for how in ("enter", "enter on send", "escape"):
+                QTest.mouseClick(shed, Qt.MouseButton.LeftButton)
+                dialog = screens.dialog
+                assert isinstance(dialog, EmergencyDialog) and dialog.isVisible(), how
+                assert dialog.consequence.text() == SHED_1 and dialog.cancel_button.isDefault()
+                if how == "enter on send":
+                    dialog.send_button.setFocus()
+                target = dialog.send_button if how == "enter on send" else dialog
+                QTest.keyClick(target, Qt.Key.Key_Escape if how == "escape" else Qt.Key.Key_Return)
+                assert not dialog.isVisible() and screens.dialog is None and not screens.tasks, how
             await asyncio.sleep(1.0)
-            assert not app.balancing.state().stages_tripped_at, "one click sheds nothing"
+            assert not app.balancing.state().stages_tripped_at, "a cancelled confirmation sheds nothing"
+            assert command_rows(app) == [], "nothing sent, nothing audited"
             QTest.mouseClick(shed, Qt.MouseButton.LeftButton)
+            assert screens.dialog is not None
+            QTest.mouseClick(screens.dialog.send_button, Qt.MouseButton.LeftButton)
             await wait_for(lambda: len(app.balancing.state().stages_tripped_at) == 1, 30)  # type: ignore[union-attr]
-            await wait_for(lambda: screens.emergency.stage_labels[0].text() != "—", 5)
+            await wait_for(lambda: not screens.tasks, 30)
+            # every time on the panel is the world's (its clock starts at 00:00 UTC), not this console's
+            stage_ts = app.balancing.state().stages_tripped_at[0]
+            figures["stage_1_world_ts"] = stage_ts
+            assert abs(stage_ts - time.time()) > 86_400, "the stage's time is the data's, not the wall clock's"
+            assert re.fullmatch(r"00:0\d:\d\d\.\d", screens.emergency.stage_labels[0].text()), \
+                screens.emergency.stage_labels[0].text()
+            result = screens.emergency.result.text()
+            assert re.fullmatch(r"00:0\d:\d\d\.\d Shed stage 1 \(49\.0 Hz relay\): stage 1 shed, 7\.5 % of load — "
+                                r"confirmed \(Ufls\.Stages 0 → 1\)", result), result
+            who = app.commands.user if app.commands is not None else ""
+            assert command_rows(app) == [(who, "command", "ufls", SHED_1, "confirmed: Ufls.Stages 0 → 1")]
             if shots is not None:
                 await asyncio.sleep(2.0)  # the trends and readouts a moment into the island
                 window.grab().save(str(shots / "emergency-islanded.png"))
             restore = screens.emergency.restore_button
             QTest.mouseClick(restore, Qt.MouseButton.LeftButton)
-            QTest.mouseClick(restore, Qt.MouseButton.LeftButton)
+            assert screens.dialog is not None
+            QTest.mouseClick(screens.dialog.send_button, Qt.MouseButton.LeftButton)
             await wait_for(lambda: not app.balancing.state().stages_tripped_at, 30)  # type: ignore[union-attr]
+            await wait_for(lambda: not screens.tasks, 30)
+            assert "Restore shed load: shed load restored" in screens.emergency.result.text()
         finally:
             screens.timer.stop()
             window.timer.stop()
@@ -159,6 +201,8 @@ def test_emergency_panel_in_a_process_of_its_own() -> None:
 def test_the_emergency_panel_shows_within_a_second_of_the_island_sample(  # type: ignore[no-untyped-def]
         qapp, qtbot, tmp_path: Path) -> None:
     figures: dict[str, float] = {}
+    os.environ["TZ"] = "UTC"  # the world's clock is UTC; the panel shows the data's times in local time
+    time.tzset()
 
     async def scenario() -> None:
         figures.update(await islanded_console(tmp_path, qtbot))

@@ -53,6 +53,7 @@ ALLOWED = {
     Action.USER_ADMIN: {AD},
     Action.GRID_STATUS: {OP, AD},
     Action.MARKET_SUSPEND: {OP, AD},
+    Action.LOAD_SHED: {OP, AD},  # every role through the real service: tests/e2e/test_balancing_commands.py
     Action.ORDER_FOR_OTHERS: {AD},
     Action.REPORT_EXPORT: {OP, AN, EN, AD},
     Action.CONFIG_CHANGE: {EN, AD},
