@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -108,7 +108,10 @@ class ColumnFit(QObject):
         self.stretch = None if stretch is None else tuple(stretch)
         self.need: dict[int, int] = {}
         self.fits = 0  # fits done (tests: a burst of cell changes is one fit)
-        self._pending = False
+        self._timer = QTimer(self)  # the fit's own: it goes with the table, never fires after it
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.fit)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header.setStretchLastSection(False)
@@ -122,18 +125,19 @@ class ColumnFit(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.Resize, QEvent.Type.FontChange, QEvent.Type.StyleChange,
-                            QEvent.Type.Show):
+                            QEvent.Type.Show) and hasattr(self, "need"):
             self.need.clear()  # measured afresh: the room or the measure changed
             self.schedule()
         return False
 
-    def schedule(self, *_args: object) -> None:
-        if not self._pending:
-            self._pending = True
-            QTimer.singleShot(0, self.fit)
+    @Slot()  # a slot of its own: Qt drops the model's connections when the table goes
+    def schedule(self) -> None:
+        timer = getattr(self, "_timer", None)  # None: the Python side already went, with its table
+        if timer is not None and not timer.isActive():
+            timer.start()
 
     def fit(self) -> None:
-        self._pending = False
+        self._timer.stop()
         t = self.table
         model = t.model()
         header = t.horizontalHeader()

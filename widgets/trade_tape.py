@@ -71,10 +71,13 @@ class TradeTape(CachedTable):
             self.set_cell(r, 6, t.seller)
             self.set_cell(r, COL_SETTLEMENT, state, STATE_DISPLAY.get(state, "normal"))
             self.set_cell(r, 8, _short(tx))
+            item = self.item(r, 8)
+            if item is not None and item.toolTip() != (tx or ""):
+                item.setToolTip(tx or "")
         self.shown = [t.seq for t in newest]
 
 
 def _short(tx: str | None) -> str:
     if not tx:
         return "—"
-    return tx if len(tx) <= 11 else f"{tx[:6]}…{tx[-4:]}"  # 0x1234…abcd: the whole hash is in the chain tab
+    return tx if len(tx) <= 11 else f"{tx[:6]}…{tx[-4:]}"  # 0x1234…abcd: the whole hash is the tooltip

@@ -151,8 +151,8 @@ SCREENS: dict[str, tuple[str, tuple[Panel, ...]]] = {
         Panel("tape", "Trade tape", row_of(attr("tape")), beside="ladder", share=(26, 20)),
         Panel("depth", "Depth", attr("depth_chart"), beside="ladder", orientation=H),
         Panel("chart", "Price chart", attr("chart"), beside="depth", orientation=H),
-        # 11:9: the tape's nine columns need ~480 px and the orders' seven ~365 px (labels and values)
-        Panel("orders", "Open orders", row_of(attr("orders")), beside="tape", orientation=H, share=(11, 9)),
+        # 4:3: the tape's nine columns need ~535 px with live names and hashes, the orders' seven ~370 px
+        Panel("orders", "Open orders", row_of(attr("orders")), beside="tape", orientation=H, share=(4, 3)),
     )),
     "ParticipantsView": ("participants", (
         Panel("table", "Participants", attr("table")),
