@@ -145,9 +145,12 @@ class ColumnFit(QObject):
         if not shown:
             return
         rows = model.rowCount() > 0
+        grid = 1 if t.showGrid() else 0
         for c in shown:
             label = label_width(header, c) if not header.isHidden() else 0
-            cells = QAbstractItemView.sizeHintForColumn(t, c) if rows else 0
+            # QAbstractItemView's measure (the delegate's size hint) leaves out the grid line QTableView adds:
+            # one pixel short, "RTN UNACK" was drawn "RTN ..."
+            cells = QAbstractItemView.sizeHintForColumn(t, c) + grid if rows else 0
             self.need[c] = max(self.need.get(c, 0), label, cells)
         widths = {c: self.need[c] for c in shown}
         extra = t.viewport().width() - sum(widths.values())

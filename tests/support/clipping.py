@@ -5,7 +5,7 @@ A header section is clipped when its width is less than what the style asks for 
 (``QStyle.sizeFromContents(CT_HeaderSection)``: the font's horizontal advance of the text, the header
 margins, the style sheet's padding and border, the sort arrow when shown); a vertical header (row labels)
 when the header's width is. A table column's cells are clipped when the widest text on a visible row
-(``sizeHintForColumn``: the delegate's size hint, the same measure ``resizeColumnsToContents`` uses) is
+(``sizeHintForColumn``: the delegate's size hint, plus the grid line, as ``resizeColumnsToContents`` measures) is
 wider than the column. A column scrolled out of sight is not clipped text but a hidden one: it is reported
 as such (an operator does not see it either).
 """
@@ -104,9 +104,10 @@ def table_clipped(view: QTableView) -> list[str]:
     for c in range(model.columnCount()):
         if view.isColumnHidden(c):
             continue
-        need = QAbstractItemView.sizeHintForColumn(view, c)  # the visible rows' widest cell
+        # the widest cell (the delegate's size hint: text and margins) and the grid line the column draws
+        need = QAbstractItemView.sizeHintForColumn(view, c) + (1 if view.showGrid() else 0)
         have = view.columnWidth(c)
-        if need > have + SLACK:
+        if need > have:  # exact: one pixel short and the delegate elides ("RTN UNACK" drawn "RTN ...")
             head = model.headerData(c, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole)
             widest = max((str(model.index(r, c).data() or "") for r in range(min(model.rowCount(), 200))),
                          key=len, default="")
