@@ -38,7 +38,7 @@ from core.alarms.state import IsaState, Shelving
 from core.points import PointDef
 from widgets import palette, theme
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
-from widgets.cells import RIGHT
+from widgets.cells import RIGHT, ColumnFit
 
 COLUMNS = ("Priority", "State", "Time", "Alarm", "Message", "Value", "Point", "Flags")
 PRI, STATE, TIME, ALARM, MESSAGE, VALUE, POINT, FLAGS = range(len(COLUMNS))
@@ -272,13 +272,11 @@ class AlarmTable(QTableView):
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(row_height)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        header = self.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         self.setSortingEnabled(True)
         self.sortByColumn(PRI, Qt.SortOrder.AscendingOrder)
-        for c, w in ((PRI, 74), (STATE, 96), (TIME, 66), (ALARM, 160), (MESSAGE, 340), (VALUE, 84), (POINT, 150)):
-            self.setColumnWidth(c, w)
+        # Each column as wide as its label (and the sort arrow) and its values ask, the message taking the
+        # rest: fixed widths cut "Priority" and ids such as "modbus.household-4-15-battery.comm".
+        self.columns = ColumnFit(self, stretch=(MESSAGE,))
 
     @property
     def cell_writes(self) -> int:

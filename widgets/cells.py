@@ -3,9 +3,19 @@ re-measures and repaints), and most cells of a live table hold the same text fra
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from collections.abc import Sequence
+
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyle,
+    QStyleOptionHeader,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+)
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
@@ -56,3 +66,104 @@ def setup_table(table: QTableWidget, columns: tuple[str, ...], name: str, row_he
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(row_height)
     fixed_columns(table)
+
+
+def label_width(header: QHeaderView, logical: int) -> int:
+    """The width header section ``logical`` needs for its label, as the style measures it (the text, the
+    header margins, the style sheet's padding and border, the sort arrow). ``sectionSizeHint`` measures in
+    bold, for a header that highlights the selected sections; one that never does draws the label plain."""
+    if header.highlightSections():
+        return header.sectionSizeHint(logical)
+    model = header.model()
+    opt = QStyleOptionHeader()
+    opt.initFrom(header)
+    opt.section = logical
+    opt.orientation = header.orientation()
+    opt.text = str(model.headerData(logical, header.orientation(), Qt.ItemDataRole.DisplayRole) or "")
+    font = model.headerData(logical, header.orientation(), Qt.ItemDataRole.FontRole)
+    if isinstance(font, QFont):
+        opt.fontMetrics = QFontMetrics(font)
+    if header.isSortIndicatorShown():
+        opt.sortIndicator = QStyleOptionHeader.SortIndicator.SortDown
+    size = header.style().sizeFromContents(QStyle.ContentsType.CT_HeaderSection, opt, QSize(), header)
+    return max(size.width(), header.minimumSectionSize())
+
+
+class ColumnFit(QObject):
+    """Columns that never cut their header label or a cell: each column is at least as wide as the style
+    asks for its label (``QHeaderView.sectionSizeHint``: the font's advance of the text, the header margins
+    and the style sheet's padding, at any scale factor) and for its widest cell
+    (``sizeHintForColumn``); the width left over is shared by the ``stretch`` columns (all when None).
+
+    Unlike ``QHeaderView.Stretch`` (equal columns, whatever they hold: at 1366 x 768 it cut "Delivery" to
+    "eliver" and "Open kWh" to "en k\\") and ``ResizeToContents`` (re-measured on every change, and the
+    columns move as the values do), the widths only grow while the table lives, so a column does not jump
+    with each value; they are worked out afresh when the table is resized or restyled (a theme switch, a
+    font change). Refitted at most once per event-loop turn, however many cells changed.
+    """
+
+    def __init__(self, table: QTableView, stretch: Sequence[int] | None = None) -> None:
+        super().__init__(table)
+        self.table = table
+        self.stretch = None if stretch is None else tuple(stretch)
+        self.need: dict[int, int] = {}
+        self.fits = 0  # fits done (tests: a burst of cell changes is one fit)
+        self._timer = QTimer(self)  # the fit's own: it goes with the table, never fires after it
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(0)
+        self._timer.timeout.connect(self.fit)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header.setStretchLastSection(False)
+        header.setMinimumSectionSize(8)
+        model = table.model()
+        for signal in (model.dataChanged, model.rowsInserted, model.rowsRemoved, model.modelReset,
+                       model.columnsInserted, model.columnsRemoved, model.headerDataChanged, model.layoutChanged):
+            signal.connect(self.schedule)
+        for w in (table, table.viewport(), header):
+            w.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.FontChange, QEvent.Type.StyleChange,
+                            QEvent.Type.Show) and hasattr(self, "need"):
+            self.need.clear()  # measured afresh: the room or the measure changed
+            self.schedule()
+        return False
+
+    @Slot()  # a slot of its own: Qt drops the model's connections when the table goes
+    def schedule(self) -> None:
+        timer = getattr(self, "_timer", None)  # None: the Python side already went, with its table
+        if timer is not None and not timer.isActive():
+            timer.start()
+
+    def fit(self) -> None:
+        self._timer.stop()
+        t = self.table
+        model = t.model()
+        header = t.horizontalHeader()
+        shown = [c for c in range(model.columnCount()) if not t.isColumnHidden(c)]
+        if not shown:
+            return
+        rows = model.rowCount() > 0
+        grid = 1 if t.showGrid() else 0
+        for c in shown:
+            label = label_width(header, c) if not header.isHidden() else 0
+            # QAbstractItemView's measure (the delegate's size hint) leaves out the grid line QTableView adds:
+            # one pixel short, "RTN UNACK" was drawn "RTN ..."
+            cells = QAbstractItemView.sizeHintForColumn(t, c) + grid if rows else 0
+            self.need[c] = max(self.need.get(c, 0), label, cells)
+        widths = {c: self.need[c] for c in shown}
+        extra = t.viewport().width() - sum(widths.values())
+        grow = [c for c in (self.stretch if self.stretch is not None else shown) if c in widths]
+        if extra > 0 and grow:
+            share, rest = divmod(extra, len(grow))
+            for i, c in enumerate(grow):
+                widths[c] += share + (1 if i < rest else 0)
+        for c, w in widths.items():
+            if header.sectionSize(c) != w:
+                header.resizeSection(c, w)
+        self.fits += 1
+
+    def needed(self) -> int:
+        """The width all columns need (their labels and cells, no stretch)."""
+        return sum(self.need.values())

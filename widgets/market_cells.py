@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFont
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
 
 from widgets import palette
+from widgets.cells import ColumnFit
 from widgets.palette import STATE_COLOURS
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -56,7 +57,7 @@ class CachedTable(QTableWidget):
     """A read-only table whose cells are written only when their text or state changed."""
 
     def __init__(self, headers: Sequence[str], aligns: Sequence[Qt.AlignmentFlag], parent: QWidget | None = None,
-                 mono: bool = True) -> None:
+                 mono: bool = True, tips: Sequence[str] = ()) -> None:
         super().__init__(0, len(headers), parent)
         self.setObjectName("marketTable")
         self.setHorizontalHeaderLabels(list(headers))
@@ -67,8 +68,14 @@ class CachedTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setShowGrid(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.horizontalHeader().setHighlightSections(False)
+        for c, tip in enumerate(tips):  # the whole name of a short header label
+            header = self.horizontalHeaderItem(c)
+            if header is not None and tip:
+                header.setToolTip(tip)
+        # Never a cut label or cell: columns as wide as their label and values ask, the rest shared out
+        # (an equal Stretch cut "Delivery" to "eliver" in the open orders at 1366 x 768).
+        self.columns = ColumnFit(self)
         if mono:
             font = QFont("DejaVu Sans Mono")
             font.setPointSizeF(9)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QWidget
 
 from widgets.market_cells import RIGHT, CachedTable, countdown, kwh, period, price
 
@@ -47,7 +47,6 @@ class ProductStrip(CachedTable):
         self.setVerticalHeaderLabels(list(ROWS))
         self.verticalHeader().setVisible(True)
         self.horizontalHeader().setVisible(False)
-        self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectColumns)
         self.setFixedHeight(len(ROWS) * 18 + 6)
         self.products: list[int] = []

@@ -28,8 +28,9 @@ from importlib import resources
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QPen
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QTableWidget, QWidget
 
 from widgets import alarm_style, palette
 
@@ -185,6 +186,18 @@ def recolour(root: QWidget, to: Callable[[str], str]) -> None:
             w.setStyleSheet(remap_text(sheet, to))
         if isinstance(w, pg.PlotWidget):
             _recolour_plot(w, to)
+        elif isinstance(w, QTableWidget):
+            _recolour_cells(w, to)
+
+
+def _recolour_cells(table: QTableWidget, to: Callable[[str], str]) -> None:
+    """The text colour written into each cell: a table that writes a cell only when its text or state
+    changes (widgets/market_cells.py) kept the dark theme's light grey on the light background."""
+    for r in range(table.rowCount()):
+        for c in range(table.columnCount()):
+            item = table.item(r, c)
+            if item is not None and item.foreground().style() != Qt.BrushStyle.NoBrush:
+                item.setForeground(_brush(item.foreground(), to))
 
 
 def _colour(c: QColor, to: Callable[[str], str]) -> QColor:

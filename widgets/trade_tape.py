@@ -13,7 +13,9 @@ from PySide6.QtWidgets import QWidget
 from core.market import Side
 from widgets.market_cells import CENTER, LEFT, RIGHT, CachedTable, hhmm, hms, kwh, price
 
-HEADERS = ("Time", "Product", "Price", "kWh", "Side", "Buyer", "Seller", "Settlement", "Transaction")
+HEADERS = ("Time", "Product", "Price", "kWh", "Side", "Buyer", "Seller", "Settlement", "Tx")
+TIPS = ("", "Delivery period (start)", "Price per kWh", "Quantity [kWh]", "The side that took the trade (aggressor)",
+        "", "", "Matched → settled → delivered → paid", "Settlement transaction on the chain")
 COL_SETTLEMENT = 7
 STATE_DISPLAY = {"disputed": "alert", "failed": "alert"}  # every other settlement state is on its normal way
 
@@ -48,7 +50,7 @@ class TradeTape(CachedTable):
     """Up to ``rows`` trades; ``settlement(trade) -> (state, tx)`` gives each trade's settlement."""
 
     def __init__(self, rows: int = 100, parent: QWidget | None = None) -> None:
-        super().__init__(HEADERS, (LEFT, LEFT, RIGHT, RIGHT, CENTER, LEFT, LEFT, LEFT, LEFT), parent)
+        super().__init__(HEADERS, (LEFT, LEFT, RIGHT, RIGHT, CENTER, LEFT, LEFT, LEFT, LEFT), parent, tips=TIPS)
         self.setObjectName("tradeTape")
         self.max_rows = rows
         self.shown: list[int] = []  # trade seqs, newest first
@@ -69,10 +71,13 @@ class TradeTape(CachedTable):
             self.set_cell(r, 6, t.seller)
             self.set_cell(r, COL_SETTLEMENT, state, STATE_DISPLAY.get(state, "normal"))
             self.set_cell(r, 8, _short(tx))
+            item = self.item(r, 8)
+            if item is not None and item.toolTip() != (tx or ""):
+                item.setToolTip(tx or "")
         self.shown = [t.seq for t in newest]
 
 
 def _short(tx: str | None) -> str:
     if not tx:
         return "—"
-    return tx if len(tx) <= 14 else f"{tx[:8]}…{tx[-4:]}"
+    return tx if len(tx) <= 11 else f"{tx[:6]}…{tx[-4:]}"  # 0x1234…abcd: the whole hash is the tooltip

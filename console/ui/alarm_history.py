@@ -33,7 +33,7 @@ from core.alarms.kpis import TARGET_PER_10MIN, TARGET_PER_HOUR, TARGET_TIME_IN_F
 from core.alarms.state import AlarmEvent, EventKind, IsaState
 from widgets import palette
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
-from widgets.cells import RIGHT, set_cell, setup_table
+from widgets.cells import RIGHT, ColumnFit, set_cell, setup_table
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,7 @@ class JournalPanel(QWidget):
         layout.addLayout(bar)
         self.table = QTableWidget(0, len(JOURNAL_COLUMNS))
         setup_table(self.table, JOURNAL_COLUMNS, "alarmJournal")
-        for c, width in enumerate((150, 170, 70, 130, 120, 70, 80, 260)):
-            self.table.setColumnWidth(c, width)
+        self.columns = ColumnFit(self.table, stretch=(JOURNAL_COLUMNS.index("Comment"),))
         layout.addWidget(self.table, 1)
         self.status = QLabel("")
         self.status.setStyleSheet(f"color: {palette.TEXT_DIM};")
@@ -232,13 +231,12 @@ class KpiPanel(QWidget):
         layout.addLayout(bar)
         self.table = QTableWidget(0, len(KPI_COLUMNS))
         setup_table(self.table, KPI_COLUMNS, "alarmKpis")
-        self.table.setColumnWidth(0, 300)
-        self.table.setColumnWidth(1, 260)
+        self.columns = ColumnFit(self.table, stretch=(len(KPI_COLUMNS) - 1,))
         layout.addWidget(self.table)
         layout.addWidget(QLabel("Top bad actors (most frequent alarms)"))
         self.top = QTableWidget(0, 2)
         setup_table(self.top, ("Activations", "Alarm"), "alarmTop")
-        self.top.setColumnWidth(0, 90)
+        self.top_columns = ColumnFit(self.top, stretch=(1,))
         layout.addWidget(self.top, 1)
         self.status = QLabel("")
         self.status.setStyleSheet(f"color: {palette.TEXT_DIM};")

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -41,6 +40,7 @@ from console.services.reports import StabilityKpis, energy_totals, stability_kpi
 from core.participants import TOTAL
 from core.reports.economics import carbon_avoided_kg, efficiency, savings
 from core.reports.energy import EnergyTotals
+from widgets.cells import ColumnFit
 
 log = logging.getLogger(__name__)
 
@@ -96,9 +96,10 @@ class AnalyticsView(QWidget):
         self.stability = self._table(("KPI", "value"))
         self.energy = self._table(("participant", "PV", "wind", "used", "import", "export", "self-cons.",
                                    "self-suff.", "batt. RT", f"saved {service.site.tariff.currency}", "CO2e kg"))
-        self.energy.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.energy.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        self.stability.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        # Columns as wide as their labels and values ask ("saved EUR" and "self-cons." were cut by an
+        # equal stretch at 1366 x 768), the room left to the figures / to the KPI's value.
+        self.energy_columns = ColumnFit(self.energy, stretch=range(1, self.energy.columnCount()))
+        self.stability_columns = ColumnFit(self.stability, stretch=(1,))
         kpis = QVBoxLayout()
         for title, table in (("Grid stability", self.stability), ("Energy (kWh), efficiency (%), savings and "
                                                                    "carbon avoided", self.energy)):
@@ -229,7 +230,6 @@ class AnalyticsView(QWidget):
             if abnormal:
                 cell.setForeground(pg.mkColor(ALARM))
             self.stability.setItem(r, 1, cell)
-        self.stability.resizeColumnsToContents()
         site = self.service.site
         total_kg = carbon_avoided_kg(hourly.tolist(), site.emission) if rows else math.nan
         self.energy.setRowCount(len(rows))

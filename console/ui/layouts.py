@@ -151,7 +151,8 @@ SCREENS: dict[str, tuple[str, tuple[Panel, ...]]] = {
         Panel("tape", "Trade tape", row_of(attr("tape")), beside="ladder", share=(26, 20)),
         Panel("depth", "Depth", attr("depth_chart"), beside="ladder", orientation=H),
         Panel("chart", "Price chart", attr("chart"), beside="depth", orientation=H),
-        Panel("orders", "Open orders", row_of(attr("orders")), beside="tape", orientation=H, share=(2, 1)),
+        # 4:3: the tape's nine columns need ~535 px with live names and hashes, the orders' seven ~370 px
+        Panel("orders", "Open orders", row_of(attr("orders")), beside="tape", orientation=H, share=(4, 3)),
     )),
     "ParticipantsView": ("participants", (
         Panel("table", "Participants", attr("table")),

@@ -19,7 +19,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QTableWidget,
     QTableWidgetItem,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 from console.services.market import MarketService, ParticipantPosition
 from core.participants import EnergyBalance
 from widgets import palette
+from widgets.cells import ColumnFit
 from widgets.market_cells import hhmm, kwh
 
 HEADERS = ("Participant", "Prod. kW", "Cons. kW", "Import kWh", "Export kWh", "Trades", "Bought kWh",
@@ -76,7 +76,7 @@ class ParticipantsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.columns = ColumnFit(self.table)  # never a cut label or value; the room left shared out
         self.table.setSortingEnabled(True)
         self.table.itemSelectionChanged.connect(self._show_detail)
         self.title = QLabel("Select a participant")

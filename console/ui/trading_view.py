@@ -35,7 +35,7 @@ from core.access import Action, PermissionDenied, User, may
 from core.market import OrderSpec, OrderView, Traded
 from widgets.depth_chart import DepthChart
 from widgets.elided_label import ElidedLabel
-from widgets.market_cells import LEFT, RIGHT, CachedTable, kwh, period, price
+from widgets.market_cells import LEFT, RIGHT, CachedTable, hhmm, kwh, period, price
 from widgets.order_ticket import OrderTicket
 from widgets.price_chart import PriceChart
 from widgets.price_ladder import PriceLadder
@@ -47,7 +47,10 @@ log = logging.getLogger(__name__)
 
 MAKER = "grid-maker"  # the grid's own market-maker account (the operator's desk)
 DEPTH_LEVELS = 1000
-ORDER_HEADERS = ("Order", "Delivery", "Side", "Price", "Open kWh", "Filled kWh", "Status")
+# Short labels (the table shares a row with the tape: 330 px at 1366 x 768); the whole names are the tooltips.
+ORDER_HEADERS = ("Order", "Delivery", "Side", "Price", "Open", "Filled", "Status")
+ORDER_TIPS = ("Order id (the whole id is the cell's tooltip)", "Delivery period (start)", "", "Limit price per kWh",
+              "Open quantity [kWh]: still in the book", "Filled quantity [kWh]", "")
 
 
 class Desk(Protocol):
@@ -104,7 +107,7 @@ class TradingView(QWidget):
                 b.setEnabled(False)
                 b.setToolTip(f"{user.name} ({user.role.value}) may not suspend or resume trading")
         self.tape = TradeTape(rows=100)
-        self.orders = CachedTable(ORDER_HEADERS, (LEFT, LEFT, LEFT, RIGHT, RIGHT, RIGHT, LEFT))
+        self.orders = CachedTable(ORDER_HEADERS, (LEFT, LEFT, LEFT, RIGHT, RIGHT, RIGHT, LEFT), tips=ORDER_TIPS)
         self.orders.setObjectName("openOrders")
         self.order_ids: list[str] = []
         self.cancel_button = QPushButton("Cancel order")
@@ -241,8 +244,11 @@ class TradingView(QWidget):
         t = self.orders
         t.set_rows(len(orders))
         for r, o in enumerate(orders):
-            t.set_cell(r, 0, o.order_id[:14])
-            t.set_cell(r, 1, period(o.product, self.market.rules.period_s))
+            t.set_cell(r, 0, o.order_id[:8])
+            item = t.item(r, 0)
+            if item is not None and item.toolTip() != o.order_id:
+                item.setToolTip(o.order_id)
+            t.set_cell(r, 1, hhmm(o.product))
             t.set_cell(r, 2, o.side.value)
             t.set_cell(r, 3, price(o.price))
             t.set_cell(r, 4, kwh(o.remaining))

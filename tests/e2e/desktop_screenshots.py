@@ -4,8 +4,8 @@ in a process of its own, as the demo runs it, without the chain) with the market
 
     PYTHONPATH=$PWD QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.e2e.desktop_screenshots OUT_DIR [--scale 2]
 
-Besides the PNGs it prints every label and button whose text is wider than the widget shows (clipped text),
-screen by screen; an empty list is the goal.
+Besides the PNGs it prints every label, button, table header section and table cell whose text is wider than
+the widget shows (clipped text, tests/support/clipping.py), screen by screen; an empty list is the goal.
 """
 
 from __future__ import annotations
@@ -22,31 +22,6 @@ from pathlib import Path
 WIDTH, HEIGHT = 1366, 768
 
 
-def clipped(root: object) -> list[str]:
-    """Visible labels and buttons whose text needs more room than they have (ElidedLabels excepted: they
-    cut on purpose and keep the text in their tooltip; word-wrapped labels grow downwards)."""
-    from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
-
-    from widgets.elided_label import ElidedLabel
-
-    assert isinstance(root, QWidget)
-    out = []
-    for w in root.findChildren(QWidget):
-        if not w.isVisible() or isinstance(w, ElidedLabel):
-            continue
-        if isinstance(w, QLabel) and w.text() and not w.wordWrap() and not w.pixmap():
-            need = w.fontMetrics().horizontalAdvance(w.text().replace("&&", "&")) if not w.textFormat() else 0
-            text_width = w.contentsRect().width() - 2 * w.margin() - w.indent() if w.indent() > 0 else \
-                w.contentsRect().width() - 2 * w.margin()
-            if need > text_width + 1 and "<" not in w.text():
-                out.append(f"label {w.text()[:50]!r}: needs {need} px, has {text_width}")
-        elif isinstance(w, QAbstractButton) and w.text():
-            hint = w.sizeHint().width()
-            if hint > w.width() + 1:
-                out.append(f"button {w.text()[:50]!r}: needs {hint} px, has {w.width()}")
-    return out
-
-
 async def shoot(out: Path, scale: str) -> None:
     import qasync  # noqa: F401  (the loop is set by main)
     from PySide6.QtWidgets import QApplication
@@ -57,6 +32,7 @@ async def shoot(out: Path, scale: str) -> None:
     from console.config import load
     from console.ui.main_window import MainWindow
     from tests.e2e.market_screenshots import place_book
+    from tests.support.clipping import clipped
     from widgets import theme
 
     opcua, modbus = free_port(), free_port()

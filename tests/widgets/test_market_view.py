@@ -140,7 +140,7 @@ async def test_ticket_to_ladder_to_tape_to_settlement(qapp, market: MarketServic
     ledger.states[(trade.buy_id, trade.sell_id)] = SettlementView(SettlementState.SETTLED, "0x" + "12" * 32, "")
     market.clock.t += 1  # type: ignore[attr-defined]  # the next second: the tab redraws
     view.refresh()
-    assert view.tape.text(0, 7) == "settled" and view.tape.text(0, 8) == "0x121212…1212"
+    assert view.tape.text(0, 7) == "settled" and view.tape.text(0, 8) == "0x1212…1212"
 
 
 async def test_a_repeated_frame_draws_nothing(qapp, market: MarketService) -> None:  # type: ignore[no-untyped-def]
