@@ -1,14 +1,15 @@
 """Participant API under load: concurrent clients submitting signed orders (JSON on stdout).
 
 The server side runs as in the console: MarketService on a SQLite write-ahead journal and the API on
-uvicorn, on one asyncio loop with a loop-lag probe. The clients run in another process (so their CPU is
-not the server loop's): ``--clients`` connections, each its own participant with its own key, sending
-pre-signed orders at ``--rate`` orders/s in total, and measuring submit → ack (HTTP 201) per order.
+uvicorn, on one asyncio loop with a loop-lag probe. The clients run in ``--procs`` other processes (so their
+CPU is not the server loop's): ``--clients`` raw keep-alive connections, each its own participant with its
+own key, sending pre-signed orders on an open-loop schedule at ``--rate`` orders/s in total, and measuring
+submit → ack (HTTP 201) per order from its due time.
 
 Baseline in the same run: a bare FastAPI echo endpoint (``POST /echo`` returning its JSON body) on its own
 uvicorn server on the same loop, driven by the same clients with the same bodies and rate.
 
-    python bench/api_orders.py --clients 50 --rate 500 --seconds 10
+    python bench/api_orders.py --clients 50 --rate 500 --seconds 10 [--procs 2] [--profile /tmp/api.prof]
 """
 
 from __future__ import annotations
