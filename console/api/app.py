@@ -85,7 +85,9 @@ def create_app(market: MarketService, participants: Directory, *, rate_per_s: fl
                signed_orders: SignedOrders | None = None, escrow: EscrowService | None = None) -> FastAPI:
     app = FastAPI(title="EnergyNet participant API", version="1", openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None,
-                  description="Signed orders (EIP-712) into the EnergyNet market; see docs/market.md.")
+                  description="Signed orders (EIP-712) into the EnergyNet market; see docs/market.md.",
+                  # No OpenTelemetry here: FastAPI would otherwise ask the global providers on every request.
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.api = Api(market, participants, RateLimiter(rate_per_s, burst), chain_id, contract,
                         signed_orders, escrow)
     app.add_exception_handler(ApiProblem, on_api_problem)

@@ -63,10 +63,13 @@ _TYPE_HASH = {"Order": keccak(_type_string("Order", ORDER_TYPE))}
 _FIELDS = {"Order": ORDER_TYPE}
 
 
+_EMPTY_HASH = keccak(b"")  # most orders have no condition: their string word is this, not worth a hash each
+
+
 def _word(kind: str, value: Any) -> bytes:
     """One EIP-712 field encoded to its 32-byte word (only the types our two structs use)."""
     if kind == "string":
-        return keccak(value.encode())
+        return keccak(value.encode()) if value else _EMPTY_HASH
     if kind == "address":
         return bytes(12) + bytes.fromhex(value[2:])
     if kind == "bool":
@@ -118,7 +121,7 @@ def recover_fast(primary: str, message: dict[str, Any], chain_id: int, signature
     except Exception as exc:  # coincurve: no point on the curve for this r
         raise SignatureMalformed(f"no signer can be recovered from it ({exc})") from exc
     address = "0x" + keccak(public.format(compressed=False)[1:])[-20:].hex()
-    return Signed("0x" + digest_bytes.hex(), to_checksum_address(address))
+    return Signed("0x" + digest_bytes.hex(), address)
 
 
 class SignatureMalformed(ValueError):
@@ -128,7 +131,12 @@ class SignatureMalformed(ValueError):
 @dataclass(frozen=True, slots=True)
 class Signed:
     digest: str  # 0x… EIP-712 digest: the order id
-    signer: str  # the recovered address (checksummed)
+    address: str  # the recovered address, 0x… lower case (compare it with ``.lower()`` of a registered one)
+
+    @property
+    def signer(self) -> str:
+        """The recovered address, checksummed (EIP-55: another keccak, so only when someone shows it)."""
+        return to_checksum_address(self.address)
 
 
 def domain(chain_id: int, contract: str | None = None) -> dict[str, Any]:
@@ -210,7 +218,7 @@ def recover(msg: SignableMessage, signature: str) -> Signed:
         signer = Account.recover_message(msg, signature=bytes.fromhex(signature[2:]))
     except Exception as exc:  # eth_keys raises several types for an invalid r, s or v
         raise SignatureMalformed(f"no signer can be recovered from it ({exc})") from exc
-    return Signed(digest(msg), signer)
+    return Signed(digest(msg), signer.lower())
 
 
 def sign(primary: str, message: dict[str, Any], chain_id: int, private_key: str | bytes,
