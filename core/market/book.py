@@ -53,7 +53,7 @@ from core.market.records import (
     ENDED_FOK,
     ENDED_IOC,
     RESTED,
-    RESTED_NEW,
+    TIME,
     TRADED_BUY,
     TRADED_SELL,
 )
@@ -81,6 +81,7 @@ _IOC_REMAINDER = CANCEL_CODE[CancelReason.IOC_REMAINDER]
 _NO_LIQUIDITY = CANCEL_CODE[CancelReason.NO_LIQUIDITY]
 _CANCEL = ACTION_CODE[Action.CANCEL]
 _new_object = object.__new__
+_OK_MAX = 65_536  # valid quantities / prices a book remembers (each set stays a few MB at most)
 
 
 class ClockError(ValueError):
@@ -115,6 +116,26 @@ class Book(BookState):
         self._max_qty = rules.max_quantity
         self._max_price = rules.max_price
         self._cancel_incoming = rules.self_trade is SelfTradePolicy.CANCEL_INCOMING
+        # Quantities and prices found valid (positive, on the lot / tick, within the maximum): the fast path
+        # tests an int against these (one set test instead of three comparisons), and checks and adds a new one.
+        self._ok_quantities: set[int] = set()
+        self._ok_prices: set[int] = set()
+
+    def _valid_quantity(self, q: int) -> bool:
+        """Whether the int ``q`` is a valid quantity (remembered if so, up to _OK_MAX of them)."""
+        if 0 < q <= self._max_qty and not q % self._lot:
+            if len(self._ok_quantities) < _OK_MAX:
+                self._ok_quantities.add(q)
+            return True
+        return False
+
+    def _valid_price(self, price: int) -> bool:
+        """Whether the int ``price`` is a valid limit price (remembered if so, up to _OK_MAX of them)."""
+        if 0 < price <= self._max_price and not price % self._tick:
+            if len(self._ok_prices) < _OK_MAX:
+                self._ok_prices.add(price)
+            return True
+        return False
 
     def submit(self, spec: OrderSpec, now: int, grid: GridView | None = None) -> list[Event]:
         """Check, accept and (if active now) match one order; the events decided. ``grid``, if given, is
@@ -174,14 +195,11 @@ class Book(BookState):
             and order_id
             and participant
             and order_id not in orders
+            # a quantity and a price seen valid before (a set test), or checked now (see _valid_quantity)
             and type(q) is int
-            and q > 0
-            and q <= self._max_qty
-            and not q % self._lot
+            and (q in self._ok_quantities or self._valid_quantity(q))
             and type(price) is int
-            and price > 0
-            and price <= self._max_price
-            and not price % self._tick
+            and (price in self._ok_prices or self._valid_price(price))
             and kind is _LIMIT
             and tif is not _GTD
             and valid_from is None
@@ -201,21 +219,24 @@ class Book(BookState):
             # (product.accepted gets the order only if it rests: one closed before this call returns can never
             # be open again, and gate closure reads only the open ones, see Product.accepted)
             self.now = now
+            pending = self._pending
+            if now != self._record_ts:  # the records' time (core/market/records.py), once per new second
+                pending.append(TIME)
+                pending.append(now)
+                self._record_ts = now
             if side is _BUY:
+                buying = True
                 opposite, own = product.asks, product.bids
                 limit_key = price
             else:
+                buying = False
                 opposite, own = product.bids, product.asks
                 limit_key = -price
             if opposite.best > limit_key:  # does not cross: it rests, or an immediate order ends at once
                 if tif is _GTC:
-                    pending = self._pending
-                    pending.append(RESTED_NEW)
-                    pending.append(now)
-                    pending.append(order_id)
+                    pending.append(order_id)  # the record of a new order that rests at once: its id alone
                     product.accepted.append(order)
-                    key = -limit_key  # the order's key on its own side
-                    level = own.levels.get(key)
+                    level = own.levels.get(-limit_key)  # the order's key on its own side
                     if level is None:
                         own.add(order, price)
                     else:
@@ -224,33 +245,88 @@ class Book(BookState):
                     order.cancelled = 0
                     order.status = _RESTING
                 else:
-                    pending = self._pending
                     pending.append(ENDED_FOK if tif is _FOK else ENDED_IOC)
-                    pending.append(now)
                     pending.append(order_id)
                     order.remaining = 0
                     order.cancelled = q
                     order.status = _CANCELLED_STATUS
                 return
-            out = self._pending
-            out.append(ACCEPTED)
-            out.append(now)
-            out.append(order_id)
-            order.remaining = q
-            order.cancelled = 0
+            pending.append(ACCEPTED)
+            pending.append(order_id)
+            if tif is _FOK and self._fillable(participant, q, opposite, limit_key) < q:
+                pending += (CANCELLED, order_id, _FOK_NOT_FILLABLE, q)
+                order.remaining = 0
+                order.cancelled = q
+                order.status = _CANCELLED_STATUS
+                return
+            # The match loop of _match, inlined (most orders that cross come this way): each trade is
+            # applied as BookState._fill applies it on replay.
             order.status = _WORKING
-            if tif is _FOK and self._fillable(order, opposite, limit_key) < q:
-                self._cancel_working(order, _FOK_NOT_FILLABLE, now, out)
-            elif not self._match(order, product, opposite, limit_key, now, out) and order.remaining:
-                if tif is _GTC:
-                    out.append(RESTED)
-                    out.append(now)
-                    out.append(order_id)
-                    own.add(order, price)
-                    product.accepted.append(order)
-                    order.status = _RESTING
+            levels = opposite.levels
+            gated = self.gated_resting
+            mine = q
+            while True:
+                key = opposite.best
+                if key > limit_key:
+                    break  # also when the side is empty (EMPTY_KEY)
+                level = levels[key]
+                resting = next(iter(level.values()))
+                if resting.participant == participant:
+                    if self._cancel_incoming:  # self-trade prevention: the incoming order is cancelled
+                        pending += (CANCELLED, order_id, _SELF_TRADE, mine)
+                        order.remaining = 0
+                        order.cancelled = mine
+                        order.status = _CANCELLED_STATUS
+                        return
+                    pending += (CANCELLED, resting.order_id, _SELF_TRADE, resting.remaining)
+                    self._cancel(resting, now)  # what apply_cancelled does with it
+                    continue
+                theirs = resting.remaining
+                rid = resting.order_id
+                if mine < theirs:
+                    theirs -= mine
+                    if buying:
+                        pending += (TRADED_BUY, start, key, mine, order_id, rid, 0, theirs)
+                        product.last_price = key
+                    else:
+                        pending += (TRADED_SELL, start, -key, mine, rid, order_id, theirs, 0)
+                        product.last_price = -key
+                    resting.remaining = theirs
+                    mine = 0
+                    break
+                mine -= theirs
+                if buying:
+                    pending += (TRADED_BUY, start, key, theirs, order_id, rid, mine, 0)
+                    product.last_price = key
                 else:
-                    self._cancel_working(order, _IOC_REMAINDER, now, out)
+                    pending += (TRADED_SELL, start, -key, theirs, rid, order_id, 0, mine)
+                    product.last_price = -key
+                resting.remaining = 0
+                del level[rid]
+                if not level:
+                    opposite.drop_level(key)
+                if gated:
+                    gated.pop(rid, None)
+                resting.status = _FILLED
+                if not mine:
+                    break
+            if not mine:
+                order.remaining = 0
+                order.cancelled = 0
+                order.status = _FILLED
+            elif tif is _GTC:
+                pending.append(RESTED)
+                pending.append(order_id)
+                own.add(order, price)
+                product.accepted.append(order)
+                order.remaining = mine
+                order.cancelled = 0
+                order.status = _RESTING
+            else:  # an IOC order's remainder
+                pending += (CANCELLED, order_id, _IOC_REMAINDER, mine)
+                order.remaining = 0
+                order.cancelled = mine
+                order.status = _CANCELLED_STATUS
             return
         self._submit(spec, now, grid)
 
@@ -265,8 +341,11 @@ class Book(BookState):
             if status is _RESTING:  # what _cancel does, inlined
                 q = order.remaining
                 pending = self._pending
+                if now != self._record_ts:
+                    pending.append(TIME)
+                    pending.append(now)
+                    self._record_ts = now
                 pending.append(CANCELLED)
-                pending.append(now)
                 pending.append(order_id)
                 pending.append(_BY_PARTICIPANT)
                 pending.append(q)
@@ -289,23 +368,28 @@ class Book(BookState):
             # set membership test would hash the enum member by a Python-level __hash__).
             if status is _FILLED or status is _CANCELLED_STATUS:
                 pending = self._pending
+                if now != self._record_ts:
+                    pending.append(TIME)
+                    pending.append(now)
+                    self._record_ts = now
                 pending.append(CLOSED_ORDER)
-                pending.append(now)
                 pending.append(_CANCEL)
                 pending.append(order_id)
                 self.now = now
                 return
         out = self._pending
         self._begin(now, None, out)
+        self._time(now, out)
         order = self._owned_open(order_id, participant, now, Action.CANCEL, out)
         if order is not None:
-            out += (CANCELLED, now, order_id, _BY_PARTICIPANT, order.remaining)
+            out += (CANCELLED, order_id, _BY_PARTICIPANT, order.remaining)
             self._cancel(order, now)
 
     def _submit(self, spec: OrderSpec, now: int, grid: GridView | None) -> None:
         """The general path of :meth:`submit`: every check in order, every kind of order."""
         out = self._pending
         self._begin(now, grid, out)
+        self._time(now, out)
         problem = self._check_new(spec, now)
         if problem is not None:
             self._emit(Rejected(now, Action.SUBMIT, spec.order_id, problem[0], problem[1]), out)
@@ -325,6 +409,7 @@ class Book(BookState):
     def _modify(self, order_id: str, participant: str, now: int, price: int | None, quantity: int | None) -> None:
         out = self._pending
         self._begin(now, None, out)
+        self._time(now, out)
         order = self._owned_open(order_id, participant, now, Action.MODIFY, out)
         if order is None:
             return
@@ -348,6 +433,7 @@ class Book(BookState):
     def _advance_time(self, now: int, grid: GridView | None) -> None:
         out = self._pending
         self._begin(now, grid, out)
+        self._time(now, out)
         for order in list(self.waiting.values()):
             if order.status is OrderStatus.PENDING:
                 reason = self._due(order, now)
@@ -392,6 +478,13 @@ class Book(BookState):
         return [o.view() for o in self.orders.values() if o.participant == participant and o.status.is_open]
 
     # -- the steps -----------------------------------------------------------------------------------------
+
+    def _time(self, now: int, out: list[Any]) -> None:
+        """Write the records' time (a TIME record, core/market/records.py) unless it is ``now`` already:
+        every request that may write records calls this (or does it inline) before its first record."""
+        if now != self._record_ts:
+            out += (TIME, now)
+            self._record_ts = now
 
     def _emit(self, ev: Event, out: list[Any]) -> None:
         self._apply[type(ev)](ev)
@@ -460,7 +553,7 @@ class Book(BookState):
             limit = best + protection if buying else max(0, best - protection)
         limit_key = limit * opposite.sign
         tif = spec.tif
-        if tif is _FOK and self._fillable(order, opposite, limit_key) < order.remaining:
+        if tif is _FOK and self._fillable(order.participant, order.remaining, opposite, limit_key) < order.remaining:
             self._cancel_working(order, _FOK_NOT_FILLABLE, now, out)
             return
         # (the opposite best within the limit is tested first: most arriving orders do not cross)
@@ -469,14 +562,14 @@ class Book(BookState):
         if not order.remaining:
             return
         if (tif is _GTC or tif is _GTD) and spec.kind is _LIMIT:
-            out += (RESTED, now, order.order_id)
+            out += (RESTED, order.order_id)
             self._rest(order, product, now)
             return
         self._cancel_working(order, _IOC_REMAINDER, now, out)
 
     def _cancel_working(self, order: Order, reason: int, now: int, out: list[Any]) -> None:
         """Cancel the remainder of an order that is working (not resting, not waiting)."""
-        out += (CANCELLED, now, order.order_id, reason, order.remaining)
+        out += (CANCELLED, order.order_id, reason, order.remaining)
         self._cancel(order, now)
 
     def _match(
@@ -505,7 +598,7 @@ class Book(BookState):
                 if cancel_incoming:
                     self._cancel_working(order, _SELF_TRADE, now, out)
                     return True
-                out += (CANCELLED, now, resting.order_id, _SELF_TRADE, resting.remaining)
+                out += (CANCELLED, resting.order_id, _SELF_TRADE, resting.remaining)
                 self._cancel(resting, now)  # what apply_cancelled does with it
                 continue
             theirs = resting.remaining
@@ -519,10 +612,10 @@ class Book(BookState):
                 theirs = 0
             rid = resting.order_id
             if buying:
-                out += (TRADED_BUY, now, start, key, q, oid, rid, mine, theirs)
+                out += (TRADED_BUY, start, key, q, oid, rid, mine, theirs)
                 product.last_price = key
             else:
-                out += (TRADED_SELL, now, start, -key, q, rid, oid, theirs, mine)
+                out += (TRADED_SELL, start, -key, q, rid, oid, theirs, mine)
                 product.last_price = -key
             resting.remaining = theirs
             if not theirs:
@@ -537,16 +630,16 @@ class Book(BookState):
             order.status = _FILLED
         return False  # (self.now is ``now`` already: every caller applied an event at ``now`` first)
 
-    def _fillable(self, order: Order, opposite: BookSide, limit_key: int) -> int:
-        """How much of ``order`` the book would fill now, self-trade prevention included."""
-        need = order.remaining
+    def _fillable(self, participant: str, need: int, opposite: BookSide, limit_key: int) -> int:
+        """How much of ``need`` (an order of ``participant`` with this limit) the book would fill now,
+        self-trade prevention included."""
         total = 0
         cancel_incoming = self._cancel_incoming
         for key in opposite.keys:
             if key > limit_key:
                 break
             for resting in opposite.levels[key].values():
-                if resting.participant == order.participant:
+                if resting.participant == participant:
                     if cancel_incoming:
                         return total
                     continue
@@ -567,7 +660,7 @@ class Book(BookState):
         elif order.participant != participant:
             problem = (RejectReason.NOT_OWNER, f"order {order_id!r} belongs to another participant")
         else:  # the text is formatted when the journal is read
-            out += (CLOSED_ORDER, now, ACTION_CODE[action], order_id)
+            out += (CLOSED_ORDER, ACTION_CODE[action], order_id)
             self.now = now  # what apply_rejected does
             return None
         self._emit(_new(Rejected, (now, action, order_id, problem[0], problem[1])), out)

@@ -194,6 +194,8 @@ class BookState:
         # core/market/records.py; ``journal`` turns them into events).
         self._events: list[Event] = []
         self._pending: list[Any] = []
+        # The time of the last TIME record in ``_pending`` (None: none since the journal was last read).
+        self._record_ts: int | None = None
         self._apply: dict[type, Callable[[Any], None]] = {
             Accepted: self.apply_accepted,
             Rejected: self.apply_rejected,
@@ -214,6 +216,7 @@ class BookState:
         """Every event in order (the records appended since the last read are turned into events now)."""
         if self._pending:
             materialise(self._pending, self._events, self.orders)
+            self._record_ts = None  # the next record starts with a TIME record again
         return self._events
 
     # -- the fold ------------------------------------------------------------------------------------------
