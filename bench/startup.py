@@ -72,7 +72,8 @@ def demo_run(timeout_s: float, simulators: list[list[str]] | None = None) -> dic
         log = tmp / "console.log"
         with log.open("w") as err:
             t0, t0_wall = time.monotonic(), time.time()
-            proc = subprocess.Popen([sys.executable, "-m", "console", "demo", "--port", str(free_port())],
+            proc = subprocess.Popen([sys.executable, "-m", "console", "demo", "--port", str(free_port()),
+                                     "--modbus-port", str(free_port()), "--chain-port", str(free_port())],
                                     stdout=subprocess.DEVNULL, stderr=err, env=env_for(tmp), cwd=ROOT)
         try:
             marks: dict[str, float] = {}

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from console.config import Settings
+if TYPE_CHECKING:
+    from console.config import Settings
 
 
 async def run_device_fleet(host: str, port: int, count: int, houses: int | None = None) -> None:
@@ -41,6 +43,7 @@ async def run_world(host: str, opcua_port: int, modbus_port: int, households: in
     from datetime import timedelta
     from zoneinfo import ZoneInfo
 
+    from drivers.sim.opcua_base import cache_path
     from drivers.sim.world.serve import serve_world
     from drivers.sim.world.solar import Site, daytime_start
 
@@ -58,7 +61,7 @@ async def run_world(host: str, opcua_port: int, modbus_port: int, households: in
         if when.tzinfo is None:
             when = when.replace(tzinfo=ZoneInfo(Site().timezone))
     await serve_world(host, opcua_port, modbus_port, households, speed, scenario, seed, participants_out,
-                      start=when, keys_dir=keys_dir, stamp_offset=offset)
+                      start=when, keys_dir=keys_dir, stamp_offset=offset, aspace_cache=cache_path())
 
 
 @dataclass(frozen=True, slots=True)

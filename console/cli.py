@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from console import cli_sim, cli_users
-from console import config as config_mod
 from console.cli_traders import register as register_traders
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from console import config as config_mod
     from console.bootstrap_demo import DemoProcesses
     from console.services.probe import ProbeResult
     from console.shutdown import StopRequest
@@ -38,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return int(args.func(args))
-    except config_mod.ConfigError as exc:
+    except Exception as exc:
+        # console.config (pydantic, ~0.3 s) is imported by the commands that read a config, not here: the
+        # simulators the demo starts need none. A ConfigError can only come from a command that imported it.
+        config = sys.modules.get("console.config")
+        if config is None or not isinstance(exc, config.ConfigError):
+            raise
         print(f"energynet: configuration error:\n{exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -223,6 +228,7 @@ def _launch(settings: config_mod.Settings, args: argparse.Namespace, stop: StopR
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from console import config as config_mod
     from console.shutdown import StopRequest
 
     if args.config is None:  # the user's config, written by the setup wizard on the first run
@@ -272,6 +278,7 @@ def _setup(target: Path) -> Path | None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     """Acquisition, historian, commands and chain on a plain asyncio loop until SIGINT/SIGTERM or --quit-after."""
+    from console import config as config_mod
     from console.bootstrap import build
     from console.shutdown import StopRequest, shutdown
 
@@ -380,6 +387,7 @@ def _cmd_chain_deploy(args: argparse.Namespace) -> int:
 
 
 def _cmd_chain_status(args: argparse.Namespace) -> int:
+    from console import config as config_mod
     from console.bootstrap_chain import chain_status
 
     settings = config_mod.load(args.config or config_mod.default_config_path()).chain
@@ -429,6 +437,7 @@ def _cmd_sim_world(args: argparse.Namespace) -> int:
 
 def _cmd_probe_modbus(args: argparse.Namespace) -> int:
     """0: every point has a value (or the device says it has none); 1: a device or a point failed."""
+    from console import config as config_mod
     from console.bootstrap import probe_modbus
 
     settings = config_mod.load(args.config)
@@ -468,6 +477,7 @@ def _cmd_probe_sunspec(args: argparse.Namespace) -> int:
 
 def _cmd_probe_opcua(args: argparse.Namespace) -> int:
     """0: every point has a value; 1: a source or a point failed."""
+    from console import config as config_mod
     from console.bootstrap import probe_opcua
 
     settings = config_mod.load(args.config)
@@ -496,6 +506,7 @@ def _shown(value: float | str | None) -> str:
 
 
 def _db_url(args: argparse.Namespace) -> str:
+    from console import config as config_mod
     from console.bootstrap import historian_url
 
     if args.url:
@@ -554,6 +565,7 @@ def _cmd_db_export(args: argparse.Namespace) -> int:
 def _cmd_alarms_export(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from console import config as config_mod
     from console.bootstrap import open_alarm_journal
     from console.services.alarm_export import export
     from core.alarms import JournalQuery
@@ -588,6 +600,7 @@ def _cmd_alarms_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    from console import config as config_mod
     from console.bootstrap_check import check_config
 
     try:
@@ -609,6 +622,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import os
 
+    from console import config as config_mod
     from console.bootstrap import build_reports
     from console.services.reports import NoData, ReportFormat, ReportKind
     from core.reports.economics import EmissionFactor, Tariff

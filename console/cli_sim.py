@@ -9,8 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from console import config as config_mod
-
 
 def register(sim_sub: Any) -> None:
     """Add ``backfill`` to the ``sim`` subcommands (``sim_sub``: argparse's subparsers action)."""
@@ -27,6 +25,7 @@ def register(sim_sub: Any) -> None:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
+    from console import config as config_mod
     from console.bootstrap_sim import backfill
 
     settings = config_mod.load(args.config)

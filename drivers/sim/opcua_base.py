@@ -8,13 +8,14 @@ not help here: with only ``dbm.dumb`` available (no gdbm/ndbm in this Python) it
 building, and it is not found again (asyncua looks for ``<name>`` or ``<name>.db``, dumb dbm writes
 ``.dat``/``.dir``), so it would be rebuilt on every start. The cache is keyed by the asyncua and Python
 versions; a file that cannot be loaded is removed and the address space built as usual. Simulator
-processes opt in (``energynet sim grid``: :func:`cache_path`); servers built in a test do not.
+processes opt in (``energynet sim grid`` and ``sim world``: :func:`cache_path`); servers built in a test do not.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import pickle
@@ -84,6 +85,10 @@ async def init_server(server: Server, cache: Path) -> bool:
 
 def _read_cache(cache: Path) -> dict[ua.NodeId, NodeData] | None:
     """The cached standard nodes, or None (no file; a truncated or foreign one is removed)."""
+    # ~150,000 objects: without the collector running between them the load takes ~30 % less CPU
+    # (0.88 vs 1.28 s, measured on the loaded 2-core VM)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         with cache.open("rb") as f:
             nodes = pickle.load(f)  # our own file in the user's cache folder
@@ -94,6 +99,9 @@ def _read_cache(cache: Path) -> dict[ua.NodeId, NodeData] | None:
                     type(exc).__name__, exc)
         cache.unlink(missing_ok=True)
         return None
+    finally:
+        if collecting:
+            gc.enable()
     if not isinstance(nodes, dict) or ua.NodeId(ObjectIds.Server) not in nodes:  # type: ignore[arg-type]
         log.warning("OPC-UA address space cache %s holds no standard nodes; building them instead", cache)
         cache.unlink(missing_ok=True)

@@ -91,3 +91,37 @@ async def test_noon_pv_export_raises_the_feeder_end_voltage_against_the_same_ins
             await client.disconnect()
         for face in faces:
             await face.stop()
+
+
+@pytest.mark.timeout(120)
+async def test_the_world_face_serves_from_the_address_space_cache(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`sim world` loads the standard OPC-UA nodes from the user's cache (drivers/sim/opcua_base.py) instead of
+    building them: with a cache file, asyncua's builder is never called and a client still finds the standard
+    nodes and the world's frequency."""
+    from asyncua.server.standard_address_space import standard_address_space
+
+    from drivers.sim.opcua_base import write_cache
+
+    cache = tmp_path / "nodes.pickle"
+    await write_cache(cache)
+
+    def not_built(*_args: object) -> None:
+        raise AssertionError("the standard address space was built, not loaded from the cache")
+
+    monkeypatch.setattr(standard_address_space, "fill_address_space", not_built)
+    world = World(WorldConfig(clock=WorldClock(start=utc(2026, 6, 22, 11))))
+    face = WorldOpcUaServer(WorldRunner(world, speed=5.0), port=free_port(), rate_hz=20, aspace_cache=cache)
+    await face.start()
+    await face.runner.start()
+    client = Client(face.endpoint, timeout=5)
+    await client.connect()
+    try:
+        assert (await client.get_namespace_array())[-1] == "urn:energynet:sim:world"
+        state = await client.get_node(ua.ObjectIds.Server_ServerStatus_State).read_value()
+        assert state == ua.ServerState.Running
+        await asyncio.sleep(0.3)
+        assert 49.5 < await client.get_node("ns=2;s=World.Frequency").read_value() < 50.5
+    finally:
+        await client.disconnect()
+        await face.runner.stop()
+        await face.stop()

@@ -36,6 +36,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asyncua import ua
@@ -86,14 +87,17 @@ class WorldOpcUaServer:
     """A real OPC-UA server publishing a running world's substation."""
 
     def __init__(self, runner: WorldRunner, host: str = "127.0.0.1", port: int = 4841, rate_hz: float = 20.0,
-                 stamp_offset: timedelta = timedelta(0)) -> None:
+                 stamp_offset: timedelta = timedelta(0), aspace_cache: Path | None = None) -> None:
         """``stamp_offset``: published timestamps are the simulated instant minus this (the demo runs a
-        daytime world on the wall clock: its offset is the world's start minus the wall time at the start)."""
+        daytime world on the wall clock: its offset is the world's start minus the wall time at the start);
+        ``aspace_cache``: the standard OPC-UA nodes from this file (a simulator process:
+        :func:`drivers.sim.opcua_base.cache_path`; None builds them, as a test's server does)."""
         if not 1 <= rate_hz <= 100:
             raise ValueError(f"world OPC-UA face: publish rate must be within 1–100 Hz, got {rate_hz}")
         self.runner = runner
         self.host, self.port, self.rate_hz = host, port, rate_hz
         self.stamp_offset = stamp_offset
+        self.aspace_cache = aspace_cache
         self._server = Server()
         self._nodes: dict[str, Node] = {}
         self._breaker: Node | None = None
@@ -113,7 +117,8 @@ class WorldOpcUaServer:
 
     async def start(self) -> None:
         server = self._server
-        ns = await open_server(server, self.endpoint, "EnergyNet simulated community", NAMESPACE)
+        ns = await open_server(server, self.endpoint, "EnergyNet simulated community", NAMESPACE,
+                               self.aspace_cache)
         root = await server.nodes.objects.add_object(ua.NodeId("World", ns), ua.QualifiedName("Community", ns))
         for name in _SCALARS:
             await self._variable(root, ns, name, name)

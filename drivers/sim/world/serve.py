@@ -36,18 +36,20 @@ async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_po
                       households: int | None = DEFAULT_HOUSEHOLDS, speed: float = 1.0,
                       scenario: Path | None = None, seed: int = 1, participants_out: Path | None = None,
                       stop: asyncio.Event | None = None, start: datetime | None = None,
-                      keys_dir: Path | None = None, stamp_offset: timedelta = timedelta(0)) -> None:
+                      keys_dir: Path | None = None, stamp_offset: timedelta = timedelta(0),
+                      aspace_cache: Path | None = None) -> None:
     """Run the world and both faces until ``stop`` is set or the task is cancelled.
 
     ``start``: the world clock's start (default: the clock's default, a June night; the CLI passes a
     daytime); ``keys_dir``: the participants' keystores (default ``keys/`` beside ``participants_out``);
-    ``stamp_offset``: the OPC-UA timestamps are the simulated instants minus this."""
+    ``stamp_offset``: the OPC-UA timestamps are the simulated instants minus this; ``aspace_cache``: the
+    standard OPC-UA nodes from this cache file (drivers/sim/opcua_base.py; the CLI passes the user's)."""
     t0 = time.monotonic()
     played = load_scenario(scenario) if scenario is not None else None
     clock = WorldClock() if start is None else WorldClock(start)
     preview = FrequencyPreview(seed, InterconnectionConfig(), clock.start, clock.tick_s)
     runner = WorldRunner.building(preview, speed=speed)
-    opcua = WorldOpcUaServer(runner, host, opcua_port, stamp_offset=stamp_offset)
+    opcua = WorldOpcUaServer(runner, host, opcua_port, stamp_offset=stamp_offset, aspace_cache=aspace_cache)
     modbus = None
     player = None
     await opcua.start()
