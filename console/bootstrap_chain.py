@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
 PARTICIPANT_CREDITS = 10_000 * ENC  # EnergyNet Credit minted to each world participant
 REGISTRATION_GAS = 400_000  # a cap, not a cost: registerParticipant with a 20-character id uses ~120k
 PARTICIPANT_GAS_WEI = 10 * 10**18  # ether sent to each for its own transactions (orders, withdrawals)
+METER_GAS_WEI = 10 * 10**18  # and to each meter's device account for its readings (~60k gas a batch)
 
 
 def wait_for_file(path: Path, timeout_s: float, stopped: Callable[[], bool] = lambda: False,
@@ -158,14 +160,21 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
         if stopped():
             raise RuntimeError(f"stopped after registering {len(registered)} of {len(book.participants)} participants")
         wallet = Web3.to_checksum_address(p.wallet)
+        # the meter signs its own readings with its device key (docs/decisions.md, "Meter reporter"); a file
+        # without meter keys falls back to the wallet
+        device = Web3.to_checksum_address(p.meter_device) if p.meter_device else wallet
         for call in (meter.functions.registerParticipant(wallet, p.id),
-                     meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet),
+                     meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, device),
                      token.functions.mint(wallet, PARTICIPANT_CREDITS)):
             sent.append((p.id, send(lambda n, c=call: c.transact({"nonce": n, "gas": REGISTRATION_GAS}))))
-        sent.append((p.id, send(lambda n, to=wallet: w3.eth.send_transaction(
-            {"from": operator.address, "to": to, "nonce": n, "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)}))))
+        gas_money = [(wallet, PARTICIPANT_GAS_WEI)] + ([(device, METER_GAS_WEI)] if device != wallet else [])
+        for to, value in gas_money:
+            def pay(n: Nonce, to: str = to, value: int = value) -> Any:
+                return w3.eth.send_transaction({"from": operator.address, "to": to, "nonce": n, "gas": 21_000,
+                                                "value": Wei(value)})
+            sent.append((p.id, send(pay)))
         meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
-        registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
+        registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}", "meter_device": device})
     for pid, tx in sent:
         if stopped():
             raise RuntimeError(f"stopped while registering {len(book.participants)} participants (sent, not all "
@@ -179,6 +188,20 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
                                 "participants_file": str(participants), "credits": PARTICIPANT_CREDITS,
                                 "gas_wei": PARTICIPANT_GAS_WEI, "registered": registered}, indent=1) + "\n")
     return path
+
+
+def start_meter_reporter(up: ChainUp, participants: Path, interval_s: float,
+                         stopped: Callable[[], bool]) -> threading.Thread:
+    """The world's meters put their readings on chain with their own keys, in a thread of their own
+    (drivers/sim/agents/meter_reporter.py) that ends once ``stopped()``."""
+    from drivers.sim.agents.meter_reporter import run_reporter
+    from drivers.sim.world.participants import load_participants
+
+    book = load_participants(participants)
+    thread = threading.Thread(target=run_reporter, args=(up.anvil.url, up.deployment, book, interval_s, stopped),
+                              name="meter-reporter", daemon=True)
+    thread.start()
+    return thread
 
 
 def chain_deploy(rpc: str, keystore: Path, password: str, directory: Path, token: str | None,

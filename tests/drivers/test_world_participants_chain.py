@@ -11,6 +11,7 @@ from eth_account import Account
 from web3 import Web3
 
 from console.bootstrap_chain import (
+    METER_GAS_WEI,
     PARTICIPANT_CREDITS,
     PARTICIPANT_GAS_WEI,
     chain_up,
@@ -41,9 +42,12 @@ def test_chain_up_registers_the_worlds_participants_who_sign_with_their_own_keys
         token = contract_at(w3, "EnergyNetCredit", up.deployment.addresses["SettlementToken"])
         for p in book.participants:
             assert meter.functions.participants(p.wallet).call()[0] is True, p.id
-            assert meter.functions.meters(Web3.keccak(text=p.id)).call()[:2] == [p.wallet, p.wallet], p.id
+            # the meter reads through its own device account, not the participant's wallet
+            assert p.meter_device is not None and p.meter_device != p.wallet
+            assert meter.functions.meters(Web3.keccak(text=p.id)).call()[:2] == [p.wallet, p.meter_device], p.id
             assert token.functions.balanceOf(p.wallet).call() == PARTICIPANT_CREDITS == 10_000 * 10**6
             assert w3.eth.get_balance(p.wallet) == PARTICIPANT_GAS_WEI
+            assert w3.eth.get_balance(p.meter_device) == METER_GAS_WEI
         # not the dev-key houses of the plain `chain up`
         assert meter.functions.participants(Account.from_key(DEV_KEYS[1]).address).call()[0] is False
         record = json.loads(out.read_text())
