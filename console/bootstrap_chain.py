@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ ENC = 10**6
 # chain up sends it REGISTRAR_FUNDS). Its own account, so its nonces never meet those of the console's gateway,
 # which signs with the operator's key (DEV_KEYS[0]) while the world's participants are being registered.
 REGISTRAR_KEY = "0xf214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897"
-REGISTRAR_FUNDS = 2_000 * 10**18  # the participants' gas money (10 ether each: 200 participants) and its gas
+REGISTRAR_FUNDS = 4_000 * 10**18  # gas money for participants and meters (20 ether each: 200 of them) and its gas
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +125,7 @@ def _enable_registrar(w3: Any, dep: Deployment) -> None:
 PARTICIPANT_CREDITS = 10_000 * ENC  # EnergyNet Credit minted to each world participant
 REGISTRATION_GAS = 400_000  # a cap, not a cost: registerParticipant with a 20-character id uses ~120k
 PARTICIPANT_GAS_WEI = 10 * 10**18  # ether sent to each for its own transactions (orders, withdrawals)
+METER_GAS_WEI = 10 * 10**18  # and to each meter's device account for its readings (~60k gas a batch)
 
 
 def wait_for_file(path: Path, timeout_s: float, stopped: Callable[[], bool] = lambda: False,
@@ -157,12 +159,12 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
     meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
     token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
     registered: list[dict[str, str]] = []
-    # Four transactions per participant, sent back to back with explicit gas (no estimate, no receipt wait
-    # between them: ~120 round trips of waiting made the demo register too late on a loaded machine); every
-    # receipt is checked once all are sent, so a revert still stops the registration. The registrar is the only
-    # sender with its key (chain up granted it the roles): its nonces are counted here, from the pending one.
+    # Five transactions per participant (four without a meter key), sent back to back with explicit gas (no
+    # estimate, no receipt wait between them: ~120 round trips of waiting made the demo register too late on a
+    # loaded machine); every receipt is checked once all are sent, so a revert still stops the registration. The
+    # registrar is the only sender with its key (chain up granted it the roles): its nonces are counted here.
     nonce = int(w3.eth.get_transaction_count(registrar.address, "pending"))
-    need = len(book.participants) * (PARTICIPANT_GAS_WEI + 4 * REGISTRATION_GAS * int(w3.eth.gas_price))
+    need = len(book.participants) * (PARTICIPANT_GAS_WEI + METER_GAS_WEI + 5 * REGISTRATION_GAS * int(w3.eth.gas_price))
     if (has := int(w3.eth.get_balance(registrar.address))) < need:
         raise RuntimeError(f"the registrar {registrar.address} has {has / 1e18:,.0f} ether; registering "
                            f"{len(book.participants)} participants takes up to {need / 1e18:,.0f}")
@@ -171,16 +173,21 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
         if stopped():
             raise RuntimeError(f"stopped after registering {len(registered)} of {len(book.participants)} participants")
         wallet = Web3.to_checksum_address(p.wallet)
+        # the meter signs its own readings with its device key (docs/decisions.md, "Meter reporter"); a file
+        # without meter keys falls back to the wallet
+        device = Web3.to_checksum_address(p.meter_device) if p.meter_device else wallet
         for call in (meter.functions.registerParticipant(wallet, p.id),
-                     meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, wallet),
+                     meter.functions.registerMeter(Web3.keccak(text=p.id), wallet, device),
                      token.functions.mint(wallet, PARTICIPANT_CREDITS)):
             sent.append((p.id, call.transact({"nonce": Nonce(nonce), "gas": REGISTRATION_GAS})))
             nonce += 1
-        sent.append((p.id, w3.eth.send_transaction({"from": registrar.address, "to": wallet, "nonce": Nonce(nonce),
-                                                    "gas": 21_000, "value": Wei(PARTICIPANT_GAS_WEI)})))
-        nonce += 1
+        gas_money = [(wallet, PARTICIPANT_GAS_WEI)] + ([(device, METER_GAS_WEI)] if device != wallet else [])
+        for to, value in gas_money:
+            sent.append((p.id, w3.eth.send_transaction({"from": registrar.address, "to": to, "nonce": Nonce(nonce),
+                                                        "gas": 21_000, "value": Wei(value)})))
+            nonce += 1
         meter_id = Web3.keccak(text=p.id).hex().removeprefix("0x")
-        registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}"})
+        registered.append({"id": p.id, "wallet": wallet, "meter_id": f"0x{meter_id}", "meter_device": device})
     for pid, tx in sent:
         if stopped():
             raise RuntimeError(f"stopped while registering {len(book.participants)} participants (sent, not all "
@@ -194,6 +201,20 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
                                 "participants_file": str(participants), "credits": PARTICIPANT_CREDITS,
                                 "gas_wei": PARTICIPANT_GAS_WEI, "registered": registered}, indent=1) + "\n")
     return path
+
+
+def start_meter_reporter(up: ChainUp, participants: Path, interval_s: float,
+                         stopped: Callable[[], bool]) -> threading.Thread:
+    """The world's meters put their readings on chain with their own keys, in a thread of their own
+    (drivers/sim/agents/meter_reporter.py) that ends once ``stopped()``."""
+    from drivers.sim.agents.meter_reporter import run_reporter
+    from drivers.sim.world.participants import load_participants
+
+    book = load_participants(participants)
+    thread = threading.Thread(target=run_reporter, args=(up.anvil.url, up.deployment, book, interval_s, stopped),
+                              name="meter-reporter", daemon=True)
+    thread.start()
+    return thread
 
 
 def chain_deploy(rpc: str, keystore: Path, password: str, directory: Path, token: str | None,

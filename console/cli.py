@@ -174,6 +174,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--state", type=Path, help="keep the chain in this file across restarts")
     up.add_argument("--participants", type=Path, help="register the participants of this file (written by "
                     "`sim world --participants-out`) once it exists, instead of the five dev-key houses")
+    up.add_argument("--report-meters", type=float, default=60.0, metavar="S",
+                    help="with --participants: the world's meters put their readings on chain every S seconds, "
+                    "each with its own device key (0: off)")
     up.set_defaults(func=_cmd_chain_up)
     dep = chain_sub.add_parser("deploy", help="deploy the suite to an existing chain with a keystore account")
     dep.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
@@ -350,6 +353,12 @@ def _cmd_chain_up(args: argparse.Namespace) -> int:
                 done = register_participants(up.anvil.url, up.deployment, args.participants, args.dir,
                                              stopped=lambda: stop.reason is not None)
                 print(f"world participants registered on chain: {done}", file=sys.stderr, flush=True)
+                if args.report_meters > 0:
+                    from console.bootstrap_chain import start_meter_reporter
+
+                    start_meter_reporter(up, args.participants, args.report_meters, lambda: stop.reason is not None)
+                    print(f"meter reporter: the world's meters report every {args.report_meters:g} s",
+                          file=sys.stderr, flush=True)
             except (TimeoutError, ValueError, RuntimeError, OSError) as exc:  # the chain stays up without them
                 # (OSError: the node went away mid-way, as when the demo stops during the registration)
                 print(f"energynet chain up: participants not registered: {exc}", file=sys.stderr, flush=True)

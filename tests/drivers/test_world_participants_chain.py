@@ -14,6 +14,7 @@ from web3 import Web3
 from web3.types import Nonce, Wei
 
 from console.bootstrap_chain import (
+    METER_GAS_WEI,
     PARTICIPANT_CREDITS,
     PARTICIPANT_GAS_WEI,
     REGISTRAR_KEY,
@@ -45,9 +46,12 @@ def test_chain_up_registers_the_worlds_participants_who_sign_with_their_own_keys
         token = contract_at(w3, "EnergyNetCredit", up.deployment.addresses["SettlementToken"])
         for p in book.participants:
             assert meter.functions.participants(p.wallet).call()[0] is True, p.id
-            assert meter.functions.meters(Web3.keccak(text=p.id)).call()[:2] == [p.wallet, p.wallet], p.id
+            # the meter reads through its own device account, not the participant's wallet
+            assert p.meter_device is not None and p.meter_device != p.wallet
+            assert meter.functions.meters(Web3.keccak(text=p.id)).call()[:2] == [p.wallet, p.meter_device], p.id
             assert token.functions.balanceOf(p.wallet).call() == PARTICIPANT_CREDITS == 10_000 * 10**6
             assert w3.eth.get_balance(p.wallet) == PARTICIPANT_GAS_WEI
+            assert w3.eth.get_balance(p.meter_device) == METER_GAS_WEI
         # not the dev-key houses of the plain `chain up`
         assert meter.functions.participants(Account.from_key(DEV_KEYS[1]).address).call()[0] is False
         record = json.loads(out.read_text())
@@ -116,7 +120,7 @@ def test_registration_and_the_operators_gateway_never_share_a_nonce(tmp_path: Pa
         assert len(meter.events.MeterRegistered().get_logs(from_block=0)) == n == 21
         registrar = account_from_key(REGISTRAR_KEY).address
         assert {w3.eth.get_transaction(e["transactionHash"])["from"] for e in admitted} == {registrar}
-        assert w3.eth.get_transaction_count(registrar) == 4 * n  # nothing sent twice
+        assert w3.eth.get_transaction_count(registrar) == 5 * n  # 3 calls + gas to wallet and meter key; nothing twice
         assert w3.eth.get_transaction_count(operator.address) == first + len(sent)
     finally:
         up.anvil.stop()

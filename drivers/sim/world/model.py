@@ -107,6 +107,7 @@ class World:
         self.cloud_mean = c.cloud_mean  # a scenario's cloud front moves it
         self.wind_wh = np.zeros(n)  # the wind turbines' lifetime energy (SunSpec WH)
         self.relay_open = np.zeros(n, dtype=bool)  # the operator's meter relays
+        self.flex_curtailed_wh = np.zeros(n)  # energy the flexible loads' limit kept them from drawing
         self.import_wh = np.zeros(n)  # the meters' counters (SDM630 total import / export)
         self.export_wh = np.zeros(n)
         self.pv_wh = np.zeros(n)  # the PV inverters' lifetime energy (SunSpec WH)
@@ -245,9 +246,11 @@ class World:
         if first:  # the cars plugged in before the world started have been charging since they arrived
             self._ev_done_wh = np.where(plugged, np.minimum(a.ev_need_wh, (hour - arrival) % 24 * a.ev_max_w), 0.0)
         charging = plugged & (self._ev_done_wh < a.ev_need_wh)
-        ev = np.where(charging, a.ev_max_w, 0.0) * self.flex_limit
+        ev_wanted = np.where(charging, a.ev_max_w, 0.0)
+        ev = ev_wanted * self.flex_limit
         temp = outdoor_temperature_c(local.timetuple().tm_yday, hour)
-        hp = a.heat_pump_w * heat_demand(temp) * self.flex_limit
+        hp_wanted = a.heat_pump_w * heat_demand(temp)
+        hp = hp_wanted * self.flex_limit
         consumption = load + ev + hp
         # generation
         poa = self._sky.poa_w_m2(now)
@@ -286,6 +289,9 @@ class World:
             charge = np.clip(battery, 0, None) * BATTERY_EFFICIENCY - np.clip(-battery, 0, None) / BATTERY_EFFICIENCY
             a.battery_soc_wh = np.clip(a.battery_soc_wh + charge * h / 3600, 0.0, a.battery_wh)
             self._ev_done_wh += ev * h / 3600
+            # what the EV chargers and heat pumps did not draw because of their limit (the ground truth of
+            # a curtailment, e.g. demand response)
+            self.flex_curtailed_wh += (ev_wanted + hp_wanted) * (1.0 - self.flex_limit) * on * h / 3600
             self.import_wh += np.clip(p, 0, None) * h / 3600
             self.export_wh += np.clip(-p, 0, None) * h / 3600
             self.pv_wh += pv * h / 3600

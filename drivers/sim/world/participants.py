@@ -53,6 +53,10 @@ class ParticipantEntry:
     keystore: Path
     assets: Mapping[str, float]
     devices: tuple[ParticipantDevice, ...]
+    # the grid meter's own device account (it signs the meter's readings, MeterReading's METER role); None in
+    # files written before meters had keys: the meter then reports through the wallet
+    meter_device: str | None = None
+    meter_keystore: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +110,16 @@ def _keystore_address(path: Path) -> str:
     return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
 
 
+def meter_key_id(pid: str) -> str:
+    """The keystore name of participant ``pid``'s grid meter device key (``keys/<id>.meter.json``)."""
+    return f"{pid}.meter"
+
+
 def participants_document(participants: Sequence[Participant], devices: Sequence[WorldDevice], *, host: str,
                           modbus_port: int, seed: int, start: datetime, wallets: Mapping[str, str],
                           keys_dir: str = "keys") -> dict[str, Any]:
-    """The participants file's content for the served participants (``wallets``: id → address)."""
+    """The participants file's content for the served participants (``wallets``: id → address, and
+    ``<id>.meter`` → the address of its grid meter's device key where there is one)."""
     own: dict[int, list[WorldDevice]] = {}
     for d in devices:
         own.setdefault(d.connection, []).append(d)
@@ -129,6 +139,9 @@ def participants_document(participants: Sequence[Participant], devices: Sequence
                        "ev_charger_kw": p.ev_charger_kw, "heat_pump_kw": p.heat_pump_kw, "wind_kw": p.wind_kw},
             "devices": [device(d) for d in own[p.connection]],
         })
+        if (mid := meter_key_id(pid)) in wallets:
+            rows[-1]["meter_device"] = wallets[mid]
+            rows[-1]["meter_keystore"] = f"{keys_dir}/{mid}.json"
     doc: dict[str, Any] = {
         "format": FORMAT, "written_by": "energynet sim world", "seed": seed, "start": start.isoformat(),
         "modbus": {"host": host, "port": modbus_port},
@@ -147,7 +160,8 @@ def write_participants(path: Path, participants: Sequence[Participant], devices:
     keys = keys_dir if keys_dir is not None else path.parent / "keys"
     served = {d.connection for d in devices}
     ids = [participant_id(p.name) for p in participants if p.connection in served]
-    wallets = ensure_keystores(ids, keys, scrypt_n=scrypt_n)
+    # one key per participant (its wallet) and one per grid meter (the device that signs its readings)
+    wallets = ensure_keystores(ids + [meter_key_id(i) for i in ids], keys, scrypt_n=scrypt_n)
     rel = os.path.relpath(keys, path.parent)
     doc = participants_document(participants, devices, host=host, modbus_port=modbus_port, seed=seed, start=start,
                                 wallets=wallets, keys_dir=Path(rel).as_posix())
@@ -219,13 +233,21 @@ def load_participants(path: Path) -> ParticipantsFile:
             problems.append(f"{where}.id: {pid!r} appears twice")
         seen.add(pid)
         keystore = need(row, "keystore", str, where)
+        meter_device = row.get("meter_device")
+        if meter_device is not None and not (isinstance(meter_device, str) and _ADDRESS.match(meter_device)):
+            problems.append(f"{where}.meter_device: {meter_device!r} is not a 0x-prefixed 20-byte address")
+        meter_keystore = row.get("meter_keystore")
+        if meter_keystore is not None and not isinstance(meter_keystore, str):
+            problems.append(f"{where}.meter_keystore: expected str, got {meter_keystore!r}")
         assets = row.get("assets", {})
         entry = ParticipantEntry(
             pid, need(row, "name", str, where), need(row, "kind", str, where), need(row, "bus", str, where),
             need(row, "feeder", int, where), need(row, "connection", int, where), wallet,
             path.parent / keystore if keystore else path.parent,
             {str(k): float(v) for k, v in assets.items()} if isinstance(assets, dict) else {},
-            devices_of(row.get("devices"), f"{where}.devices"))
+            devices_of(row.get("devices"), f"{where}.devices"),
+            meter_device if isinstance(meter_device, str) else None,
+            path.parent / meter_keystore if isinstance(meter_keystore, str) else None)
         entries.append(entry)
     modbus: dict[str, Any] = doc["modbus"] if isinstance(doc.get("modbus"), dict) else {}
     host, port = need(modbus, "host", str, "modbus"), need(modbus, "port", int, "modbus")
