@@ -168,3 +168,31 @@ def test_the_maker_without_its_keystore_is_off_and_says_how_to_get_one(tmp_path:
         assert build_market_maker(settings, market, None) is None
     assert f"its keystore {tmp_path / '31337-grid-maker.keystore.json'} does not exist" in caplog.text
     assert "energynet chain up" in caplog.text
+
+
+def test_the_demo_starts_the_maker_with_the_chain_signing_with_the_keystore_chain_up_wrote(tmp_path: Path) -> None:
+    """resources/world.toml has the market and the maker on: the demo's first build has the maker off (its
+    keystore is not written yet), its book in the demo folder; once the chain is up the maker is on with the
+    grid-maker keystore of the demo folder and signs as the grid in OrderSettlement's domain."""
+    import time
+
+    from console.bootstrap_chain import GRID_MAKER_KEY, maker_keystore_path
+    from console.bootstrap_demo import DemoChain, chain_settings, demo_market, demo_settings
+    from console.services.market import MarketService
+    from contracts.gateway import write_keystore
+    from core.market import MarketRules
+
+    world = demo_settings()
+    assert world.market.enabled and world.market.maker.enabled
+    first, late = demo_market(world, tmp_path)
+    assert late and not first.market.maker.enabled
+    assert first.market.journal_url == f"sqlite:///{tmp_path}/market.db"
+    keystore = write_keystore(maker_keystore_path(tmp_path, 31337), GRID_MAKER_KEY, DEMO_PASSWORD)
+    up = DemoChain("http://127.0.0.1:1", tmp_path / "31337.json", tmp_path / "31337-operator.keystore.json", keystore)
+    with_chain = chain_settings(first, up, maker=late)
+    assert with_chain.market.maker.enabled and with_chain.market.maker.keystore == keystore
+    assert chain_settings(first, up, maker=False).market.maker.enabled is False  # a config with the maker off
+    market = MarketService(MarketRules(), None, clock=time.time)  # type: ignore[arg-type]  # never started
+    maker = build_market_maker(with_chain, market, None)
+    assert maker is not None and maker.signer.address == GRID
+    assert maker.tariffs == GridTariffs(feed_in=80, retail=320, size_wh=10_000, products=8)
