@@ -21,6 +21,7 @@ from console.shutdown import Stoppable, StopRequest, shutdown
 
 if TYPE_CHECKING:
     from console.services.acquisition import AcquisitionService
+    from console.services.chain import ChainService
     from console.ui.login_dialog import SessionGuard
     from console.ui.main_window import MainWindow
 
@@ -167,7 +168,8 @@ def run_console(
             return
         from console.bootstrap_demo import chain_settings
 
-        chain, error = await asyncio.to_thread(bootstrap.build_chain, chain_settings(settings, up), acquisition,
+        with_chain = chain_settings(settings, up, maker=demo.late_maker)
+        chain, error = await asyncio.to_thread(bootstrap.build_chain, with_chain, acquisition,
                                                application.historian)
         if chain is not None:
             late.append(chain)
@@ -182,6 +184,28 @@ def run_console(
             late.append(dr)
             await dr.start()
             window.attach_dr(dr)
+        try:
+            await attach_demo_market(with_chain, chain)
+        except Exception:  # the console runs on without them; a background task's error would go unseen
+            log.exception("demo: the market's settlement or the grid's market-maker did not start")
+
+    async def attach_demo_market(with_chain: Settings, chain: ChainService | None) -> None:
+        """The market's settlement and the grid's market-maker, which both need the demo chain."""
+        market = application.market
+        if market is None:
+            return
+        settlement = await asyncio.to_thread(bootstrap.build_settlement, with_chain, market, chain)
+        if settlement is not None:
+            late.insert(0, settlement)  # stopped before the chain (also when a stop comes while it starts)
+            await settlement.start()
+            market.settlement_states = settlement
+        maker = await asyncio.to_thread(bootstrap.build_market_maker, with_chain, market, settlement)
+        if maker is not None:
+            log.info("demo: the grid's market-maker starts quoting as %s", maker.signer.address)
+            late.insert(0, maker)  # stopped first: no quote is signed into a stopping settlement
+            await maker.start()
+            if window.trading_view is not None:
+                window.trading_view.desk = maker
 
     async def main() -> None:
         nonlocal result

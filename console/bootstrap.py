@@ -451,6 +451,12 @@ def build_market_maker(settings: Settings, market: MarketService | None,
     from core.market.maker import GridTariffs
 
     tariffs = GridTariffs(mk.feed_in_tariff, mk.retail_tariff, mk.size_wh, mk.products)
+    if not mk.keystore.exists():  # the market runs without the grid's quotes; the log says how to get them
+        log.warning("[market.maker] is on but its keystore %s does not exist: the grid does not quote in the "
+                    "market. `energynet chain up --dir %s` writes it for the demo chain; for another chain, "
+                    "register the grid's account and its supply meter and set [market.maker] keystore",
+                    mk.keystore, mk.keystore.parent)
+        return None
     account = load_keystore(mk.keystore, keystore_password_env(mk.password_env))
     contract = None
     if settlement is not None:

@@ -44,6 +44,13 @@ ENC = 10**6
 # which signs with the operator's key (DEV_KEYS[0]) while the world's participants are being registered.
 REGISTRAR_KEY = "0xf214f2b2cd398c806f84e317254e0f0b801d0643303237d97a22a48e01628897"
 REGISTRAR_FUNDS = 4_000 * 10**18  # gas money for participants and meters (20 ether each: 200 of them) and its gas
+# The grid as a participant (docs/market.md "The grid's market-maker"): its account is anvil's dev key 8 in the
+# demo (0 is the operator, 1–5 the demo houses, 9 the fee account); its supply meter is the community's point
+# of connection, the MV/LV transformer: what it reads as export is the grid's supply into the community.
+GRID_MAKER = "grid-maker"
+GRID_SUPPLY_METER = "grid-supply"
+GRID_MAKER_KEY = DEV_KEYS[8]
+GRID_MAKER_CREDITS = 100_000 * ENC  # escrow for the grid's buys at the feed-in tariff
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,7 @@ class ChainUp:
     deployment: Deployment
     deployment_path: Path
     keystore: Path
+    maker_keystore: Path  # the grid-maker's, for [market.maker] keystore
 
 
 def keystore_password(settings: ChainSettings) -> str:
@@ -67,7 +75,8 @@ def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: P
              houses: bool = True) -> ChainUp:
     """Start anvil on `port`, deploy the suite with the demo token, seed demo participants (the five dev-key
     houses unless ``houses`` is False: the world's participants are registered by :func:`register_participants`),
-    and write `<directory>/<chainId>.json` and the operator's encrypted keystore. The caller stops the anvil."""
+    and the grid's market-maker account (:func:`_seed_grid_maker`), and write `<directory>/<chainId>.json`, the
+    operator's and the grid-maker's encrypted keystores (``password``). The caller stops the anvil."""
     anvil = Anvil(port, state=state).start()
     try:
         operator = account_from_key(DEV_KEYS[0])
@@ -77,10 +86,16 @@ def chain_up(port: int, directory: Path, password: str = DEMO_PASSWORD, state: P
         _enable_registrar(w3, dep)
         path = write_deployment(dep, directory)
         keystore = write_keystore(directory / f"{dep.chain_id}-operator.keystore.json", DEV_KEYS[0], password)
+        maker = write_keystore(maker_keystore_path(directory, dep.chain_id), GRID_MAKER_KEY, password)
     except BaseException:
         anvil.stop()
         raise
-    return ChainUp(anvil, dep, path, keystore)
+    return ChainUp(anvil, dep, path, keystore, maker)
+
+
+def maker_keystore_path(directory: Path, chain_id: int) -> Path:
+    """Where `chain up` writes the grid-maker's keystore (the default of [market.maker] keystore for 31337)."""
+    return directory / f"{chain_id}-{GRID_MAKER}.keystore.json"
 
 
 def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
@@ -107,6 +122,25 @@ def _seed_demo(url: str, dep: Deployment, houses: bool = True) -> None:
             token.functions.approve(dep.addresses["Settlement"], 2**255).transact({"from": house}), timeout=60)
         if receipt["status"] != 1:
             raise RuntimeError(f"demo seeding: house-{i:02d}'s approval of Settlement reverted")
+    _seed_grid_maker(w3, dep, Account.from_key(GRID_MAKER_KEY).address)
+
+
+def _seed_grid_maker(w3: Any, dep: Deployment, grid: str) -> None:
+    """The grid's market-maker as a participant: registered as ``grid-maker`` with its supply meter
+    keccak("grid-supply") (read through the grid's own account, as each house's meter is through its
+    wallet), credits for its buys, and Settlement allowed to pull them (its own key signs the approval:
+    ``w3`` signs for the dev keys). Without the allowance a trade the grid buys in fails with EscrowFailed."""
+    from web3 import Web3
+
+    meter = contract_at(w3, "MeterReading", dep.addresses["MeterReading"])
+    token = contract_at(w3, "EnergyNetCredit", dep.addresses["SettlementToken"])
+    transact(w3, meter.functions.registerParticipant(grid, GRID_MAKER))
+    transact(w3, meter.functions.registerMeter(Web3.keccak(text=GRID_SUPPLY_METER), grid, grid))
+    transact(w3, token.functions.mint(grid, GRID_MAKER_CREDITS))
+    receipt = w3.eth.wait_for_transaction_receipt(
+        token.functions.approve(dep.addresses["Settlement"], 2**255).transact({"from": grid}), timeout=60)
+    if receipt["status"] != 1:
+        raise RuntimeError("demo seeding: the grid-maker's approval of Settlement reverted")
 
 
 def _enable_registrar(w3: Any, dep: Deployment) -> None:

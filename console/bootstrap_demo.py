@@ -96,6 +96,9 @@ class DemoProcesses:
     folders: list[Path] = field(default_factory=list)
     chain: concurrent.futures.Future[DemoChain | None] | None = None
     directory: Path | None = None  # the demo directory (participants file, keystores, deployment)
+    # [market.maker] was on in the demo's config: the grid's market-maker starts with the chain (it signs
+    # with the grid-maker keystore `chain up` writes), so the console's first build has it off.
+    late_maker: bool = False
     stop_timeout_s: float = 5.0
     _watcher: subprocess.Popen[str] | None = None
     _stopped: bool = False
@@ -217,6 +220,7 @@ class DemoChain:
     rpc: str
     deployment: Path
     keystore: Path
+    maker_keystore: Path | None = None  # the grid-maker's ([market.maker]); None from an older `chain up`
 
 
 def _read_chain_up(proc: subprocess.Popen[bytes]) -> DemoChain | None:
@@ -230,7 +234,8 @@ def _read_chain_up(proc: subprocess.Popen[bytes]) -> DemoChain | None:
     proc.stdout.close()
     try:
         out = json.loads(text)
-        up = DemoChain(out["rpc"], Path(out["deployment"]), Path(out["keystore"]))
+        maker = out.get("maker_keystore")
+        up = DemoChain(out["rpc"], Path(out["deployment"]), Path(out["keystore"]), Path(maker) if maker else None)
     except (ValueError, KeyError):
         log.error("demo chain not started (exit code %s); the console runs without the chain panel", proc.poll())
         return None
@@ -301,6 +306,7 @@ def start_demo(settings: config_mod.Settings, opcua_port: int, modbus_port: int 
     demo.watch()
     directory = demo.temp_folder("energynet-demo-")
     demo.directory = directory
+    settings, demo.late_maker = demo_market(settings, directory)
     participants = directory / "participants.json"
     # Only the OPC-UA port is waited for: the world publishes the frequency a second or two after its start
     # and opens its Modbus port once the model is built; the device drivers connect within 0.5 s of that.
@@ -311,9 +317,28 @@ def start_demo(settings: config_mod.Settings, opcua_port: int, modbus_port: int 
     return demo, settings
 
 
-def chain_settings(settings: config_mod.Settings, up: DemoChain) -> config_mod.Settings:
-    """The settings with the demo chain switched on."""
+def demo_market(settings: config_mod.Settings, directory: Path) -> tuple[config_mod.Settings, bool]:
+    """The demo's market: its journal in the demo ``directory`` (unless the config names one), and the
+    market-maker off until the chain is up; True when [market.maker] was on (:func:`chain_settings` turns it
+    on again with the keystore the chain wrote)."""
+    market = settings.market
+    if market.enabled and market.journal_url is None:
+        # The book and its settlement state belong to this demo's fresh chain: a journal kept in the user's
+        # database would hold the last demo's signed orders and matches, which this chain never saw.
+        market = replace(market, journal_url=f"sqlite:///{directory}/market.db")
+    late = market.enabled and market.maker.enabled
+    if market.maker.enabled:
+        market = replace(market, maker=replace(market.maker, enabled=False))
+    return replace(settings, market=market), late
+
+
+def chain_settings(settings: config_mod.Settings, up: DemoChain, maker: bool = False) -> config_mod.Settings:
+    """The settings with the demo chain switched on, and with ``maker`` the grid's market-maker signing with
+    the grid-maker keystore the chain wrote."""
     directory = up.deployment.parent
     chain = replace(settings.chain, enabled=True, rpc=up.rpc, deployment=up.deployment,
                     keystore=up.keystore, outbox=directory / "outbox.db", publish_status_s=5.0)
-    return replace(settings, chain=chain)
+    market = settings.market
+    if maker and up.maker_keystore is not None:
+        market = replace(market, maker=replace(market.maker, enabled=True, keystore=up.maker_keystore))
+    return replace(settings, chain=chain, market=market)

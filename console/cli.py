@@ -345,7 +345,8 @@ def _cmd_chain_up(args: argparse.Namespace) -> int:
     up = chain_up(args.port, args.dir, password, args.state, houses=args.participants is None)
     try:
         print(json.dumps({"rpc": up.anvil.url, "chainId": up.deployment.chain_id, "deployment": str(up.deployment_path),
-                          "keystore": str(up.keystore), "contracts": up.deployment.addresses}, indent=2), flush=True)
+                          "keystore": str(up.keystore), "maker_keystore": str(up.maker_keystore),
+                          "contracts": up.deployment.addresses}, indent=2), flush=True)
         if args.participants is not None:
             from console.bootstrap_chain import register_participants
 

@@ -74,10 +74,16 @@ class MarketMakerService:
         self._task = None
 
     async def _run(self) -> None:
+        announced = False
         while True:
             try:
                 await self.step()
                 self.failure = None
+                if not announced and self.placed:
+                    announced = True
+                    quotes = len(self.market.orders_of(self.participant, open_only=True))
+                    log.info("market-maker %s (%s): %d quotes in the book, buying at %d and selling at %d per kWh",
+                             self.participant, self.signer.address, quotes, self.tariffs.feed_in, self.tariffs.retail)
             except MarketUnavailable as exc:
                 self.failure = f"market unavailable: {exc}"
             except Exception as exc:  # one bad step must not end the quoting; it is shown and retried

@@ -34,6 +34,8 @@ def test_chain_up_deploys_and_status_reports_it(tmp_path: Path) -> None:
                                           "AchievementNFT", "SettlementToken"}
         deployment = Path(info["deployment"])
         assert deployment.exists() and Path(info["keystore"]).exists()
+        assert info["maker_keystore"] == str(tmp_path / "31337-grid-maker.keystore.json")  # [market.maker]'s
+        assert Path(info["maker_keystore"]).exists()
         st = energynet("chain", "status", "--rpc", info["rpc"], "--deployment", str(deployment))
         assert st.returncode == 0, st.stderr
         status = json.loads(st.stdout)

@@ -175,12 +175,14 @@ suppress_when = [{{ source_down = true }}]
 '''
 
 
-# Market and participant API, off by default (docs/market.md "Configuration").
+# The market with the grid's market-maker on (the demo's book always has the grid's quotes); the participant
+# API off (docs/market.md "Configuration").
 _MARKET_API = """
 # The market (docs/market.md "Configuration"): the order book of 15-minute delivery products and its
-# write-ahead journal. Off here; the participant API below needs it on.
+# write-ahead journal (`energynet demo` keeps it in the demo's folder, with the chain). The participant API
+# below needs it on.
 [market]
-enabled = false
+enabled = true
 # journal_url = "sqlite:///market.db"   # default: the historian's database
 tick = 1                  # price step, base units per kWh
 lot = 100                 # quantity step, Wh
@@ -192,9 +194,10 @@ price_floor = 0
 # price_cap = 1000
 
 # The grid as a participant (docs/market.md "The grid's market-maker"): it buys at the feed-in tariff and sells
-# at the retail tariff in the next products, its orders signed with the grid's own keystore.
+# at the retail tariff in the next products, its orders signed with the grid's own keystore, which
+# `energynet chain up` writes and registers with the grid's supply meter "grid-supply" (the transformer).
 [market.maker]
-enabled = false
+enabled = true
 participant = "grid-maker"
 feed_in_tariff = 80       # base units per kWh
 retail_tariff = 320

@@ -111,6 +111,8 @@ class World:
         self.import_wh = np.zeros(n)  # the meters' counters (SDM630 total import / export)
         self.export_wh = np.zeros(n)
         self.pv_wh = np.zeros(n)  # the PV inverters' lifetime energy (SunSpec WH)
+        self.trafo_import_wh = 0.0  # the transformer's counters (10 kV side): drawn from / fed to the grid
+        self.trafo_export_wh = 0.0
         self.breaker_closed = True
         self.community_battery_setpoint_w = 0.0  # + discharge; islanded, the droop's reference
         self.community_battery_limit_w = c.island.battery_rating_w  # the operator's cap on its power
@@ -301,6 +303,8 @@ class World:
         if not self.breaker_closed:
             gfb_w = flow.slack_p_w
         if not first:
+            self.trafo_import_wh += max(flow.trafo_p_w, 0.0) * h / 3600
+            self.trafo_export_wh += max(-flow.trafo_p_w, 0.0) * h / 3600
             e = gfb_w * h / 3600
             self.community_battery_soc_wh -= e / BATTERY_EFFICIENCY if e > 0 else e * BATTERY_EFFICIENCY
             self.community_battery_soc_wh = min(max(self.community_battery_soc_wh, 0.0),
@@ -323,7 +327,7 @@ class World:
             import_wh=frozen(self.import_wh), export_wh=frozen(self.export_wh), pv_wh=frozen(self.pv_wh),
             wind_wh=frozen(self.wind_wh),
             ufls_tripped=tuple(self.ufls.tripped),
-            converged=flow.iterations_ok,
+            converged=flow.iterations_ok, trafo_import_wh=self.trafo_import_wh, trafo_export_wh=self.trafo_export_wh,
         )
 
     def _advance_processes(self, h: float) -> None:

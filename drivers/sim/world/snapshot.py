@@ -54,6 +54,10 @@ class WorldSnapshot:
     wind_wh: np.ndarray  # each wind turbine's energy since the world started
     ufls_tripped: tuple[bool, ...]
     converged: bool
+    # the transformer's energy counters since the world started (10 kV side, as trafo_p_w): what the
+    # community drew from the upstream grid, and what it fed back
+    trafo_import_wh: float = 0.0
+    trafo_export_wh: float = 0.0
 
     @property
     def demand_w(self) -> float:
@@ -75,3 +79,12 @@ class WorldSnapshot:
         transformer (negative when exporting) and the community battery; equals demand + charging + losses."""
         return float(self.pv_w.sum() + self.wind_w.sum() + np.clip(-self.battery_w, 0.0, None).sum()) \
             + self.trafo_p_w + self.community_battery_w
+
+
+def grid_supply_reading(s: WorldSnapshot) -> tuple[int, int]:
+    """The grid's supply meter at the community's point of connection (the MV/LV transformer; on chain
+    keccak("grid-supply"), registered by `energynet chain up` for the grid-maker's account, which is also its
+    reading device), as a MeterReading reading: ``(import_wh, export_wh)`` since the world started,
+    whole Wh. The grid is the participant, so its *export* is what the community imported over the
+    transformer (what the grid delivered on the trades it sold) and its *import* what the community fed back."""
+    return int(s.trafo_export_wh), int(s.trafo_import_wh)

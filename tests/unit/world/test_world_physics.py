@@ -202,6 +202,21 @@ def test_meter_counters_integrate_what_the_meter_measured() -> None:
     assert np.allclose(after.pv_wh - before.pv_wh, after.pv_w / 3600)
 
 
+def test_the_grid_supply_meter_counts_the_transformer_flow_from_the_grids_side() -> None:
+    """The grid-maker's meter at the point of connection: at noon the suburb exports over 100 kW, so the
+    grid's import counter grows by that power × 1 s / 3600 each tick and its export (supply) stays 0."""
+    from drivers.sim.world.snapshot import grid_supply_reading
+
+    w = world_at(NOON)
+    assert grid_supply_reading(w.snapshot) == (0, 0)  # nothing has flowed before the first tick
+    exported_w = [-w.step().trafo_p_w for _ in range(12)]
+    assert all(p > 100e3 for p in exported_w)
+    imp, exp = grid_supply_reading(w.snapshot)
+    assert exp == 0
+    assert imp == int(sum(exported_w) / 3600)  # 12 s at > 100 kW: more than 333 Wh
+    assert imp > 333
+
+
 def test_participants_are_data_one_per_connection() -> None:
     w = world_at(NIGHT)
     people = w.participants
