@@ -251,6 +251,19 @@ def start_meter_reporter(up: ChainUp, participants: Path, interval_s: float,
     return thread
 
 
+def start_dr_fleet(up: ChainUp, participants: Path, stopped: Callable[[], bool]) -> threading.Thread:
+    """The world's households answer demand response with their own keys (drivers/sim/agents/dr_fleet.py), in
+    a thread of their own that ends once ``stopped()``."""
+    from drivers.sim.agents.dr_fleet import run_dr_fleet
+    from drivers.sim.world.participants import load_participants
+
+    book = load_participants(participants)
+    thread = threading.Thread(target=run_dr_fleet, args=(up.anvil.url, up.deployment, book, stopped),
+                              name="dr-fleet", daemon=True)
+    thread.start()
+    return thread
+
+
 def chain_deploy(rpc: str, keystore: Path, password: str, directory: Path, token: str | None,
                  fee_account: str | None) -> tuple[Deployment, Path]:
     """Deploy the suite to an existing chain with the keystore's account (no demo seeding)."""

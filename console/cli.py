@@ -177,6 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--report-meters", type=float, default=60.0, metavar="S",
                     help="with --participants: the world's meters put their readings on chain every S seconds, "
                     "each with its own device key (0: off)")
+    up.add_argument("--no-dr-agents", dest="dr_agents", action="store_false",
+                    help="with --participants: the households do not answer demand-response events (by default "
+                    "each one with a flexible load or a battery opts in and curtails, with its own key)")
     up.set_defaults(func=_cmd_chain_up)
     dep = chain_sub.add_parser("deploy", help="deploy the suite to an existing chain with a keystore account")
     dep.add_argument("--rpc", required=True, help="JSON-RPC URL, e.g. http://127.0.0.1:8545")
@@ -360,6 +363,11 @@ def _cmd_chain_up(args: argparse.Namespace) -> int:
                     start_meter_reporter(up, args.participants, args.report_meters, lambda: stop.reason is not None)
                     print(f"meter reporter: the world's meters report every {args.report_meters:g} s",
                           file=sys.stderr, flush=True)
+                if args.dr_agents:
+                    from console.bootstrap_chain import start_dr_fleet
+
+                    start_dr_fleet(up, args.participants, lambda: stop.reason is not None)
+                    print("demand response: the world's households answer events", file=sys.stderr, flush=True)
             except (TimeoutError, ValueError, RuntimeError, OSError) as exc:  # the chain stays up without them
                 # (OSError: the node went away mid-way, as when the demo stops during the registration)
                 print(f"energynet chain up: participants not registered: {exc}", file=sys.stderr, flush=True)
