@@ -15,7 +15,8 @@ ASK_NAMES = {True: "FCR ask at Δf (±200 mHz)", False: "Droop ask (grid-forming
 
 
 def _kw(v: float) -> str:
-    return f"{v:+.1f} kW" if math.isfinite(v) else "—"
+    # rounded first and + 0.0: a few watts either way read "+0.0", never "-0.0"
+    return f"{round(v, 1) + 0.0:+.1f} kW" if math.isfinite(v) else "—"
 
 
 class BalancingPanel(QFrame):

@@ -84,3 +84,10 @@ def test_stage_times_are_the_worlds_clock_not_the_consoles(qtbot, utc) -> None: 
     # 49.5 Hz islanded: 250 kW · (0.5 / 50) / 0.04 = 62.5 kW
     assert panel.battery.text() == "Battery +60.0 kW (droop asks +62.5), SoC 50 %"
     assert not panel.shed_button.isEnabled()  # no command path: the tooltip says why
+
+
+def test_a_few_watts_either_way_read_plus_zero_never_minus_zero() -> None:
+    from widgets.balancing_panel import _kw
+
+    assert [_kw(-0.04), _kw(0.04), _kw(-0.06), _kw(12.25), _kw(float("nan"))] == [
+        "+0.0 kW", "+0.0 kW", "-0.1 kW", "+12.2 kW", "—"]
