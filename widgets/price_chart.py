@@ -98,8 +98,11 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
 
     def _title(self, item: pg.PlotItem) -> None:
         size = f"{self.bucket_s // 60}-min" if self.bucket_s >= 60 else f"{self.bucket_s}-s"
-        item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>Price [per kWh], {size} candles, "
-                      "reference dashed</span>", size="9pt")
+        # short enough for the panel's 1366 x 768 width (the long form was cut: "...reference dashe"); the
+        # legend of the dashed line is in the tooltip
+        item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>Price per kWh, {size} candles</span>", size="9pt")
+        self.setToolTip(f"Trades of the product in {size} candles (open, high, low, close); the dashed line is "
+                        "the reference price")
 
     def set_prices(self, trades: Sequence[ChartTrade], reference: Sequence[PriceComponents], now: float) -> None:
         """Trades of the product (oldest first) and the reference prices seen (oldest first)."""
