@@ -126,7 +126,8 @@ def test_login_at_start_idle_lock_and_admin_screen(qapp: Any, qtbot: Any, tmp_pa
         assert guard.label.text() == "root (admin)"
 
         # Participants: created (registered on chain), one suspended; the chain column follows.
-        wallets = [Account.from_key(DEV_KEYS[i]).address for i in (6, 7, 8)]
+        # (dev key 8 is chain up's grid-maker, registered already)
+        wallets = [Account.from_key(k).address for k in (DEV_KEYS[6], DEV_KEYS[7], "0x" + "42" * 32)]
         a, _ = await admin.create(root, ParticipantDraft(
             "farm-07", "Hofmann farm", ParticipantType.PROSUMER, "bus-12", wallets[0],
             (MeterLink("farm07-meter", Account.from_key(DEV_KEYS[9]).address),), ("farm07-pv", "farm07-bess"),
