@@ -179,6 +179,9 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
                 await asyncio.sleep(2.0)  # the trends and readouts a moment into the island
                 window.grab().save(str(shots / "emergency-islanded.png"))
             restore = screens.emergency.restore_button
+            # enabled at the panel's next refresh after the command ended (an operator sees it light up; a
+            # loaded machine made the click land before it: failed in CI)
+            await wait_for(restore.isEnabled, 30)
             QTest.mouseClick(restore, Qt.MouseButton.LeftButton)
             assert screens.dialog is not None
             QTest.mouseClick(screens.dialog.send_button, Qt.MouseButton.LeftButton)
