@@ -103,12 +103,7 @@ class CommandService:
             outcome = await self._write(actor, device, point, value, old)
             if outcome.outcome is not Outcome.CONFIRMED:
                 break
-        if self.historian is not None:
-            try:
-                await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, COMMAND_ACTION, device,
-                                        None, description, f"{outcome.outcome.value}: {outcome.message}")
-            except Exception:
-                log.exception("could not write the audit entry for the command to %s", device)
+        await self._audit(actor, device, description, outcome)
         return outcome
 
     async def execute(self, target: str, description: str, send: Callable[[], Awaitable[CommandOutcome]], *,
@@ -132,13 +127,19 @@ class CommandService:
                                      "not have acted — check before trying again")
         log.warning("command by %s: %s: %s → %s: %s", actor.name, target, description, outcome.outcome.value,
                     outcome.message)
-        if self.historian is not None:
-            try:
-                await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, COMMAND_ACTION, target,
-                                        None, description, f"{outcome.outcome.value}: {outcome.message}")
-            except Exception:
-                log.exception("could not write the audit entry for the command to %s", target)
+        await self._audit(actor, target, description, outcome)
         return outcome
+
+    async def _audit(self, actor: User, target: str, description: str, outcome: CommandOutcome) -> None:
+        """The command's one audit entry, in the words the operator confirmed; a failing audit store is logged,
+        never turned into a failed command (the command has already acted)."""
+        if self.historian is None:
+            return
+        try:
+            await asyncio.to_thread(self.historian.record_audit, time.time(), actor.name, COMMAND_ACTION, target,
+                                    None, description, f"{outcome.outcome.value}: {outcome.message}")
+        except Exception:
+            log.exception("could not write the audit entry for the command to %s", target)
 
     async def _refused(self, actor: User, action: Action, target: str, new: str | None) -> CommandOutcome | None:
         """None when ``actor`` may do ``action``; else the refusal as a rejected outcome, audited."""
