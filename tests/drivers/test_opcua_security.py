@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from asyncua import ua
 from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.server.server import Server
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from core.points import PointDef, Quality
@@ -18,6 +14,8 @@ from core.sources import ConnectionState, OpcUaSourceSpec, PointBinding, Securit
 from drivers.opcua import OpcUaHub
 from tests.conftest import free_port
 from tests.drivers.test_opcua_hub import Recorder, wait_until
+from tests.support.secure_opcua import make_cert
+from tests.support.secure_opcua import secured_server as serve_secured
 
 pytestmark = [pytest.mark.drivers, pytest.mark.timeout(60)]
 
@@ -26,27 +24,10 @@ CLIENT_URI = "urn:energynet:console:test"
 
 @pytest.fixture
 async def secured_server(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
-    server_key, server_cert = tmp_path / "server-key.pem", tmp_path / "server-cert.der"
-    await setup_self_signed_certificate(server_key, server_cert, "urn:energynet:test:server", "localhost",
-                                        [ExtendedKeyUsageOID.SERVER_AUTH], {})
-    server = Server()
-    await server.init()
+    key, cert = await make_cert(tmp_path, "server", "urn:energynet:test:server", ExtendedKeyUsageOID.SERVER_AUTH)
     endpoint = f"opc.tcp://127.0.0.1:{free_port()}/secure"
-    server.set_endpoint(endpoint)
-    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
-    await server.load_certificate(str(server_cert))
-    await server.load_private_key(str(server_key))
-    ns = await server.register_namespace("urn:energynet:test")
-    var = await server.nodes.objects.add_variable(ua.NodeId("Secure.Value", ns), ua.QualifiedName("Value", ns), 42.0)
-    async with server:
-        async def tick() -> None:
-            while True:
-                await var.write_value(42.0 + (time.time() % 1))
-                await asyncio.sleep(0.1)
-
-        task = asyncio.create_task(tick())
+    async with serve_secured(endpoint, key, cert):
         yield endpoint, tmp_path
-        task.cancel()
 
 
 def _spec(endpoint: str, mode: SecurityMode, cert: Path | None = None, key: Path | None = None) -> OpcUaSourceSpec:

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from asyncua import ua
 from asyncua.client.client import Client
-from asyncua.crypto.cert_gen import setup_self_signed_certificate
-from asyncua.crypto.permission_rules import User as UaUser
-from asyncua.crypto.permission_rules import UserRole
-from asyncua.server.server import Server
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from core.points import PointDef, Quality
@@ -30,51 +22,11 @@ from drivers.opcua.secure import secure
 from drivers.opcua.trust import TrustList, UntrustedCertificate, normalise_fingerprint
 from tests.conftest import free_port
 from tests.drivers.test_opcua_hub import Recorder, wait_until
+from tests.support.secure_opcua import make_cert, secured_server
 
 pytestmark = [pytest.mark.drivers, pytest.mark.timeout(90)]
 
 CLIENT_URI = "urn:energynet:console:test"
-
-
-class Users:
-    """The server's user check: one account, 'meter-reader' with a known password."""
-
-    def get_user(self, iserver: Any, username: str | None = None, password: str | None = None,
-                 certificate: Any = None) -> UaUser | None:
-        if username == "meter-reader" and password == "correct horse battery":
-            return UaUser(role=UserRole.User, name=username)
-        return None
-
-
-async def make_cert(tmp: Path, name: str, uri: str, usage: Any) -> tuple[Path, Path]:
-    key, cert = tmp / f"{name}-key.pem", tmp / f"{name}-cert.der"
-    await setup_self_signed_certificate(key, cert, uri, "localhost", [usage], {"organizationName": name})
-    return key, cert
-
-
-@asynccontextmanager
-async def secured_server(endpoint: str, key: Path, cert: Path, users: bool = False) -> AsyncIterator[None]:
-    server = Server(user_manager=Users()) if users else Server()
-    await server.init()
-    server.set_endpoint(endpoint)
-    server.set_security_policy([ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
-    if users:
-        server.set_identity_tokens([ua.UserNameIdentityToken])
-    await server.load_certificate(str(cert))
-    await server.load_private_key(str(key))
-    ns = await server.register_namespace("urn:energynet:test")
-    var = await server.nodes.objects.add_variable(ua.NodeId("Secure.Value", ns), ua.QualifiedName("Value", ns), 42.0)
-    async with server:
-        async def tick() -> None:
-            while True:
-                await var.write_value(42.0 + (time.time() % 1))
-                await asyncio.sleep(0.1)
-
-        task = asyncio.create_task(tick())
-        try:
-            yield
-        finally:
-            task.cancel()
 
 
 def spec(endpoint: str, tmp: Path, client: tuple[Path, Path], trust: Path, **kw: Any) -> OpcUaSourceSpec:
