@@ -7,6 +7,10 @@ stage, restore) are OPC-UA writes to the world's ``Control.ShedStage``, each thr
 confirmed only when ``Ufls.Stages`` comes back changed. One at a time: a second command while the first
 waits for its result is refused (audited), so a double click never sheds two stages.
 
+The islanding procedure (core/balancing/procedure.py) adds three commands on the same path: suspend the
+market (its own ``suspend``), dispatch the Modbus batteries (a discharge setpoint each, read back), and
+close the breaker (``Control.BreakerClose``) only while the synchrocheck is within limits.
+
 Times are the data's (``source_ts``: the world's clock, which the field stamps its values with), never the
 console's wall clock: the stage times and the command results say when it happened in the grid.
 """
@@ -32,9 +36,8 @@ if TYPE_CHECKING:
 BREAKER, FREQUENCY, ROCOF, STAGES = "breaker.main", "grid.frequency", "grid.rocof", "ufls.stages"
 BATTERY_P, BATTERY_SOC, IMPORT = "community_battery.power", "community_battery.soc", "grid.import"
 DEMAND, SUPPLY = "grid.demand", "grid.supply"
-SYSTEM_FREQUENCY, BUSBAR_V = "grid.system_frequency", "busbar.voltage"
-_WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY, SYSTEM_FREQUENCY,
-            BUSBAR_V}
+SYSTEM_FREQUENCY = "grid.system_frequency"  # the grid side of the breaker (the synchrocheck's other frequency)
+_WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY, SYSTEM_FREQUENCY}
 _POWERS = {BATTERY_P, IMPORT, DEMAND, SUPPLY}
 SHED_NODE = "ns=2;s=World.Control.ShedStage"
 BREAKER_NODE = "ns=2;s=World.Control.BreakerClose"  # writable Boolean: True closes (the world's synchrocheck)
@@ -98,6 +101,7 @@ class BalancingService:
         self.batteries = tuple(batteries)
         self.verify_s = verify_s
         self._done: dict[Step, StepState] = {}  # the procedure's steps the operator took, this island
+        self._shedding: tuple[int, User | None, str] | None = None  # a shed in flight: stages before, by, words
         self.busy = False  # a command is waiting for its result
         self._data_ts = math.nan
         self._values: dict[str, float] = {}
@@ -115,6 +119,12 @@ class BalancingService:
             self._values[s.point] = s.value / 1000 if s.point in _POWERS else s.value
             if s.point == STAGES:
                 self._stages.update(round(s.value), s.source_ts)
+                if self._shedding is not None and self._stages.count > self._shedding[0]:
+                    # the operator's shed arrived: step 3 is theirs from this very sample (never shown as the
+                    # relays' for a frame while the command waits for its next look)
+                    _, by, done = self._shedding
+                    self._shedding = None
+                    self._record(Step.SHED, CommandOutcome(Outcome.CONFIRMED, ""), by, done)
             if s.point in (BREAKER, FREQUENCY):
                 reason = emergency_reason(self._breaker(), self._values.get(FREQUENCY))
                 if reason is not None and self._reason is None:
@@ -194,6 +204,8 @@ class BalancingService:
         self.busy = True
         try:
             before = self._stages.count
+            if value > 0:
+                self._shedding = (before, by, done)
             try:
                 await self._write(SHED_NODE, value)
             except RuntimeError as exc:
@@ -203,22 +215,20 @@ class BalancingService:
             while True:
                 now = self._stages.count
                 if (now > before) if value > 0 else (now == 0):
-                    outcome = CommandOutcome(Outcome.CONFIRMED, f"Ufls.Stages {before} → {now}")
-                    if value > 0:  # the procedure's step 3, by the operator (recorded before the panel's next frame)
-                        self._record(Step.SHED, outcome, by, done)
-                    return outcome
+                    return CommandOutcome(Outcome.CONFIRMED, f"Ufls.Stages {before} → {now}")
                 if loop.time() >= deadline:
                     return CommandOutcome(Outcome.NOT_CONFIRMED, f"written, but Ufls.Stages still {now} after "
                                           f"{self.verify_s:g} s")
                 await asyncio.sleep(0.05)
         finally:
             self.busy = False
+            self._shedding = None
 
     # ---- the islanding procedure ---------------------------------------------------------------------
 
     def sync(self) -> SyncCheck:
-        """Both sides of the breaker as measured: the community's frequency and busbar voltage against the
-        system's frequency (the world publishes no grid-side voltage and no phase angle)."""
+        """Both sides of the breaker as measured: the community's frequency against the system's (the world
+        publishes no grid-side voltage and no phase angle: ΔV and Δφ are not measured)."""
         v = self._values.get
         return sync_check(v(FREQUENCY, math.nan), v(SYSTEM_FREQUENCY, math.nan))
 
