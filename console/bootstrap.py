@@ -180,24 +180,29 @@ def build(
                        achievements=build_achievements(market, chain, participants, dr),
                        maker=build_market_maker(settings, market, settlement),
                        balancing=build_balancing(settings, acquisition, commands or CommandService(
-                           None, store, user=desktop_user(settings), audit_reader=audit_reader_of(store))))
+                           None, store, user=desktop_user(settings), audit_reader=audit_reader_of(store)), market))
 
 
-def build_balancing(settings: Settings, acquisition: AcquisitionService,
-                    commands: CommandService) -> BalancingService | None:
+def build_balancing(settings: Settings, acquisition: AcquisitionService, commands: CommandService,
+                    market: MarketService | None = None) -> BalancingService | None:
     """With a ``breaker.main`` point: the emergency picture; its commands go through ``commands`` (the
     window's command path: permission, audit, the signed-in user) to that point's OPC-UA source (a source
-    with security gets none: drivers/opcua/writer.py connects without)."""
+    with security gets none: drivers/opcua/writer.py connects without). The islanding procedure suspends
+    ``market`` and dispatches the Modbus batteries that take setpoints (``asset = "battery"``, not
+    ``read_only``)."""
     from functools import partial
 
     from console.services.balancing import BREAKER, BalancingService
-    from drivers.opcua.writer import write_double
+    from drivers.opcua.writer import write_boolean, write_double
 
     source = next((s for s in settings.sources if any(p.point.id == BREAKER for p in s.points)), None)
     if source is None:
         return None
-    write = partial(write_double, source.endpoint) if source.security_mode.name == "NONE" else None
-    service = BalancingService(commands, write)
+    open_source = source.security_mode.name == "NONE"
+    write = partial(write_double, source.endpoint) if open_source else None
+    switch = partial(write_boolean, source.endpoint) if open_source else None
+    batteries = [d.name for d in settings.modbus if d.asset == "battery" and not d.read_only]
+    service = BalancingService(commands, write, switch=switch, market=market, batteries=batteries)
     acquisition.subscribe(service.on_samples)
     return service
 

@@ -192,6 +192,7 @@ class ModbusDeviceModel(_Strict):
     consumer_only: bool = False  # negative power is then a reversed CT
     participant: Annotated[str, Field(min_length=1)] | None = None  # whose device; default: the device name
     asset: Literal["meter", "pv", "wind", "battery"] | None = None  # default: pv for SunSpec, else meter
+    read_only: bool = False  # takes no setpoints (the simulated world's summed background devices)
 
     @field_validator("profile")
     @classmethod
@@ -709,7 +710,7 @@ def _modbus(d: ModbusDeviceModel) -> ModbusDeviceSpec:
     asset = d.asset or ("pv" if d.profile.lower() == "sunspec" else "meter")
     return ModbusDeviceSpec(d.name, d.host, d.port, d.device_id, d.profile, d.timeout_s, d.reconnect_min_s,
                             d.reconnect_max_s, tuple(d.poll.items()), d.rated_power_w, d.consumer_only,
-                            d.participant or d.name, asset)
+                            d.participant or d.name, asset, d.read_only)
 
 
 def default_config_path() -> Path:

@@ -43,7 +43,7 @@ class Action(enum.Enum):
     ALARM_SHELVE = "alarm.shelve"
     ALARM_SILENCE = "alarm.silence"
     MARKET_SUSPEND = "market.suspend"
-    LOAD_SHED = "grid.load_shed"  # the emergency panel: shed the next UFLS stage by hand, restore shed load
+    LOAD_SHED = "grid.load_shed"  # the emergency panel: shed the next UFLS stage by hand, restore, reconnect
     ORDER_FOR_OTHERS = "market.order_for_others"  # not in the console yet; decided here so the API inherits it
     REPORT_EXPORT = "report.export"
     USER_ADMIN = "admin.users_participants"

@@ -82,6 +82,7 @@ class ModbusDeviceSpec:
     consumer_only: bool = False  # plausibility: negative power means a reversed CT
     participant: str = ""  # the market participant (house, farm) the device belongs to; "" = its own name
     asset: str = ""  # meter | pv | wind | battery; "" = pv for SunSpec, else meter
+    read_only: bool = False  # takes no setpoints (the simulated world's summed background devices)
 
     @property
     def kind(self) -> str:

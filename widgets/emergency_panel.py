@@ -16,6 +16,7 @@ from collections.abc import Callable
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout
 
 from core.balancing.emergency import UFLS_STAGES
+from core.balancing.procedure import STEPS, Step, StepState, StepStatus
 from widgets.palette import STATE_COLOURS
 from widgets.style import show_state
 
@@ -32,8 +33,19 @@ def ask_name(breaker_closed: bool | None) -> str:
     return "droop" if breaker_closed is False else "FCR"
 
 
+def step_text(state: StepState) -> str:
+    """A procedure step's state in words: "done 00:03:12.4 by op-1 · trading suspended", "pending · no load
+    shed", "not applicable: no market in this console"."""
+    if state.status is StepStatus.DONE:
+        return f"done {clock_text(state.ts)} by {state.by}" + (f" · {state.detail}" if state.detail else "")
+    if state.status is StepStatus.NOT_APPLICABLE:
+        return f"not applicable: {state.detail}"
+    return "pending" + (f" · {state.detail}" if state.detail else "")
+
+
 class EmergencyPanel(QFrame):
-    def __init__(self, shed: Callable[[], None] | None, restore: Callable[[], None] | None) -> None:
+    def __init__(self, shed: Callable[[], None] | None, restore: Callable[[], None] | None,
+                 step: Callable[[Step], None] | None = None) -> None:
         super().__init__()
         self.setObjectName("emergencyPanel")
         self.setFrameShape(QFrame.Shape.Box)
@@ -69,6 +81,27 @@ class EmergencyPanel(QFrame):
                 b.setToolTip("No command path: the source has no writable Control.ShedStage")
             else:
                 b.clicked.connect(act)
+        # the islanding procedure: one button per step (its confirmation: the second click) and its state
+        self.step_buttons: dict[Step, QPushButton] = {}
+        self.step_labels: dict[Step, QLabel] = {}
+        procedure = QGridLayout()
+        procedure.setHorizontalSpacing(10)
+        procedure.setVerticalSpacing(0)
+        self.procedure_title = QLabel("Procedure")
+        procedure.addWidget(self.procedure_title, 0, 0)
+        for k, st in enumerate(STEPS):
+            b = QPushButton(f"{k + 1} {st.title}…")
+            b.setAutoDefault(False)
+            b.setEnabled(False)
+            if step is not None:
+                b.clicked.connect(lambda _=False, st=st: step(st))
+            lab = QLabel("")
+            lab.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            self.step_buttons[st], self.step_labels[st] = b, lab
+            procedure.addWidget(b, 0, k + 1)
+            procedure.addWidget(lab, 1, k + 1)
+            procedure.setColumnStretch(k + 1, 12 if st is Step.RECONNECT else 10)  # its sync check is longest
+        self.steppable = step is not None
         outer = QVBoxLayout(self)
         outer.setContentsMargins(8, 4, 8, 4)
         outer.setSpacing(2)
@@ -93,6 +126,7 @@ class EmergencyPanel(QFrame):
         bottom.addWidget(self.battery)
         bottom.addWidget(self.result, 1)
         outer.addLayout(bottom)
+        outer.addLayout(procedure)
         # the panel takes the window's width, never widens it past a 1366 px screen (it clips instead)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setVisible(False)
@@ -127,3 +161,20 @@ class EmergencyPanel(QFrame):
         self.restore_button.setEnabled(self.commandable and bool(tripped_at))
         self.shed_share.setText(f"{shed_share * 100:.1f} % of load shed" if tripped_at else "no load shed")
         self.setVisible(True)
+
+    def show_procedure(self, states: tuple[StepState, ...], next_step: Step | None) -> None:
+        """Each step's state; the next one's button (the first pending) in bold with a marker, the rest plain."""
+        for st in states:
+            b, lab = self.step_buttons[st.step], self.step_labels[st.step]
+            k = STEPS.index(st.step) + 1
+            is_next = st.step is next_step
+            b.setText(f"{'▶ ' if is_next else ''}{k} {st.step.title}…")
+            b.setEnabled(self.steppable and st.status is StepStatus.PENDING and st.enabled)
+            font = b.font()
+            if font.bold() != is_next:
+                font.setBold(is_next)
+                b.setFont(font)
+            text = step_text(st)
+            lab.setText(text)
+            lab.setToolTip(text)
+            show_state(lab, "normal")  # plain: the next step's button carries the mark (bold, ▶)

@@ -7,6 +7,10 @@ stage, restore) are OPC-UA writes to the world's ``Control.ShedStage``, each thr
 confirmed only when ``Ufls.Stages`` comes back changed. One at a time: a second command while the first
 waits for its result is refused (audited), so a double click never sheds two stages.
 
+The islanding procedure (core/balancing/procedure.py) adds three commands on the same path: suspend the
+market (its own ``suspend``), dispatch the Modbus batteries (a discharge setpoint each, read back), and
+close the breaker (``Control.BreakerClose``) only while the synchrocheck is within limits.
+
 Times are the data's (``source_ts``: the world's clock, which the field stamps its values with), never the
 console's wall clock: the stage times and the command results say when it happened in the grid.
 """
@@ -17,19 +21,29 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from console.services.commands import CommandService
 from core.access import Action, User
 from core.balancing.emergency import StageLog, battery_ask_w, emergency_reason
+from core.balancing.procedure import STEPS, Step, StepState, StepStatus, SyncCheck, sync_check
 from core.commands import CommandOutcome, Outcome, WriteError
 from core.points import Quality, Sample
+
+if TYPE_CHECKING:
+    from console.services.market import MarketService
 
 BREAKER, FREQUENCY, ROCOF, STAGES = "breaker.main", "grid.frequency", "grid.rocof", "ufls.stages"
 BATTERY_P, BATTERY_SOC, IMPORT = "community_battery.power", "community_battery.soc", "grid.import"
 DEMAND, SUPPLY = "grid.demand", "grid.supply"
-_WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY}
+SYSTEM_FREQUENCY = "grid.system_frequency"  # the grid side of the breaker (the synchrocheck's other frequency)
+_WATCHED = {BREAKER, FREQUENCY, ROCOF, STAGES, BATTERY_P, BATTERY_SOC, IMPORT, DEMAND, SUPPLY, SYSTEM_FREQUENCY}
 _POWERS = {BATTERY_P, IMPORT, DEMAND, SUPPLY}
 SHED_NODE = "ns=2;s=World.Control.ShedStage"
+BREAKER_NODE = "ns=2;s=World.Control.BreakerClose"  # writable Boolean: True closes (the world's synchrocheck)
+# SunSpec basic storage controls (model 124): discharge (StorCtl_Mod bit 1) at OutWRte % of WChaMax
+MODE_POINT, DISCHARGE_RATE_POINT = "storage_basic.StorCtl_Mod", "storage_basic.OutWRte"
+MARKET_REASON = "community islanded: emergency procedure (trades assume the interconnection's balancing)"
 SHED_TARGET = "ufls"  # the audit log's target of the load-shedding commands
 BATTERY_RATING_W = 250e3  # the community battery's inverter (the world's IslandConfig.battery_rating_w)
 VERIFY_S = 10.0  # how long a command waits to see Ufls.Stages change (the world applies it within a tick)
@@ -73,12 +87,21 @@ class BalancingState:
 
 class BalancingService:
     def __init__(self, commands: CommandService, write: Callable[[str, float], Awaitable[None]] | None = None,
-                 verify_s: float = VERIFY_S) -> None:
+                 verify_s: float = VERIFY_S, *, switch: Callable[[str, bool], Awaitable[None]] | None = None,
+                 market: MarketService | None = None, batteries: Sequence[str] = ()) -> None:
         """``commands``: the one command path (permission, audit); ``write(node_id, value)``: the OPC-UA
-        write (None: no writable source — every command is refused, audited, with that reason)."""
+        write (None: no writable source — every command is refused, audited, with that reason);
+        ``switch(node_id, closed)``: the OPC-UA Boolean write that closes the breaker (None: reconnection
+        is a manual step); ``market``: the market the procedure suspends; ``batteries``: the Modbus devices
+        (SunSpec model 124) the procedure dispatches."""
         self.commands = commands
         self._write = write
+        self._switch = switch
+        self.market = market
+        self.batteries = tuple(batteries)
         self.verify_s = verify_s
+        self._done: dict[Step, StepState] = {}  # the procedure's steps the operator took, this island
+        self._shedding: tuple[int, User | None, str] | None = None  # a shed in flight: stages before, by, words
         self.busy = False  # a command is waiting for its result
         self._data_ts = math.nan
         self._values: dict[str, float] = {}
@@ -96,10 +119,17 @@ class BalancingService:
             self._values[s.point] = s.value / 1000 if s.point in _POWERS else s.value
             if s.point == STAGES:
                 self._stages.update(round(s.value), s.source_ts)
+                if self._shedding is not None and self._stages.count > self._shedding[0]:
+                    # the operator's shed arrived: step 3 is theirs from this very sample (never shown as the
+                    # relays' for a frame while the command waits for its next look)
+                    _, by, done = self._shedding
+                    self._shedding = None
+                    self._record(Step.SHED, CommandOutcome(Outcome.CONFIRMED, ""), by, done)
             if s.point in (BREAKER, FREQUENCY):
                 reason = emergency_reason(self._breaker(), self._values.get(FREQUENCY))
                 if reason is not None and self._reason is None:
                     self._since = s.recv_ts
+                    self._done.clear()  # a new emergency: its procedure starts again
                 self._reason = reason
 
     def _breaker(self) -> bool | None:
@@ -150,7 +180,8 @@ class BalancingService:
         """Shed the next stage, through the command path; confirmed when Ufls.Stages comes back one higher."""
         cmd = self.shed_command()
         words = cmd.consequence if cmd is not None else "Shed the next stage (all stages are shed)"
-        return await self.commands.execute(SHED_TARGET, words, lambda: self._send(1.0, cmd is not None),
+        done = cmd.done if cmd is not None else ""
+        return await self.commands.execute(SHED_TARGET, words, lambda: self._send(1.0, cmd is not None, by, done),
                                            action=Action.LOAD_SHED, by=by, timeout_s=COMMAND_TIMEOUT_S)
 
     async def restore(self, by: User | None = None) -> CommandOutcome:
@@ -160,7 +191,7 @@ class BalancingService:
         return await self.commands.execute(SHED_TARGET, words, lambda: self._send(-1.0, cmd is not None),
                                            action=Action.LOAD_SHED, by=by, timeout_s=COMMAND_TIMEOUT_S)
 
-    async def _send(self, value: float, applicable: bool) -> CommandOutcome:
+    async def _send(self, value: float, applicable: bool, by: User | None = None, done: str = "") -> CommandOutcome:
         """Write ``Control.ShedStage`` once and wait for ``Ufls.Stages`` to show it (never written twice)."""
         if self.busy:
             raise WriteError("the previous load-shedding command is still waiting for its result; nothing sent")
@@ -173,6 +204,8 @@ class BalancingService:
         self.busy = True
         try:
             before = self._stages.count
+            if value > 0:
+                self._shedding = (before, by, done)
             try:
                 await self._write(SHED_NODE, value)
             except RuntimeError as exc:
@@ -189,3 +222,168 @@ class BalancingService:
                 await asyncio.sleep(0.05)
         finally:
             self.busy = False
+            self._shedding = None
+
+    # ---- the islanding procedure ---------------------------------------------------------------------
+
+    def sync(self) -> SyncCheck:
+        """Both sides of the breaker as measured: the community's frequency against the system's (the world
+        publishes no grid-side voltage and no phase angle: ΔV and Δφ are not measured)."""
+        v = self._values.get
+        return sync_check(v(FREQUENCY, math.nan), v(SYSTEM_FREQUENCY, math.nan))
+
+    def procedure(self) -> tuple[StepState, ...]:
+        """Each step's state as things stand: done (by whom, when: the world's time), pending (and whether it
+        can be taken now, or why not) or not applicable."""
+        return tuple(self._step_state(step) for step in STEPS)
+
+    def _step_state(self, step: Step) -> StepState:
+        done = self._done.get(step)
+        if step is Step.MARKET:
+            if self.market is None:
+                return StepState(step, StepStatus.NOT_APPLICABLE, detail="no market in this console")
+            halt = self.market.suspension()
+            if halt is not None:
+                return done or StepState(step, StepStatus.DONE, halt.by, float(halt.ts), "trading suspended")
+            return StepState(step, StepStatus.PENDING, detail="trading open", enabled=not self.busy)
+        if step is Step.BATTERIES:
+            if not self.batteries:
+                return StepState(step, StepStatus.NOT_APPLICABLE, detail="no battery takes setpoints here")
+            if done is not None:
+                return done
+            return StepState(step, StepStatus.PENDING, enabled=self.commands.writer is not None and not self.busy,
+                             detail=f"{len(self.batteries)} batter{'y' if len(self.batteries) == 1 else 'ies'}"
+                             " over Modbus")
+        if step is Step.SHED:
+            if self._stages.count:
+                by = done.by if done is not None else "UFLS relays"
+                return StepState(step, StepStatus.DONE, by, self._stages.tripped_at[0],
+                                 f"{self._stages.count} stage{'s' if self._stages.count > 1 else ''}, "
+                                 f"{self._stages.shed_share() * 100:.1f} % of load")
+            return StepState(step, StepStatus.PENDING, detail="no load shed",
+                             enabled=self.can_command and not self.busy)
+        breaker = self._breaker()
+        if breaker is not False:
+            if done is not None:
+                return done
+            return StepState(step, StepStatus.NOT_APPLICABLE,
+                             detail="breaker closed: not islanded" if breaker else "breaker state unknown")
+        check = self.sync()
+        if self._switch is None:
+            return StepState(step, StepStatus.PENDING, detail=f"manual, on site · {check.text()}")
+        return StepState(step, StepStatus.PENDING, detail=check.text(), enabled=check.in_limits and not self.busy)
+
+    def step_command(self, step: Step) -> EmergencyCommand | None:
+        """The words the operator confirms for ``step`` (None: nothing to do; the shed's: :meth:`shed_command`)."""
+        if step is Step.SHED:
+            return self.shed_command()
+        if step is Step.MARKET:
+            return EmergencyCommand("Suspend market", "Suspend market: halt trading in every product (new orders "
+                                    "and modifications refused, cancels allowed) until resumed; reason: "
+                                    f"{MARKET_REASON}", "trading suspended")
+        if step is Step.BATTERIES:
+            n = len(self.batteries)
+            names = ", ".join(self.batteries)
+            return EmergencyCommand("Dispatch batteries", f"Dispatch batteries: discharge {n} batter"
+                                    f"{'y' if n == 1 else 'ies'} ({names}) at 100 % of rated power until changed",
+                                    f"{n} discharging at 100 %")
+        check = self.sync()
+        return EmergencyCommand("Reconnect", "Reconnect: close the transformer breaker (Control.BreakerClose); "
+                                f"synchrocheck {check.text()}", "breaker closed, community grid-connected")
+
+    async def suspend_market(self, by: User | None = None) -> CommandOutcome:
+        """Step 1: the market's own suspension (audited there too, as ``market.suspend``), through the
+        command path; confirmed when the market reports the suspension."""
+        cmd = self.step_command(Step.MARKET)
+        assert cmd is not None
+        actor = by or self.commands.actor
+
+        async def send() -> CommandOutcome:
+            if self.market is None:
+                raise WriteError("no market in this console; nothing to suspend")
+            if self.market.suspension() is not None:
+                raise WriteError(f"{self.market.suspension().describe()}; nothing sent")  # type: ignore[union-attr]
+            halt = await self.market.suspend(MARKET_REASON, by=actor)
+            return CommandOutcome(Outcome.CONFIRMED, halt.describe())
+
+        outcome = await self.commands.execute("market", cmd.consequence, send, action=Action.MARKET_SUSPEND,
+                                              by=actor)
+        self._record(Step.MARKET, outcome, actor, cmd.done)
+        return outcome
+
+    async def dispatch_batteries(self, by: User | None = None) -> CommandOutcome:
+        """Step 2: every battery discharges at 100 % of its rating (OutWRte, then StorCtl_Mod = 2), each
+        battery a command of its own (read back, audited) under this one."""
+        cmd = self.step_command(Step.BATTERIES)
+        assert cmd is not None
+        actor = by or self.commands.actor
+
+        async def send() -> CommandOutcome:
+            if not self.batteries:
+                raise WriteError("no battery takes setpoints in this console; nothing sent")
+            if self.busy:
+                raise WriteError("the previous emergency command is still waiting for its result; nothing sent")
+            self.busy = True
+            try:
+                results = [(d, await self.commands.run(
+                    d, f"{d}: discharge at 100 % of rated power until changed (emergency procedure)",
+                    ((DISCHARGE_RATE_POINT, 100.0, None), (MODE_POINT, 2.0, None)), by=actor)) for d in self.batteries]
+            finally:
+                self.busy = False
+            ok = [d for d, o in results if o.outcome is Outcome.CONFIRMED]
+            text = "; ".join(f"{d} {o.outcome.value}" + ("" if o.outcome is Outcome.CONFIRMED else f": {o.message}")
+                             for d, o in results)
+            if len(ok) == len(results):
+                return CommandOutcome(Outcome.CONFIRMED, text)
+            if all(o.outcome is Outcome.REJECTED for _, o in results):
+                return CommandOutcome(Outcome.REJECTED, text)
+            return CommandOutcome(Outcome.NOT_CONFIRMED, f"{len(ok)} of {len(results)} confirmed: {text}")
+
+        outcome = await self.commands.execute("batteries", cmd.consequence, send, action=Action.DEVICE_SETPOINT,
+                                              by=actor, timeout_s=COMMAND_TIMEOUT_S * max(1, len(self.batteries)))
+        self._record(Step.BATTERIES, outcome, actor, cmd.done)
+        return outcome
+
+    async def reconnect(self, by: User | None = None) -> CommandOutcome:
+        """Step 4: close the breaker over OPC-UA, refused (nothing sent) unless the synchrocheck is in limits;
+        confirmed when Breaker.Closed comes back 1. The emergency panel's permission (``grid.load_shed``)."""
+        cmd = self.step_command(Step.RECONNECT)
+        assert cmd is not None
+        actor = by or self.commands.actor
+
+        async def send() -> CommandOutcome:
+            if self._breaker() is not False:
+                raise WriteError("the breaker is not open; nothing sent")
+            if self._switch is None:
+                raise WriteError("no OPC-UA command path to the breaker; close it on site")
+            check = self.sync()
+            if not check.in_limits:
+                raise WriteError(f"synchrocheck out of limits ({check.text()}); nothing sent")
+            if self.busy:
+                raise WriteError("the previous emergency command is still waiting for its result; nothing sent")
+            self.busy = True
+            try:
+                try:
+                    await self._switch(BREAKER_NODE, True)
+                except RuntimeError as exc:
+                    raise WriteError(str(exc)) from exc
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.verify_s
+                while self._breaker() is not True:
+                    if loop.time() >= deadline:
+                        return CommandOutcome(Outcome.NOT_CONFIRMED, f"written, but Breaker.Closed still 0 after "
+                                              f"{self.verify_s:g} s (the breaker's synchrocheck refused?)")
+                    await asyncio.sleep(0.05)
+                return CommandOutcome(Outcome.CONFIRMED, f"Breaker.Closed 0 → 1 ({check.text()})")
+            finally:
+                self.busy = False
+
+        outcome = await self.commands.execute(BREAKER, cmd.consequence, send, action=Action.LOAD_SHED, by=actor,
+                                              timeout_s=COMMAND_TIMEOUT_S)
+        self._record(Step.RECONNECT, outcome, actor, cmd.done)
+        return outcome
+
+    def _record(self, step: Step, outcome: CommandOutcome, by: User | None, done: str) -> None:
+        if outcome.outcome is Outcome.CONFIRMED:
+            who = (by or self.commands.actor).name
+            self._done[step] = StepState(step, StepStatus.DONE, who, self._data_ts, done)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QBoxLayout, QWidget
 from console.services.balancing import BalancingService, BalancingState, EmergencyCommand
 from console.ui.command_dialogs import Command, CommandDialog
 from console.ui.grid_view import GridView
+from core.balancing.procedure import Step, next_step
 from core.commands import CommandOutcome, Outcome
 from widgets.balancing_panel import BalancingPanel
 from widgets.emergency_panel import EmergencyPanel, clock_text
@@ -65,7 +66,8 @@ class BalancingScreens:
         self.service = service
         self.parent = parent
         cmd = service.can_command
-        self.emergency = EmergencyPanel(self.ask_shed if cmd else None, self.ask_restore if cmd else None)
+        self.emergency = EmergencyPanel(self.ask_shed if cmd else None, self.ask_restore if cmd else None,
+                                        self.ask_step)
         layout.insertWidget(index, self.emergency)
         self.balancing = BalancingPanel()
         grid.top_row.addWidget(self.balancing, 0)
@@ -81,9 +83,14 @@ class BalancingScreens:
         was = self.emergency.isVisible()
         self.emergency.show_state(s.reason, s.breaker_closed, s.frequency_hz, s.rocof_hz_s, s.stages_tripped_at,
                                   s.next_stage_hz, s.shed_share, s.battery_kw, s.battery_soc_pct, s.battery_ask_kw)
+        if s.reason is not None:
+            steps = self.service.procedure()
+            self.emergency.show_procedure(steps, next_step(steps))
         if self.tasks:  # one command at a time: the buttons wait for the outcome
             self.emergency.shed_button.setEnabled(False)
             self.emergency.restore_button.setEnabled(False)
+            for b in self.emergency.step_buttons.values():
+                b.setEnabled(False)
         if self.emergency.isVisible() and not was:
             self.shown_at = time.time()
         self.balancing.show_balance(s.demand_kw, s.supply_kw, s.import_kw, s.battery_kw, s.battery_soc_pct,
@@ -93,6 +100,15 @@ class BalancingScreens:
         command = self.service.shed_command()
         if command is not None:
             self._open("Shed load", command, self.service.shed_next_stage)
+
+    def ask_step(self, step: Step) -> None:
+        """A procedure step's button: its confirmation (the second click sends)."""
+        command = self.service.step_command(step)
+        if command is None:
+            return
+        send = {Step.MARKET: self.service.suspend_market, Step.BATTERIES: self.service.dispatch_batteries,
+                Step.SHED: self.service.shed_next_stage, Step.RECONNECT: self.service.reconnect}[step]
+        self._open(step.title, command, send)
 
     def ask_restore(self) -> None:
         command = self.service.restore_command()

@@ -16,6 +16,16 @@ from asyncua.ua.uaerrors import UaError
 
 async def write_double(endpoint: str, node_id: str, value: float, timeout_s: float = 5.0) -> None:
     """Write ``value`` to ``node_id``; raises ``RuntimeError`` naming the node and endpoint on failure."""
+    await _write(endpoint, node_id, ua.Variant(float(value), ua.VariantType.Double), timeout_s)
+
+
+async def write_boolean(endpoint: str, node_id: str, value: bool, timeout_s: float = 5.0) -> None:
+    """Write the Boolean ``value`` to ``node_id`` (a breaker's close command); errors as :func:`write_double`."""
+    await _write(endpoint, node_id, ua.Variant(bool(value), ua.VariantType.Boolean), timeout_s)
+
+
+async def _write(endpoint: str, node_id: str, variant: ua.Variant, timeout_s: float) -> None:
+    value = variant.Value
     client = Client(endpoint, timeout=timeout_s)
     client.name = client.description = "EnergyNet Console (command)"
     try:
@@ -24,7 +34,7 @@ async def write_double(endpoint: str, node_id: str, value: float, timeout_s: flo
         raise RuntimeError(f"OPC-UA command: cannot connect to {endpoint} to write {node_id}: {exc}") from exc
     try:
         node = client.get_node(node_id)
-        await asyncio.wait_for(node.write_value(ua.DataValue(ua.Variant(float(value), ua.VariantType.Double))),
+        await asyncio.wait_for(node.write_value(ua.DataValue(variant)),
                                timeout_s)
     except (TimeoutError, UaError) as exc:
         raise RuntimeError(f"OPC-UA command: writing {value} to {node_id} at {endpoint} failed: {exc}") from exc

@@ -121,3 +121,56 @@ async def test_without_a_writable_source_the_command_is_refused_and_audited(hist
     outcome = await balancing.shed_next_stage()
     assert outcome.outcome is Outcome.REJECTED and outcome.message.startswith("no OPC-UA command path")
     assert audit_rows(historian) == [("op-1", "command", "ufls", SHED_1, f"rejected: {outcome.message}")]
+
+
+async def test_the_procedure_reconnects_only_within_the_synchrocheck(historian: SqlHistorian) -> None:
+    """Against the night world over OPC-UA: grid-connected, steps 1, 2 and 4 are not applicable here (no
+    market, no battery, breaker closed); islanded, the battery's droop holds the night import's deficit at
+    Δf = −R · ΔP / S · f0 (by hand: −0.04 · ΔP / 250 kW · 50 Hz, about −0.31 Hz for 39 kW), outside the 0.2 Hz
+    synchrocheck: reconnection is refused, audited, nothing sent. The operator sheds stages until it is in
+    limits, then the breaker closes over Control.BreakerClose and the relays are re-armed by the world."""
+    from core.balancing.procedure import Step, StepStatus
+
+    async with world_and_console(historian) as (runner, balancing):
+        world = runner.world
+        states = {s.step: s for s in balancing.procedure()}
+        assert (states[Step.MARKET].status, states[Step.MARKET].detail) == (
+            StepStatus.NOT_APPLICABLE, "no market in this console")
+        assert (states[Step.BATTERIES].status, states[Step.BATTERIES].detail) == (
+            StepStatus.NOT_APPLICABLE, "no battery takes setpoints here")
+        assert (states[Step.RECONNECT].status, states[Step.RECONNECT].detail) == (
+            StepStatus.NOT_APPLICABLE, "breaker closed: not islanded")
+        deficit = world.snapshot.trafo_p_w
+        droop_only = -0.04 * deficit / 250e3 * 50.0
+        await runner.call(lambda w: w.open_breaker())
+        await wait_until(lambda: balancing.state().breaker_closed is False, 30)
+        await wait_until(lambda: abs(balancing.sync().df_hz - droop_only) < 0.05, 60)  # settled on its droop
+        check = balancing.sync()
+        assert droop_only < -0.2 and not check.in_limits, (deficit, droop_only, check)
+        reconnect = next(s for s in balancing.procedure() if s.step is Step.RECONNECT)
+        assert reconnect.status is StepStatus.PENDING and not reconnect.enabled and "OUT" in reconnect.detail
+        op = User("op-1", Role.OPERATOR)
+        refused = await balancing.reconnect(by=op)
+        assert refused.outcome is Outcome.REJECTED and refused.message.startswith("synchrocheck out of limits (Δf −0.")
+        assert refused.message.endswith(" Hz (≤ 0.2) OUT · ΔV, Δφ not measured); nothing sent"), refused.message
+        assert audit_rows(historian)[-1][1:3] == ("command", "breaker.main")
+        await asyncio.sleep(1.0)
+        assert not world.breaker_closed  # nothing was sent
+
+        sheds = 0
+        while not balancing.sync().in_limits:
+            assert (await balancing.shed_next_stage(by=op)).outcome is Outcome.CONFIRMED
+            sheds += 1
+            # each stage takes about 7.5 % of the load off the battery; wait for the droop to settle again
+            await asyncio.sleep(3.0)
+        shed = next(s for s in balancing.procedure() if s.step is Step.SHED)
+        assert (shed.status, shed.by) == (StepStatus.DONE, "op-1")
+        outcome = await balancing.reconnect(by=op)
+        assert outcome.outcome is Outcome.CONFIRMED and outcome.message.startswith("Breaker.Closed 0 → 1 (Δf "), \
+            outcome.message
+        assert world.breaker_closed and world.ufls.stages_tripped == 0  # the world re-arms the relays
+        assert audit_rows(historian)[-1][:3] == ("op-1", "command", "breaker.main")
+        done = next(s for s in balancing.procedure() if s.step is Step.RECONNECT)
+        assert (done.status, done.by) == (StepStatus.DONE, "op-1")
+        print(f"PROCEDURE deficit {deficit / 1e3:.1f} kW, droop {droop_only:+.3f} Hz, refused at "
+              f"{check.df_hz:+.3f} Hz, {sheds} stage(s) shed, reconnected")

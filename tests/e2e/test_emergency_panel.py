@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from console.bootstrap import build
 from console.config import parse
+from console.services.balancing import MARKET_REASON
 from console.ui.balancing_view import EmergencyDialog
 from console.ui.main_window import MainWindow
 from tests.conftest import free_port
@@ -50,7 +51,8 @@ def command_rows(app: object) -> list[tuple[str, str, str, str | None, str]]:
 
 
 class IslandWorld:
-    """tests/e2e/world_process.py playing scenarios/island.toml, 2 households' devices."""
+    """tests/e2e/world_process.py playing scenarios/island.toml, 4 households' devices (the fourth has the
+    battery the procedure dispatches: household 4-7, SunSpec 124 at unit 14)."""
 
     def __init__(self, tmp: Path) -> None:
         self.config = tmp / "world-console.toml"
@@ -58,7 +60,7 @@ class IslandWorld:
         self._err = (tmp / "world-process.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.world_process", "--opcua-port", str(free_port()),
-             "--modbus-port", str(free_port()), "--households", "2", "--scenario", str(SCENARIO),
+             "--modbus-port", str(free_port()), "--households", "4", "--scenario", str(SCENARIO),
              "--config-out", str(self.config)],
             cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self._err, text=True)
@@ -168,6 +170,8 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
             stage_ts = app.balancing.state().stages_tripped_at[0]
             figures["stage_1_world_ts"] = stage_ts
             assert abs(stage_ts - time.time()) > 86_400, "the stage's time is the data's, not the wall clock's"
+            # shown at the panel's next refresh (10 Hz) after the sample: on a loaded machine not yet at once
+            await wait_for(lambda: screens.emergency.stage_labels[0].text() != "—", 10)
             assert re.fullmatch(r"00:0\d:\d\d\.\d", screens.emergency.stage_labels[0].text()), \
                 screens.emergency.stage_labels[0].text()
             result = screens.emergency.result.text()
@@ -175,6 +179,7 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
                                 r"confirmed \(Ufls\.Stages 0 → 1\)", result), result
             who = app.commands.user if app.commands is not None else ""
             assert command_rows(app) == [(who, "command", "ufls", SHED_1, "confirmed: Ufls.Stages 0 → 1")]
+            await procedure_steps(app, screens, figures)
             if shots is not None:
                 await asyncio.sleep(2.0)  # the trends and readouts a moment into the island
                 window.grab().save(str(shots / "emergency-islanded.png"))
@@ -188,6 +193,7 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
             await wait_for(lambda: not app.balancing.state().stages_tripped_at, 30)  # type: ignore[union-attr]
             await wait_for(lambda: not screens.tasks, 30)
             assert "Restore shed load: shed load restored" in screens.emergency.result.text()
+            await reconnect_step(app, screens)
         finally:
             screens.timer.stop()
             window.timer.stop()
@@ -195,6 +201,75 @@ async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) 
             window.close()
     return figures
 
+
+async def procedure_steps(app: object, screens: object, figures: dict[str, float]) -> None:
+    """The procedure after the operator's shed: step 3 done by the operator at the stage's time, step 1 then
+    step 2 the next, each in two clicks (the step, Send), each one audit entry; reconnection enabled only
+    within the synchrocheck's limits."""
+    from core.balancing.procedure import Step, StepStatus
+
+    panel = screens.emergency  # type: ignore[attr-defined]
+    service = app.balancing  # type: ignore[attr-defined]
+    who = app.commands.user  # type: ignore[attr-defined]
+    await wait_for(lambda: panel.step_labels[Step.SHED].text().startswith("done "), 10)  # the next frame
+    assert re.fullmatch(rf"done 00:0\d:\d\d\.\d by {who} · 1 stage, 7\.5 % of load",
+                        panel.step_labels[Step.SHED].text()), panel.step_labels[Step.SHED].text()
+    assert panel.step_buttons[Step.MARKET].text() == "▶ 1 Suspend market…"  # the next step, highlighted
+    assert panel.step_buttons[Step.MARKET].font().bold()
+    assert panel.step_labels[Step.MARKET].text() == "pending · trading open"
+    assert panel.step_labels[Step.BATTERIES].text() == "pending · 1 battery over Modbus"
+    for step, words in ((Step.MARKET, "Suspend market: halt trading in every product"),
+                        (Step.BATTERIES, "Dispatch batteries: discharge 1 battery (household-4-7-battery) at 100 % "
+                                         "of rated power until changed")):
+        button = panel.step_buttons[step]
+        await wait_for(button.isEnabled, 30)
+        QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+        dialog = screens.dialog  # type: ignore[attr-defined]
+        assert isinstance(dialog, EmergencyDialog) and dialog.cancel_button.isDefault()
+        assert dialog.consequence.text().startswith(words), dialog.consequence.text()
+        QTest.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
+        await wait_for(lambda: not screens.tasks, 60)  # type: ignore[attr-defined]
+        state = next(s for s in service.procedure() if s.step is step)
+        assert state.status is StepStatus.DONE and state.by == who, (state, panel.result.text())
+        assert abs(state.ts - time.time()) > 86_400, "the step's time is the world's"
+    assert service.market.suspension() is not None  # the market really is suspended
+    from console.store.schema import audit_log
+
+    engine = app.historian.historian.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = [(r.action, r.target, r.result) for r in conn.execute(select(audit_log).where(
+            audit_log.c.target.in_(("market", "batteries", "household-4-7-battery"))).order_by(audit_log.c.id))]
+    assert rows == [
+        ("market.suspend", "market", "suspended"),  # the market's own entry
+        ("command", "market", f"confirmed: trading suspended in all products by {who}: {MARKET_REASON}"),
+        ("command", "household-4-7-battery", rows[2][2]),  # the battery's command, read back
+        ("command", "batteries", "confirmed: household-4-7-battery confirmed")], rows
+    assert rows[2][2].startswith("confirmed"), rows[2]
+
+
+async def reconnect_step(app: object, screens: object) -> None:
+    """Step 4: enabled exactly when the synchrocheck's Δf is within 0.2 Hz; two clicks close the breaker over
+    the world's OPC-UA face, and the emergency panel goes (grid-connected, in band)."""
+    from core.balancing.procedure import Step
+
+    panel = screens.emergency  # type: ignore[attr-defined]
+    service = app.balancing  # type: ignore[attr-defined]
+    button = panel.step_buttons[Step.RECONNECT]
+    await wait_for(button.isEnabled, 60)
+    check = service.sync()
+    assert abs(check.df_hz) <= 0.2 and check.in_limits
+    label = panel.step_labels[Step.RECONNECT].text()
+    assert re.fullmatch(r"pending · Δf [+−]0\.\d{3} Hz \(≤ 0\.2\) · ΔV, Δφ not measured", label), label
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = screens.dialog  # type: ignore[attr-defined]
+    assert isinstance(dialog, EmergencyDialog) and dialog.cancel_button.isDefault()
+    assert dialog.consequence.text().startswith("Reconnect: close the transformer breaker"), dialog.consequence.text()
+    QTest.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
+    await wait_for(lambda: service.state().breaker_closed is True, 30)
+    await wait_for(lambda: not screens.tasks, 30)  # type: ignore[attr-defined]
+    assert re.fullmatch(r"00:0\d:\d\d\.\d Reconnect: breaker closed, community grid-connected — confirmed "
+                        r"\(Breaker\.Closed 0 → 1 \(Δf .*\)\)", panel.result.text()), panel.result.text()
+    await wait_for(lambda: not panel.isVisible(), 30)  # grid-connected and in band: no emergency
 
 def test_emergency_panel_in_a_process_of_its_own() -> None:
     run_isolated(__file__, "test_the_emergency_panel_shows_within_a_second_of_the_island_sample", 300)

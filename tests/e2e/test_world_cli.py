@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 def test_the_world_console_config_passes_check_config(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(ROOT / "resources" / "world.toml")]) == 0
     out = capsys.readouterr().out
-    assert "1 OPC-UA source (23 points), 69 Modbus devices (44 from 2 profiles" in out
+    assert "1 OPC-UA source (24 points), 69 Modbus devices (44 from 2 profiles" in out
 
 
 def test_sim_world_refuses_a_broken_scenario_before_starting(tmp_path: Path,

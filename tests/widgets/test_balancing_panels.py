@@ -91,3 +91,27 @@ def test_a_few_watts_either_way_read_plus_zero_never_minus_zero() -> None:
 
     assert [_kw(-0.04), _kw(0.04), _kw(-0.06), _kw(12.25), _kw(float("nan"))] == [
         "+0.0 kW", "+0.0 kW", "-0.1 kW", "+12.2 kW", "—"]
+
+
+def test_the_procedure_shows_each_step_and_marks_the_next(qtbot, utc) -> None:  # type: ignore[no-untyped-def]
+    from core.balancing.procedure import Step, next_step
+
+    clicked: list[Step] = []
+    panel = EmergencyPanel(None, None, clicked.append)
+    qtbot.addWidget(panel)
+    # islanded at 00:00:05, the relays shed stage 1 at 00:00:06.2; community 49.700 Hz, system 50.010 Hz:
+    # Δf = −0.310 Hz, outside the 0.2 Hz synchrocheck; no market, no battery, no OPC-UA write path
+    svc = service(sample("breaker.main", 0.0, 5.0), sample("grid.frequency", 49.70, 5.0),
+                  sample("grid.system_frequency", 50.01, 5.0), sample("ufls.stages", 1.0, 6.2))
+    steps = svc.procedure()
+    panel.show_procedure(steps, next_step(steps))
+    texts = [panel.step_labels[s].text() for s in Step]
+    assert texts == ["not applicable: no market in this console", "not applicable: no battery takes setpoints here",
+                     "done 00:00:06.2 by UFLS relays · 1 stage, 7.5 % of load",
+                     "pending · manual, on site · Δf −0.310 Hz (≤ 0.2) OUT · ΔV, Δφ not measured"]
+    assert next_step(steps) is Step.RECONNECT
+    assert panel.step_buttons[Step.RECONNECT].text() == "▶ 4 Reconnect when synchronised…"
+    assert panel.step_buttons[Step.RECONNECT].font().bold()
+    assert panel.step_buttons[Step.MARKET].text() == "1 Suspend market…"
+    assert not panel.step_buttons[Step.MARKET].font().bold()
+    assert not any(b.isEnabled() for b in panel.step_buttons.values())  # manual: nothing to click

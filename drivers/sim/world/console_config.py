@@ -234,6 +234,7 @@ def console_config_toml(devices: Sequence[WorldDevice], feeders: int, *, seed: i
         _point("grid.losses", "Transformer losses", "Transformer.Losses", "kW", scale=1e-3),
         _point("grid.line_losses", "Cable losses", "Lines.Losses", "kW", scale=1e-3),
         _point("grid.rocof", "ROCOF (substation)", "Rocof", "Hz/s"),
+        _point("grid.system_frequency", "System frequency (grid side of the breaker)", "SystemFrequency", "Hz"),
         _point("busbar.voltage", "LV busbar", "Busbar.Voltage", "V", "voltage", nominal=230.0),
     ]
     out += [_point(f"feeder{i}.voltage", f"Feeder {i} end", f"Feeder{i}.EndVoltage", "V", "voltage",
@@ -256,6 +257,8 @@ def console_config_toml(devices: Sequence[WorldDevice], feeders: int, *, seed: i
         out += ["", "[[modbus]]", f'name = "{d.name}"', f"participant = {json.dumps(d.participant.replace(' ', '-'))}",
                 f'asset = "{d.kind}"', f'host = "{host}"', f"port = {modbus_port}", f"device_id = {d.device_id}",
                 f'profile = "{profile}"']
+        if d.connection < 0:
+            out.append("read_only = true  # the background's summed devices take no setpoints")
     return "\n".join(out) + "\n"
 
 
