@@ -92,19 +92,36 @@ class AcquisitionService:
         if not batch:
             return
         try:
-            self.state.apply(batch)
-            for s in batch:
-                buf = self.series.get(s.point)
-                if buf is None:
-                    continue
-                # Trends show only trustworthy values; NaN draws a gap.
-                buf.append(s.source_ts, s.value if s.quality.usable else math.nan)
+            derived = self.state.apply(batch)
+            if derived:  # a silent source spoke again: the values it had vouched for are back
+                batch = [*batch, *derived]
+            self._to_trends(batch)
             self._samples += len(batch)
             self._batches += 1
             self._last_latency = self._clock() - batch[-1].source_ts
         except Exception:
             log.exception("acquisition failed on a batch of %d samples", len(batch))
         _notify(self._listeners, batch, "sample")
+
+    def check_stale(self) -> list[Sample]:
+        """Apply the staleness rule at console time (:meth:`core.grid.GridState.expire`): the points of a
+        silent source turn stale, their trends break and every listener (historian, alarms) gets the
+        marks as from a driver. Runs with every snapshot; the marks made, if any."""
+        marks = self.state.expire(self._clock())
+        if marks:
+            log.warning("nothing received for %g s: %d point(s) marked stale (%s, ...)",
+                        self.state.stale_after(marks[0].point), len(marks), marks[0].point)
+            self._to_trends(marks)
+            _notify(self._listeners, marks, "sample")
+        return marks
+
+    def _to_trends(self, batch: Sequence[Sample]) -> None:
+        for s in batch:
+            buf = self.series.get(s.point)
+            if buf is None:
+                continue
+            # Trends show only trustworthy values; NaN draws a gap.
+            buf.append(s.source_ts, s.value if s.quality.usable else math.nan)
 
     def register_points(self, defs: Sequence[PointDef]) -> None:
         """Driver callback (:data:`core.ports.PointSink`): points learnt at run time, before their first
@@ -140,7 +157,8 @@ class AcquisitionService:
     # ---- UI side ------------------------------------------------------------
 
     def snapshot(self) -> GridSnapshot:
-        """The grid now, with every source's health."""
+        """The grid now, with every source's health (silent sources marked stale first)."""
+        self.check_stale()
         return self.state.snapshot(self._clock(), list(self._statuses.values()))
 
     def statuses(self) -> list[SourceStatus]:
