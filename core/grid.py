@@ -264,8 +264,12 @@ class GridState:
         """Immutable view of the current state."""
         freq = self._get(self._frequency_id)
         rocof_ts, rocof = self._held_rocof(now)
-        if freq is not None and freq.quality.usable and rocof_ts > self.rocof.last_ts:
-            self._emit_rocof(rocof_ts, rocof)  # the ROCOF trend moves on while the frequency holds
+        if (freq is not None and freq.quality.usable and rocof_ts > self.rocof.last_ts
+                and now - self._freq_recv_ts >= self.quiet_after_s + self.rocof.window_s):
+            # The ROCOF trend moves on while the frequency holds, once it has held a whole window: batches
+            # that merely arrive late (a busy loop) would otherwise leave held values between the real ones
+            # (a second, zigzag line; 90 % of the amplitude off with batches 0.05-0.7 s apart).
+            self._emit_rocof(rocof_ts, rocof)
         rocof_quality = Quality.GOOD if math.isfinite(rocof) and freq and freq.quality.usable else (
             freq.quality if freq and not freq.quality.usable else Quality.UNCERTAIN
         )
