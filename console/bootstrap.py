@@ -566,6 +566,9 @@ def build_alarms(settings: Settings, acquisition: AcquisitionService, historian:
     if settlement is not None:
         feeds.watch_settlement(settlement)
     service.add_poller(feeds.poll)
+    # The staleness rule also without a window (`energynet serve`): a silent source's points are marked
+    # (historian, alarms) on the alarm tick, before the engine's, as on every UI frame.
+    service.add_poller(lambda _now: acquisition.check_stale())
     if historian is not None:
         from console.services.alarm_audit import AlarmAudit
 

@@ -24,7 +24,7 @@ from console.ui.grid_view import GridView
 from core.alarms import AlarmEngine
 from core.points import Quality, Sample
 from core.sources import ConnectionState
-from tests.conftest import ServerProcess, free_port
+from tests.conftest import ServerProcess, free_port, until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -200,3 +200,39 @@ async def test_a_killed_server_marks_everything_stale_before_the_alarm_and_both_
         assert reading is not None and reading.quality is Quality.STALE
     finally:
         await console.sources.stop()
+
+
+async def test_without_a_window_the_alarm_tick_applies_the_rule_and_the_historian_records_it(  # type: ignore[no-untyped-def]
+        server: ServerProcess, tmp_path: Path) -> None:
+    """`energynet serve` has no UI frames: the alarm tick marks the held source's points, the historian stores
+    the marks (quality 3 = stale, at the time the rule fired) and the alarm is active."""
+    import sqlite3
+
+    from console.bootstrap import build
+
+    db = tmp_path / "h.sqlite"
+    toml = CONFIG.format(endpoint=server.endpoint) + (
+        f'\n[historian]\nurl = "sqlite:///{db}"\nspool = "{tmp_path / "spool"}"\nflush_s = 0.2\n')
+    app = build(parse(toml, tmp_path / "serve.toml"))
+    assert app.alarms is not None and app.historian is not None
+    await app.start()
+    try:
+        await until(lambda: (r := app.acquisition.state.latest("grid.frequency")) is not None and r.quality.usable, 30)
+        server.hold()
+        held = time.time()
+        await until(lambda: app.alarms is not None and app.alarms.engine.state("world.data.stale").active, 20)
+        r = app.acquisition.state.latest("grid.frequency")  # read without a snapshot: the tick marked it
+        assert r is not None and r.quality is Quality.STALE
+        demand = app.acquisition.state.latest("grid.demand")
+        assert demand is not None and demand.quality is Quality.STALE
+
+        def marks() -> list[tuple[str, int]]:
+            with sqlite3.connect(db) as conn:
+                return conn.execute("SELECT p.key, s.ts_us FROM samples s JOIN points p ON p.id = s.point_id "
+                                    "WHERE s.quality = 3 ORDER BY p.key").fetchall()
+
+        await until(lambda: len(marks()) == 3, 20)
+        assert [k for k, _ in marks()] == ["grid.demand", "grid.frequency", "grid.supply"]
+        assert all(held + AFTER_S - 1.0 <= ts / 1e6 <= time.time() for _, ts in marks())  # at the time it fired
+    finally:
+        await app.stop()
