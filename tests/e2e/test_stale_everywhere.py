@@ -36,7 +36,7 @@ name = "substation"
 endpoint = "{endpoint}"
 publishing_interval_ms = 50
 sampling_interval_ms = 50
-request_timeout_s = 1.0
+request_timeout_s = 3.0  # a loaded machine must not turn the held server into a lost one
 watchdog_interval_s = 0.5
   [[sources.points]]
   id = "grid.frequency"
@@ -191,7 +191,7 @@ async def test_a_killed_server_marks_everything_stale_before_the_alarm_and_both_
     try:
         await frames_until(console, lambda: set(console.states().values()) == {"normal"}, 30)
         server.kill()
-        # The session's watchdog notices within about its timeout (1 s) + interval: the driver marks STALE.
+        # The session notices (connection refused at once, else its watchdog within 3 s): the driver marks STALE.
         await frames_until(console, lambda: console.states()["frequency"] == "stale", 15)
         await frames_until(console, lambda: console.alarm, 15)  # the alarm speaks for the same data
         assert set(console.states().values()) == {"stale"}, console.states()
