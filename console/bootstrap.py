@@ -228,7 +228,7 @@ def stale_watches(settings: Settings) -> list[StaleWatch]:
             continue
         source = next((s for s in settings.sources if any(b.point.id == d.point for b in s.points)), None)
         covers = frozenset(b.point.id for b in source.points) if source is not None else frozenset({d.point})
-        watches.append(StaleWatch(d.point, c.stale_after_s, covers))
+        watches.append(StaleWatch(d.point, c.stale_after_s, covers, source.name if source is not None else ""))
     return watches
 
 

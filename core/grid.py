@@ -75,6 +75,7 @@ class StaleWatch:
     point: str
     after_s: float
     covers: frozenset[str]
+    source: str = ""  # the source of those points, shown "no data" while silent (empty: none named)
 
 
 class UnknownPointError(KeyError):
@@ -173,6 +174,11 @@ class GridState:
             self._expired[wid] = {pid: q for pid, q in before.items() if pid != wid}
             marks.extend(ours)
         return marks
+
+    def silent_sources(self) -> dict[str, float]:
+        """Sources whose watched point is silent now (marked by :meth:`expire`, not yet heard again): name ->
+        the silence that marked them, in s."""
+        return {w.source: w.after_s for wid, w in self._watches.items() if wid in self._expired and w.source}
 
     def stale_after(self, point_id: str) -> float:
         """Seconds of silence after which ``point_id`` and its source's points are stale (``nan``: the point

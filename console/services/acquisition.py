@@ -6,6 +6,7 @@ snapshot per frame instead of being signalled per sample.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from core.grid import GridSnapshot, GridState
 from core.points import PointDef, Sample
 from core.series import SeriesBuffer
-from core.sources import SourceStatus
+from core.sources import ConnectionState, SourceStatus
 from core.tamper import TamperEvent
 
 log = logging.getLogger(__name__)
@@ -159,10 +160,19 @@ class AcquisitionService:
     def snapshot(self) -> GridSnapshot:
         """The grid now, with every source's health (silent sources marked stale first)."""
         self.check_stale()
-        return self.state.snapshot(self._clock(), list(self._statuses.values()))
+        return self.state.snapshot(self._clock(), self.statuses())
 
     def statuses(self) -> list[SourceStatus]:
-        return list(self._statuses.values())
+        """Every source's health as the drivers report it, except that a source connected but silent for its
+        staleness rule (:meth:`check_stale`) is shown degraded, "no data": its points are stale."""
+        silent = self.state.silent_sources()
+        if not silent:
+            return list(self._statuses.values())
+        return [dataclasses.replace(s, state=ConnectionState.DEGRADED,
+                                    last_error=f"connected, but no data for {silent[s.source]:g} s or more: the "
+                                               "server answers and publishes nothing (its values are stale)")
+                if s.source in silent and s.state is ConnectionState.CONNECTED else s
+                for s in self._statuses.values()]
 
     def stats(self) -> AcquisitionStats:
         return AcquisitionStats(self._samples, self._batches, self.state.unknown_samples, self._last_latency)

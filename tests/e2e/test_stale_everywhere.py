@@ -159,7 +159,8 @@ async def test_a_held_server_turns_alarm_readouts_and_trends_stale_at_the_same_m
             await asyncio.sleep(0.1)
         assert live_frames > 0  # seen live during the silence's first 5 s, then stale
         status = next(s for s in console.acq.statuses() if s.source == "substation")
-        assert status.state is ConnectionState.CONNECTED  # the session never noticed: the rule did
+        assert status.reconnects == 0  # the session never noticed: the rule did, and the status bar says so
+        assert status.state is ConnectionState.DEGRADED and "no data for 5 s" in (status.last_error or "")
         assert all(math.isnan(v) for v in console.last_values().values()), console.last_values()
         assert console.view.freq_readout.tag == "STALE" and console.view.demand_readout.tag == "STALE"
         assert console.view.event_card.text().startswith("STALE")
@@ -167,6 +168,7 @@ async def test_a_held_server_turns_alarm_readouts_and_trends_stale_at_the_same_m
 
         server.hold()  # data again
         await frames_until(console, lambda: set(console.states().values()) == {"normal"} and not console.alarm, 20)
+        assert [s.state for s in console.acq.statuses()] == [ConnectionState.CONNECTED]
         await asyncio.sleep(0.5)
         console.frame()
         for name in SERIES:

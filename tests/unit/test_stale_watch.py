@@ -10,6 +10,7 @@ from console.services.acquisition import ROCOF_SERIES, AcquisitionService
 from core.alarms import AlarmEngine, load_alarms
 from core.grid import GridState, StaleWatch
 from core.points import PointDef, PointKind, Quality, Sample
+from core.sources import ConnectionState, SourceStatus
 
 pytestmark = pytest.mark.unit
 
@@ -34,8 +35,9 @@ class Clock:
 
 def test_silent_source_turns_stale_with_the_alarm_and_comes_back_without_a_line_across_the_gap() -> None:
     clock = Clock(1000.0)
-    state = GridState(POINTS, stale_watches=[StaleWatch("f", 5.0, frozenset({"f", "p", "q"}))])
+    state = GridState(POINTS, stale_watches=[StaleWatch("f", 5.0, frozenset({"f", "p", "q"}), "substation")])
     acq = AcquisitionService(state, history_s=60, rate_hz=10, clock=clock)
+    acq.on_status(SourceStatus("substation", "opc.tcp://x", ConnectionState.CONNECTED, 1000.0))
     engine = AlarmEngine(load_alarms([STALE_ALARM]))
     acq.subscribe(engine.feed)
     freq, demand, rocof = acq.trend("f"), acq.trend("p"), acq.trend(ROCOF_SERIES)
@@ -57,6 +59,9 @@ def test_silent_source_turns_stale_with_the_alarm_and_comes_back_without_a_line_
     assert snap.supply is not None and snap.supply.quality is Quality.STALE
     assert snap.rocof_quality is Quality.STALE and math.isnan(snap.rocof_hz_s)
     assert snap.reading("m") is not None and snap.reading("m").quality is Quality.GOOD  # another source
+    # The driver still says connected; the status shown says it is silent (amber, "no data").
+    (shown,) = snap.sources
+    assert shown.state is ConnectionState.DEGRADED and "no data for 5 s" in (shown.last_error or "")
     t, v = freq.arrays()
     assert list(t) == [1000.0, 1001.0, 1006.0] and math.isnan(v[-1])  # the line ends at the last sample
     assert math.isnan(demand.arrays()[1][-1]) and math.isnan(rocof.arrays()[1][-1])
@@ -66,6 +71,7 @@ def test_silent_source_turns_stale_with_the_alarm_and_comes_back_without_a_line_
     acq.on_samples([sample("f", 49.99, 1020.0)])  # the source speaks again, demand unchanged (by exception)
     snap = acq.snapshot()
     assert snap.frequency is not None and snap.frequency.quality is Quality.GOOD
+    assert [s.state for s in snap.sources] == [ConnectionState.CONNECTED]
     assert snap.demand is not None and (snap.demand.quality, snap.demand.value) == (Quality.GOOD, 150e3)
     t, v = demand.arrays()
     assert list(t) == [1000.0, 1006.0, 1020.0] and math.isnan(v[1]) and v[2] == 150e3  # gap, then back
