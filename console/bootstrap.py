@@ -32,7 +32,7 @@ from console.services.settlement import SettlementService
 from console.services.users import desktop_user
 from core.alarms import AlarmDef
 from core.alarms.ports import AlarmJournal
-from core.grid import GridState
+from core.grid import GridState, StaleWatch
 from core.ports import ChainPort, DeviceWriter, Historian, SampleSource
 from core.sources import SourceStatus
 from drivers.modbus.hub import ModbusHub
@@ -214,9 +214,27 @@ def build_acquisition(settings: Settings, clock: Callable[[], float] = time.time
         frequency_bands=settings.frequency_bands,
         voltage_bands=settings.voltage_bands,
         rocof_window_s=settings.console.rocof_window_s,
+        stale_watches=stale_watches(settings),
     )
     return AcquisitionService(state, history_s=settings.console.trend_history_s,
                               rate_hz=settings.console.refresh_hz, clock=clock)
+
+
+def stale_watches(settings: Settings) -> list[StaleWatch]:
+    """The staleness rule of the readouts and trends, taken from the alarms': every quality alarm with a
+    ``stale_after`` watches its point, and its silence makes that point's source (its OPC-UA source's
+    points) stale, as the alarm says ("the grid values shown are not live")."""
+    from core.alarms.definitions import QualityCondition
+
+    watches = []
+    for d in settings.alarms:
+        c = d.condition
+        if not isinstance(c, QualityCondition) or c.stale_after_s is None:
+            continue
+        source = next((s for s in settings.sources if any(b.point.id == d.point for b in s.points)), None)
+        covers = frozenset(b.point.id for b in source.points) if source is not None else frozenset({d.point})
+        watches.append(StaleWatch(d.point, c.stale_after_s, covers, source.name if source is not None else ""))
+    return watches
 
 
 class FieldSources:
@@ -553,6 +571,9 @@ def build_alarms(settings: Settings, acquisition: AcquisitionService, historian:
     if settlement is not None:
         feeds.watch_settlement(settlement)
     service.add_poller(feeds.poll)
+    # The staleness rule also without a window (`energynet serve`): a silent source's points are marked
+    # (historian, alarms) on the alarm tick, before the engine's, as on every UI frame.
+    service.add_poller(lambda _now: acquisition.check_stale())
     if historian is not None:
         from console.services.alarm_audit import AlarmAudit
 

@@ -66,6 +66,18 @@ class GridSnapshot:
         return self.readings.values()
 
 
+@dataclass(frozen=True, slots=True)
+class StaleWatch:
+    """The one staleness rule: once nothing has arrived for ``point`` for ``after_s`` seconds of console
+    time (counted from when its newest usable sample *arrived*, as the alarm engine's ``stale_after``
+    quality alarm counts), every point in ``covers`` (its source's points) is stale, value kept."""
+
+    point: str
+    after_s: float
+    covers: frozenset[str]
+    source: str = ""  # the source of those points, shown "no data" while silent (empty: none named)
+
+
 class UnknownPointError(KeyError):
     """A sample named a point that is not configured."""
 
@@ -84,6 +96,7 @@ class GridState:
         rocof_window_s: float = 0.5,
         event_tracker: FrequencyEventTracker | None = None,
         quiet_after_s: float = 0.25,
+        stale_watches: Sequence[StaleWatch] = (),
     ) -> None:
         self.points = {p.id: p for p in points}
         if len(self.points) != len(points):
@@ -107,10 +120,80 @@ class GridState:
         self.quiet_after_s = quiet_after_s
         self._freq_recv_ts = math.nan  # console time the newest usable frequency sample arrived
         self._rocof_emitted_ts = math.nan  # source time of the newest ROCOF handed to on_rocof
+        self._watches = {w.point: w for w in stale_watches}
+        self._heard: dict[str, float] = {}  # watched point -> console time its newest sample arrived
+        # watched point that went silent -> {point it marked stale and that has not reported since: quality before}
+        self._expired: dict[str, dict[str, Quality]] = {}
 
-    def apply(self, samples: Iterable[Sample]) -> None:
-        """Fold a batch of samples into the image (in arrival order)."""
+    def apply(self, samples: Iterable[Sample]) -> list[Sample]:
+        """Fold a batch of samples into the image (in arrival order).
+
+        Returns the samples the image derived and folded in itself: when a watched point that had gone
+        silent (:meth:`expire`) speaks again, the points it had marked stale and that have not reported
+        since get their value back with the quality they had, stamped with the watched point's time (a
+        server reporting by exception sends nothing for a value that did not change). The caller treats
+        them as received (trends, historian), without applying them again."""
+        self._fold(samples)
+        if not self._expired:
+            return []
+        restored: list[Sample] = []
+        for wid in list(self._expired):
+            back = self._latest.get(wid)
+            if back is None or not back.quality.usable:
+                continue
+            for pid, quality in self._expired.pop(wid).items():
+                r = self._latest.get(pid)
+                if r is not None:
+                    restored.append(Sample(pid, r.value, r.point.si_unit, quality, max(back.source_ts, r.source_ts),
+                                           self._heard.get(wid, math.nan)))
+        self._fold(restored)
+        return restored
+
+    def expire(self, now: float) -> list[Sample]:
+        """Mark stale every point of a watched point that has been silent for its ``after_s`` at console
+        time ``now``: NaN, :attr:`Quality.STALE` (the value shown stays), stamped as the stale-data alarm is: the
+        watched point's last source time + ``after_s``. Folds them in and returns them for the caller to treat as
+        received (trends break, the historian records them), without applying them again."""
+        marks: list[Sample] = []
+        for wid, w in self._watches.items():
+            if wid in self._expired:
+                continue
+            r = self._latest.get(wid)
+            heard = self._heard.get(wid)
+            if r is None or heard is None or not r.quality.usable or now - heard + 1e-9 < w.after_s:
+                continue
+            at = r.source_ts + w.after_s  # the alarm's stamp: when the silence reached after_s, in the source's frame
+            ours = [Sample(pid, math.nan, p.point.si_unit, Quality.STALE, max(p.source_ts, at), now)
+                    for pid in sorted(w.covers | {wid})
+                    if (p := self._latest.get(pid)) is not None and p.quality.usable]
+            before = {m.point: self._latest[m.point].quality for m in ours}
+            heard_before = self._heard.get(wid)
+            self._fold(ours)
+            if heard_before is not None:
+                self._heard[wid] = heard_before  # a mark is not news from the source
+            self._expired[wid] = {pid: q for pid, q in before.items() if pid != wid}
+            marks.extend(ours)
+        return marks
+
+    def silent_sources(self) -> dict[str, float]:
+        """Sources whose watched point is silent now (marked by :meth:`expire`, not yet heard again): name ->
+        the silence that marked them, in s."""
+        return {w.source: w.after_s for wid, w in self._watches.items() if wid in self._expired and w.source}
+
+    def stale_after(self, point_id: str) -> float:
+        """Seconds of silence after which ``point_id`` and its source's points are stale (``nan``: the point
+        is not watched; the console keeps its value as good until the driver reports otherwise)."""
+        w = self._watches.get(point_id) or next((w for w in self._watches.values() if point_id in w.covers), None)
+        return math.nan if w is None else w.after_s
+
+    def _fold(self, samples: Iterable[Sample]) -> None:
+        watches, expired = self._watches, self._expired
         for s in samples:
+            if s.point in watches and math.isfinite(s.recv_ts):
+                self._heard[s.point] = s.recv_ts
+            if expired:
+                for marked in expired.values():
+                    marked.pop(s.point, None)  # it reported since: its own sample speaks for it
             point = self.points.get(s.point)
             if point is None:
                 # Points a driver discovers at run time (SunSpec models, Modbus profiles)
@@ -187,8 +270,12 @@ class GridState:
         """Immutable view of the current state."""
         freq = self._get(self._frequency_id)
         rocof_ts, rocof = self._held_rocof(now)
-        if freq is not None and freq.quality.usable and rocof_ts > self.rocof.last_ts:
-            self._emit_rocof(rocof_ts, rocof)  # the ROCOF trend moves on while the frequency holds
+        if (freq is not None and freq.quality.usable and rocof_ts > self.rocof.last_ts
+                and now - self._freq_recv_ts >= self.quiet_after_s + self.rocof.window_s):
+            # The ROCOF trend moves on while the frequency holds, once it has held a whole window: batches
+            # that merely arrive late (a busy loop) would otherwise leave held values between the real ones
+            # (a second, zigzag line; 90 % of the amplitude off with batches 0.05-0.7 s apart).
+            self._emit_rocof(rocof_ts, rocof)
         rocof_quality = Quality.GOOD if math.isfinite(rocof) and freq and freq.quality.usable else (
             freq.quality if freq and not freq.quality.usable else Quality.UNCERTAIN
         )

@@ -93,6 +93,11 @@ class ServerProcess:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGCONT)
 
+    def hold(self) -> None:
+        """Toggle the server's hold: it stays up and answers, but publishes no new value (SIGUSR1)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGUSR1)
+
 
 @pytest.fixture
 def opcua_server() -> Iterator[ServerProcess]:

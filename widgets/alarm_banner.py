@@ -112,9 +112,13 @@ class AlarmBanner(QFrame):
             self.newest.setStyleSheet(f"color: {palette.TEXT_DIM};")
         else:
             when = top.state.active_since if top.state.active_since is not None else top.changed
+            # An alarm back to normal but not acknowledged says so: "No current data…" above live readouts
+            # read as if the data were still stale.
+            cleared = "" if top.state.active else "CLEARED  "
             self.newest.set_full_text(f"{PRIORITY_GLYPH[top.priority]} {PRIORITY_TEXT[top.priority]}  "
-                                      f"{self.fmt_time(when)}  {top.definition.message}  ({top.id})")
-            self.newest.setStyleSheet(f"color: {PRIORITY_COLOUR[top.priority]}; font-weight: bold;")
+                                      f"{self.fmt_time(when)}  {cleared}{top.definition.message}  ({top.id})")
+            self.newest.setStyleSheet(f"color: {PRIORITY_COLOUR[top.priority]}; "
+                                      f"font-weight: {'bold' if top.state.active else 'normal'};")
         if floods:
             self.flood.setText("FLOOD " + ", ".join(f"{f.position} {f.count}/10 min" for f in floods))
             self.flood.setStyleSheet(f"color: {palette.ALERT}; font-weight: bold; border: 1px solid {palette.ALERT};")

@@ -58,8 +58,10 @@ class SourceIndicator(ElidedLabel):
 
     def show_status(self, status: SourceStatus) -> None:
         text = f"{_SYMBOL[status.state]} {status.source} {status.state.value}"
-        if status.state is ConnectionState.DEGRADED:
+        if status.state is ConnectionState.DEGRADED and status.faults:
             text += f" ({len(status.faults)} point{'s' if len(status.faults) != 1 else ''} failed)"
+        elif status.state is ConnectionState.DEGRADED:
+            text += " (no data)"  # connected and silent: the tooltip says more
         left = self.retry_in(status)
         if left is not None:
             text += f", retry in {left:.1f} s" if left > 0 else ", retrying…"

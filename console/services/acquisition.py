@@ -6,6 +6,7 @@ snapshot per frame instead of being signalled per sample.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from core.grid import GridSnapshot, GridState
 from core.points import PointDef, Sample
 from core.series import SeriesBuffer
-from core.sources import SourceStatus
+from core.sources import ConnectionState, SourceStatus
 from core.tamper import TamperEvent
 
 log = logging.getLogger(__name__)
@@ -92,19 +93,36 @@ class AcquisitionService:
         if not batch:
             return
         try:
-            self.state.apply(batch)
-            for s in batch:
-                buf = self.series.get(s.point)
-                if buf is None:
-                    continue
-                # Trends show only trustworthy values; NaN draws a gap.
-                buf.append(s.source_ts, s.value if s.quality.usable else math.nan)
+            derived = self.state.apply(batch)
+            if derived:  # a silent source spoke again: the values it had vouched for are back
+                batch = [*batch, *derived]
+            self._to_trends(batch)
             self._samples += len(batch)
             self._batches += 1
             self._last_latency = self._clock() - batch[-1].source_ts
         except Exception:
             log.exception("acquisition failed on a batch of %d samples", len(batch))
         _notify(self._listeners, batch, "sample")
+
+    def check_stale(self) -> list[Sample]:
+        """Apply the staleness rule at console time (:meth:`core.grid.GridState.expire`): the points of a
+        silent source turn stale, their trends break and every listener (historian, alarms) gets the
+        marks as from a driver. Runs with every snapshot; the marks made, if any."""
+        marks = self.state.expire(self._clock())
+        if marks:
+            log.warning("nothing received for %g s: %d point(s) marked stale (%s, ...)",
+                        self.state.stale_after(marks[0].point), len(marks), marks[0].point)
+            self._to_trends(marks)
+            _notify(self._listeners, marks, "sample")
+        return marks
+
+    def _to_trends(self, batch: Sequence[Sample]) -> None:
+        for s in batch:
+            buf = self.series.get(s.point)
+            if buf is None:
+                continue
+            # Trends show only trustworthy values; NaN draws a gap.
+            buf.append(s.source_ts, s.value if s.quality.usable else math.nan)
 
     def register_points(self, defs: Sequence[PointDef]) -> None:
         """Driver callback (:data:`core.ports.PointSink`): points learnt at run time, before their first
@@ -140,11 +158,21 @@ class AcquisitionService:
     # ---- UI side ------------------------------------------------------------
 
     def snapshot(self) -> GridSnapshot:
-        """The grid now, with every source's health."""
-        return self.state.snapshot(self._clock(), list(self._statuses.values()))
+        """The grid now, with every source's health (silent sources marked stale first)."""
+        self.check_stale()
+        return self.state.snapshot(self._clock(), self.statuses())
 
     def statuses(self) -> list[SourceStatus]:
-        return list(self._statuses.values())
+        """Every source's health as the drivers report it, except that a source connected but silent for its
+        staleness rule (:meth:`check_stale`) is shown degraded, "no data": its points are stale."""
+        silent = self.state.silent_sources()
+        if not silent:
+            return list(self._statuses.values())
+        return [dataclasses.replace(s, state=ConnectionState.DEGRADED,
+                                    last_error=f"connected, but no data for {silent[s.source]:g} s or more: the "
+                                               "server answers and publishes nothing (its values are stale)")
+                if s.source in silent and s.state is ConnectionState.CONNECTED else s
+                for s in self._statuses.values()]
 
     def stats(self) -> AcquisitionStats:
         return AcquisitionStats(self._samples, self._batches, self.state.unknown_samples, self._last_latency)

@@ -53,6 +53,7 @@ from core.series import SeriesBuffer
 from core.sources import ConnectionState, ModbusDeviceSpec, SourceStatus
 from core.tamper import TamperEvent
 from widgets.device_table import DeviceRow, DeviceTable
+from widgets.palette import combined_state, source_state
 from widgets.participant_table import ParticipantTable
 from widgets.point_table import PointRow, PointTable
 from widgets.readout import Readout
@@ -218,8 +219,12 @@ class DevicesView(QWidget):
             stale = "battery" in all_.stale_parts
             self.storage.set_value(all_.battery_w / 1000, Quality.STALE if stale else quality, Band.NORMAL,
                                    f"{source} · SoC {all_.soc_pct:.0f} %" if stale else f"SoC {all_.soc_pct:.0f} %")
-        band = Band.NORMAL if ok == len(self.devices) else Band.ALERT
-        self.comm.set_value(float(ok), Quality.GOOD, band, f"of {len(self.devices)}")
+        # The status bar's colour for the same devices (widgets.palette: one map on every screen): none
+        # answering is red there and here, some missing amber.
+        shown = source_state(combined_state(self._states[d.name] for d in self.devices))
+        band = {"normal": Band.NORMAL, "alert": Band.ALERT, "emergency": Band.EMERGENCY}.get(shown, Band.NORMAL)
+        self.comm.set_value(float(ok), Quality.STALE if shown == "stale" else Quality.GOOD, band,
+                            f"of {len(self.devices)}")
         self._trend_totals(snap.ts, all_)
         self.participants.show_rows(people, all_)
         first_fill = self.table.rowCount() == 0

@@ -85,7 +85,7 @@ class DeviceSession:
                                    ConnectionState.CONNECTING, clock())
         self.identity: dict[str, str] = {}
         self._raw: dict[str, float | None] = {}  # latest decoded values (scale factors included)
-        self._seen: set[str] = set()
+        self._seen: dict[str, float] = {}  # point -> time of its newest value (a mark keeps it, as OPC-UA's)
         self._ok = self._failed = 0
         self._latency: float | None = None
         self._reported = 0.0
@@ -294,16 +294,18 @@ class DeviceSession:
         return list(rr.registers)
 
     def _sample(self, point: str, value: float, unit: str, quality: Quality, now: float) -> Sample:
-        self._seen.add(point)
+        self._seen[point] = now
         return Sample(f"{self.spec.name}.{point}", value, _si_unit(unit), quality, now, now)
 
     def _mark(self, quality: Quality) -> None:
         if self.profile is None:
             return
         now = self._clock()
+        # Stamped with each point's newest value's time (received now), as the OPC-UA session marks a loss:
+        # the age shown is that of the value on screen, not of the mark.
         self._on_samples([
             Sample(f"{self.spec.name}.{p.id}", math.nan, _si_unit(p.unit),
-                   quality if p.id in self._seen else Quality.COMM_FAILURE, now, now)
+                   quality if p.id in self._seen else Quality.COMM_FAILURE, self._seen.get(p.id, now), now)
             for p in self.profile.points if p.dtype is not DataType.STRING
         ])
 

@@ -91,6 +91,10 @@ async def test_silent_device_goes_stale_within_one_interval_while_others_keep_cy
         took = await wait_until(lambda: rec.count("m2.power", Quality.STALE, silenced) > 0, 1.0)
         assert took <= 0.2 + 0.3 + 0.3  # next poll (0.2 s) + timeout (0.3 s), with margin
         assert "no answer" in (rec.status("m2").last_error or "")
+        m2 = [s for _, s in rec.samples if s.point == "m2.power"]
+        first_mark = next(i for i, s in enumerate(m2) if s.quality is Quality.STALE)
+        # The mark keeps the time of the value on screen (as OPC-UA's), so its age is that value's age.
+        assert m2[first_mark].source_ts == m2[first_mark - 1].source_ts < m2[first_mark].recv_ts
         mark = time.monotonic()
         await asyncio.sleep(1.0)
         assert rec.count("m1.power", since=mark) >= 4  # m1 kept its 0.2 s cycle

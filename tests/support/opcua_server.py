@@ -12,6 +12,9 @@ substation-renumbered: the same substation after a restart that registers
        ``urn:acme:decoy`` first: the substation is ns=3, and ns=2 holds decoys
        with the same identifiers (7777.0 and -1.0).
 
+SIGUSR1 toggles a hold: the server keeps answering (session, watchdog reads) but writes no new value, as a
+server whose data source stalled (a busy machine): its subscribers get keep-alives and no data.
+
 Prints ``READY <port>`` on stdout once it accepts connections.
 """
 
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import logging
 import math
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -70,13 +74,19 @@ async def main(port: int, layout: str, rate_hz: float, frequency_mhz: float = 49
     server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/test")
     server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
     nodes = await _build(server, layout, frequency_mhz)
+    held = [False]
+
+    def toggle_hold() -> None:
+        held[0] = not held[0]
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, toggle_hold)
     async with server:
         print(f"READY {port}", flush=True)
         t0 = time.monotonic()
         while True:
             t = time.monotonic() - t0
             now = datetime.now(UTC)
-            for node, fn in nodes:
+            for node, fn in [] if held[0] else nodes:
                 value = fn(t)
                 if isinstance(value, ua.Variant):
                     variant = value

@@ -172,8 +172,26 @@ def test_a_healthy_unchanged_frequency_gives_rocof_zero_not_no_data(server_clock
     snap = gs.snapshot(1000.6)
     assert snap.rocof_hz_s == 0.0 and snap.rocof_quality is Quality.GOOD
     assert snap.frequency is not None and snap.frequency.quality is Quality.GOOD
+    assert len(buf) == 1  # the trend waits for a whole held window (quiet 0.25 + window 0.5 s)...
+    gs.snapshot(1000.85)  # ...0.8 s after the arrival: held from src to src + 0.8 - 0.25 = src + 0.55
     t, v = buf.arrays()
-    assert t[-1] == pytest.approx(src + 0.3) and v[-1] == 0.0  # the ROCOF trend moves on too
+    assert t[-1] == pytest.approx(src + 0.55) and v[-1] == 0.0  # the ROCOF trend moves on too
+
+
+def test_late_batches_put_no_held_values_between_real_ones_in_the_rocof_trend() -> None:
+    gs, buf = _freq_state()
+    # A ramp of 0.2 Hz/s sampled at 16 Hz (times exact in binary), delivered in batches of 8 samples 0.5 s
+    # apart (a busy loop): every real ROCOF over a full window is exactly 0.2; snapshots at 16 Hz between the
+    # batches (quiet 0.25-0.5 s, less than quiet + window) must not add held, decaying values to the trend.
+    for b in range(5):
+        t0 = 1000.0 + b * 0.5
+        gs.apply([Sample("f", 50.0 + 0.2 * (t0 + i * 0.0625 - 1000.0), "Hz", Quality.GOOD, t0 + i * 0.0625,
+                         t0 + 0.5) for i in range(8)])
+        for k in range(8):
+            gs.snapshot(t0 + 0.5 + k * 0.0625)
+    t, v = buf.arrays()
+    full = v[t >= 1000.5]
+    assert len(full) == 40 - 8 and full == pytest.approx(0.2, rel=1e-9)
 
 
 def test_a_lost_source_makes_the_held_rocof_no_data() -> None:

@@ -117,7 +117,7 @@ def test_banner_counts_newest_most_urgent_flood_and_horn(qtbot) -> None:  # type
     banner.show_snapshot(snapshot(CRIT_ACKED, HIGH_RTN, HIGH_UNACK, LOW_UNACK,
                                   floods=(FloodStatus("main", 14, True, 1000.0, "l"),)))
     assert banner.counts_text() == "◆ 0  ▲ 2  ■ 0  ● 1"
-    assert banner.newest.full_text == "▲ HIGH  00:20:00  h.rtn high  (h.rtn)"
+    assert banner.newest.full_text == "▲ HIGH  00:20:00  CLEARED  h.rtn high  (h.rtn)"  # back to normal, unacked
     assert banner.flood.text() == "FLOOD main 14/10 min" and banner.horn.text() == "HORN ON"
     quiet = [view(a.id, a.priority, AlarmState(active=a.state.active, acked=False, silenced=True,
                                                active_since=a.state.active_since)) for a in (HIGH_UNACK, LOW_UNACK)]

@@ -70,6 +70,11 @@ def test_totals_by_role_and_comm_state(qtbot) -> None:  # type: ignore[no-untype
     assert view.table.cell_colour(r_h2, COMM) == EMERGENCY
     people = {r[0]: r for r in view.participants.row_texts()}
     assert people["h2"][2] == "0.70" and people["h2"][7] == "100"
+    # None answering: red, as the status bar's "Modbus 0/4" and the rows (one colour map on every screen).
+    view.refresh(state.snapshot(now), [SourceStatus(s.source, s.endpoint, ConnectionState.DISCONNECTED, now)
+                                       for s in statuses])
+    assert (view.comm.text, view.comm.state) == ("0", "emergency")
+    view.refresh(state.snapshot(now), statuses)
     assert people["h1"][7] == "0"
     # All participants: 1.9 kW used, 4.0 kW made locally → 100 %; the rows add up to the total.
     assert people["All participants"][1:4] == ["0.90", "1.90", "4.00"]

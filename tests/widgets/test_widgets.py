@@ -68,6 +68,10 @@ def test_source_indicator_shows_degraded_with_tooltip(qtbot) -> None:  # type: i
     ind.show_status(SourceStatus("plc", "opc.tcp://h:1", ConnectionState.DEGRADED, 0, faults=(fault,)))
     assert "degraded (1 point failed)" in ind.text() and ind.state == "alert"
     assert "BadNodeIdUnknown" in ind.toolTip()
+    ind.show_status(SourceStatus("plc", "opc.tcp://h:1", ConnectionState.DEGRADED, 0,
+                                 last_error="connected, but no data for 5 s or more"))
+    assert ind.text().endswith("plc degraded (no data)") and ind.state == "alert"  # silent, not "0 points failed"
+    assert "no data for 5 s" in ind.toolTip()
     ind.show_status(SourceStatus("plc", "opc.tcp://h:1", ConnectionState.DISCONNECTED, 0,
                                  last_error="connection refused", next_retry_s=1.5))
     assert "retry in 1.5 s" in ind.text() and ind.state == "emergency"
