@@ -23,6 +23,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -102,6 +103,32 @@ def history_rows(names: tuple[str, ...], pv: tuple[str, ...] = ()) -> list[tuple
             rows.append((f"{n}-pv.power", round(s.time.timestamp() * 1e6), float(s.pv_w[conn[n]]), 0))
         s = world.step()
     return rows
+
+
+async def dashboard_during_event(dr: DrService, path: Path) -> None:
+    """The console's DR screen (F9) on this test's DR service, offscreen, saved to ``path``
+    (docs/screenshots/dr-during-event.png is made so: ``ENERGYNET_DR_SHOT=… pytest tests/e2e/test_dr_world.py``)."""
+    from importlib import resources
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from console.ui.dr_view import DrView
+
+    app = QApplication.instance() or QApplication([])
+    assert isinstance(app, QApplication)
+    app.setStyleSheet(resources.files("resources").joinpath("theme.qss").read_text(encoding="utf-8"))
+    view = DrView(dr)
+    view.resize(1600, 900)
+    view.show()
+    view.refresh()
+    await until(lambda: view._progress is not None, timeout=10)
+    view.refresh()
+    app.processEvents()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert view.grab().save(str(path)), path
+    print(f"\n DR dashboard at {datetime.fromtimestamp(dr.clock(), TZ):%H:%M:%S} (world) saved to {path}")
+    view.close()
 
 
 class WorldProcess:
@@ -282,6 +309,11 @@ async def test_dr_event_measured_within_10_percent_of_the_worlds_curtailment_and
         t_event = EVENT_START.timestamp()
         assert t_event <= ev.start <= t_event + 10 and ev.end <= t_event + 900
         await until(lambda: len(dr.events()[0].participants) == len(DR_HOUSES), timeout=30)
+
+        shot = os.environ.get("ENERGYNET_DR_SHOT")  # a PNG path: the DR dashboard during this event
+        if shot:
+            await until(lambda: world.now >= EVENT_START.timestamp() + 600, timeout=30)  # 18:10 in the world
+            await dashboard_during_event(dr, Path(shot))
 
         # The event runs in the world; the agents shed at the start and restore at the end.
         await until(lambda: all(a.participations.get(1) and a.participations[1].restored for a in agents.values()),
