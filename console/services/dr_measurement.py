@@ -29,6 +29,7 @@ import numpy as np
 from core.dr import Baseline, BaselineUnavailable, DayLoad, DrEvent, Performance, caiso_10_of_10, measure
 from core.dr.baselines import LOOKBACK_DAYS, Array, Method
 from core.dr.verification import gross_load_kw
+from core.participants import AssetKind, Participant
 from core.ports import Historian
 
 INTERVALS_PER_DAY = 96  # 15-minute settlement intervals
@@ -58,6 +59,21 @@ class LoadPoints:
 
     grid: str
     generation: tuple[str, ...] = ()
+
+
+def load_points_of(participants: Sequence[Participant], power_point: Callable[[str], str | None]
+                   ) -> dict[str, LoadPoints]:
+    """Each participant's M&V points: its grid meter's power point and its PV / wind inverters' (``power_point``:
+    a device's ``Role.POWER`` point, None while its driver has not reported it). A participant whose grid meter
+    or one of whose generators has no known point yet is left out until it has: on its net meter alone its
+    sun would be in its baseline. Batteries are not generation here (their discharge is the response)."""
+    out = {}
+    for p in participants:
+        grid = next((pid for a in p.assets if a.kind is AssetKind.METER and (pid := power_point(a.device))), None)
+        gens = [power_point(a.device) for a in p.assets if a.kind in (AssetKind.PV, AssetKind.WIND)]
+        if grid is not None and all(gens):
+            out[p.name] = LoadPoints(grid, tuple(g for g in gens if g))
+    return out
 
 
 def as_load_points(points: str | LoadPoints) -> LoadPoints:
