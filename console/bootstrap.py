@@ -397,18 +397,21 @@ def build_dr(settings: Settings, acquisition: AcquisitionService, historian: His
     from datetime import datetime
 
     from console.services.dr import DrChain
+    from console.services.dr_measurement import LoadPoints, load_points_of
     from console.store.dr_store import SqlDrStore
-    from core.participants import AssetKind, RoleIndex, participants_of
+    from core.participants import RoleIndex, participants_of
     from core.roles import Role
 
     people = participants_of(settings.modbus)
     index = RoleIndex(d.name for d in settings.modbus)
 
-    def meters() -> dict[str, str]:
-        """Each participant's grid meter power point, once its driver has reported the points."""
+    def meters() -> dict[str, LoadPoints]:
+        """Each participant's grid meter power point and its PV / wind inverters' power points (M&V on gross
+        load), once their drivers have reported the points. A participant with a generator whose power point
+        is not known yet is left out until it is: measured on its net meter alone, its sun would be in its
+        baseline."""
         index.update(acquisition.snapshot().readings)
-        return {p.name: pid for p in people for a in p.assets
-                if a.kind is AssetKind.METER and (pid := index.point(a.device, Role.POWER)) is not None}
+        return load_points_of(people, lambda device: index.point(device, Role.POWER))
 
     gateway = cast("DrChain", chain.gateway)
     store = historian.historian if historian is not None else None

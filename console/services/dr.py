@@ -9,7 +9,10 @@ both, so a restarted console shows the same as before.
 After an event ends, :meth:`DrService.verify` measures each opted-in participant from the historian (CAISO
 10-of-10 over the event's 15-minute intervals, core.dr) and states on chain, through the one command path
 (ChainService: permission, audit), the baseline energy over the span the chain meters: from the block of the
-participant's opt-in to its last meter reading. GridBalance then pays pro rata to the verified delivery;
+participant's opt-in to its last meter reading. Baselines are of gross load (net meter + metered PV / wind,
+:class:`~console.services.dr_measurement.LoadPoints`); the stated figure is the gross baseline less the
+generators' actual output, because the chain subtracts the net meter's import. GridBalance then pays pro
+rata to the verified delivery;
 :func:`core.dr.verification.pro_rata_payment` computes what each participant can claim, to the base unit.
 """
 
@@ -28,7 +31,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from console.services.chain import ChainService
-from console.services.dr_measurement import INTERVALS_PER_DAY, day_load, day_start, event_intervals, measure_event
+from console.services.dr_measurement import (
+    INTERVALS_PER_DAY,
+    LoadPoints,
+    day_start,
+    event_intervals,
+    measure_event,
+)
 from core.access import User
 from core.chain import ChainEvent, TxRecord, TxState
 from core.dr import DrEvent, SignalType
@@ -41,12 +50,14 @@ log = logging.getLogger(__name__)
 DR_EVENTS = ("DemandResponseRequested", "OptedIn", "DeliveryVerified", "CompensationClaimed", "UnusedReclaimed")
 
 
-def stated_baseline_wh(baseline: Baseline, t0_s: float, t1_s: float) -> int:
-    """The baseline energy the oracle states on chain, never below 0 Wh. A house whose PV exports more than it
-    draws has a negative baseline (net load < 0); GridBalance.recordDelivery takes an unsigned baseline and
-    refuses a negative one, so without the clamp every retry would fail and the participant would never be
-    verified. At 0 its delivery is 0 Wh: it could not reduce an import it did not have."""
-    return max(0, baseline_wh(baseline, t0_s, t1_s))
+def stated_baseline_wh(baseline: Baseline, t0_s: float, t1_s: float, generation_kw: Array | None = None) -> int:
+    """The baseline energy the oracle states on chain, never below 0 Wh: the gross-load baseline less the
+    metered generation's actual output (``generation_kw``, per interval of the day) over the span, i.e. what
+    the net meter would have imported. A house whose PV exports more than it draws has a negative figure;
+    GridBalance.recordDelivery takes an unsigned baseline and refuses a negative one, so without the clamp
+    every retry would fail and the participant would never be verified. At 0 its delivery is 0 Wh: it could
+    not reduce an import it did not have."""
+    return max(0, baseline_wh(baseline, t0_s, t1_s, generation_kw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,15 +191,17 @@ class DrService:
     """The DR registry and its use cases; runs on the console's loop (store and historian in threads)."""
 
     def __init__(self, chain: ChainService, gateway: DrChain, store: DrStore, historian: Historian | None,
-                 meters: Mapping[str, str] | Callable[[], Mapping[str, str]], tz: tzinfo, *,
+                 meters: Mapping[str, str | LoadPoints] | Callable[[], Mapping[str, str | LoadPoints]],
+                 tz: tzinfo, *,
                  clock: Callable[[], float] = time.time,
                  verify_every_s: float = 30.0) -> None:
         self.chain = chain
         self.gateway = gateway
         self.store = store
         self.historian = historian
-        # participant name -> its grid meter's power point in the historian (a callable: the points a driver
-        # reports are known only once it has connected)
+        # participant name -> its grid meter's power point in the historian, or LoadPoints with its metered
+        # generators' power points too (a callable: the points a driver reports are known only once it has
+        # connected)
         self._meters = meters
         self.tz = tz
         self.clock = clock
@@ -200,7 +213,7 @@ class DrService:
         self._closed: set[int] = set()     # requests whose verification window has closed
 
     @property
-    def meters(self) -> Mapping[str, str]:
+    def meters(self) -> Mapping[str, str | LoadPoints]:
         return self._meters() if callable(self._meters) else self._meters
 
     async def start(self) -> None:
@@ -379,7 +392,7 @@ class DrService:
         self._deliveries[(event_key, p.address)] = record
         return record
 
-    def _measure(self, ev: DrEventState, name: str, point: str, opted_at: float,
+    def _measure(self, ev: DrEventState, name: str, point: str | LoadPoints, opted_at: float,
                  last: float) -> tuple[int | None, int | None, str | None]:
         assert ev.start is not None and ev.end is not None and self.historian is not None
         start, end = interval_span(ev.start, ev.end, self.tz)
@@ -392,8 +405,11 @@ class DrService:
         if not 0 <= t0 <= t1 <= 86400:
             return None, None, (f"opt-in {_hm(opted_at, self.tz)} to last reading {_hm(last, self.tz)} is not "
                                 "within the event's day: the baseline covers one day")
-        return stated_baseline_wh(result.baseline, t0, t1), \
-            (result.verified_wh if result.performance else None), result.problem
+        try:
+            stated = stated_baseline_wh(result.baseline, t0, t1, result.generation_kw)
+        except ValueError as exc:  # a generator without readings in the span
+            return None, None, str(exc)
+        return stated, (result.verified_wh if result.performance else None), result.problem
 
     def progress(self, ev: DrEventState) -> Progress | None:
         """Target vs achieved reduction per settlement interval of the event, from the historian (blocking:
@@ -403,15 +419,14 @@ class DrService:
             return None
         start, end = interval_span(ev.start, ev.end, self.tz)
         aligned = DrEvent(str(ev.request_id or ev.key), start, end - start, ev.reduction_w / 1000.0, 0)
-        day, first, last = event_intervals(aligned, self.tz)
+        _, first, last = event_intervals(aligned, self.tz)
         step = 86400.0 / INTERVALS_PER_DAY
         known = self.meters
         meters = {p.name: known[p.name] for p in ev.participants if p.name in known}
         rows = []
         for result in measure_event(self.historian, aligned, meters, self.tz):
-            if result.baseline is not None:
-                actual = day_load(self.historian, result.point, day, self.tz).kw[first:last]
-                rows.append(result.baseline.kw[first:last] - actual)
+            if result.baseline is not None and result.actual_kw is not None:
+                rows.append(result.baseline.kw[first:last] - result.actual_kw[first:last])
         counted = len(rows)
         if rows:
             stack = np.array(rows)

@@ -1,9 +1,14 @@
 """Measurement and verification of demand response from the historian (no Qt, blocking: run it in a
 worker thread).
 
-A participant's load for M&V is what its grid meter imports (W, + import / − export): that is what the
-chain's GridBalance verifies against the baseline, and it counts a battery discharging or PV exporting
-during an event as the reduction it is. The historian's buckets give the mean of each interval; a history
+A participant's load for M&V is its gross load (core.dr.verification): what its grid meter imports (W,
++ import / − export) plus what its metered generators (PV, wind inverters: :class:`LoadPoints`) produced.
+A battery discharging during an event is the reduction it is (the net meter shows it); PV producing during
+an event is not (it would have produced anyway), and the afternoon's sunshine does not scale the baseline.
+The chain's GridBalance subtracts the net meter's import, so the baseline stated there is the gross
+baseline less the generators' actual output over the span (core.dr.verification.baseline_wh).
+
+The historian's buckets give the mean of each interval; a history
 day with an interval without data is not eligible for a baseline (CAISO excludes days with incomplete
 data), an event interval without data refuses verification (core.dr.measure).
 
@@ -23,6 +28,8 @@ import numpy as np
 
 from core.dr import Baseline, BaselineUnavailable, DayLoad, DrEvent, Performance, caiso_10_of_10, measure
 from core.dr.baselines import LOOKBACK_DAYS, Array, Method
+from core.dr.verification import gross_load_kw
+from core.participants import AssetKind, Participant
 from core.ports import Historian
 
 INTERVALS_PER_DAY = 96  # 15-minute settlement intervals
@@ -46,12 +53,61 @@ def day_load(historian: Historian, point: str, day: date, tz: tzinfo, intervals:
 
 
 @dataclass(frozen=True, slots=True)
+class LoadPoints:
+    """A participant's points in the historian for M&V: its grid meter's power (W, + import) and the power of
+    each metered generator behind that meter (W, + production)."""
+
+    grid: str
+    generation: tuple[str, ...] = ()
+
+
+def load_points_of(participants: Sequence[Participant], power_point: Callable[[str], str | None]
+                   ) -> dict[str, LoadPoints]:
+    """Each participant's M&V points: its grid meter's power point and its PV / wind inverters' (``power_point``:
+    a device's ``Role.POWER`` point, None while its driver has not reported it). A participant whose grid meter
+    or one of whose generators has no known point yet is left out until it has: on its net meter alone its
+    sun would be in its baseline. Batteries are not generation here (their discharge is the response)."""
+    out = {}
+    for p in participants:
+        grid = next((pid for a in p.assets if a.kind is AssetKind.METER and (pid := power_point(a.device))), None)
+        gens = [power_point(a.device) for a in p.assets if a.kind in (AssetKind.PV, AssetKind.WIND)]
+        if grid is not None and all(gens):
+            out[p.name] = LoadPoints(grid, tuple(g for g in gens if g))
+    return out
+
+
+def as_load_points(points: str | LoadPoints) -> LoadPoints:
+    return points if isinstance(points, LoadPoints) else LoadPoints(points)
+
+
+def generation_day(historian: Historian, points: LoadPoints, day: date, tz: tzinfo,
+                   intervals: int = INTERVALS_PER_DAY) -> Array | None:
+    """The generators' summed mean kW per interval of a local day (NaN where one has no data); None without
+    metered generation."""
+    if not points.generation:
+        return None
+    return gross_load_kw(np.zeros(intervals),
+                         [day_load(historian, g, day, tz, intervals).kw for g in points.generation])
+
+
+def gross_day_load(historian: Historian, points: LoadPoints, day: date, tz: tzinfo,
+                   intervals: int = INTERVALS_PER_DAY, event: bool = False, holiday: bool = False) -> DayLoad:
+    """The participant's gross load per interval of a local day: grid meter + its generators (NaN where any
+    of them has no data)."""
+    net = day_load(historian, points.grid, day, tz, intervals, event=event, holiday=holiday)
+    gen = generation_day(historian, points, day, tz, intervals)
+    return net if gen is None else DayLoad(day=day, kw=net.kw + gen, event=event, holiday=holiday)
+
+
+@dataclass(frozen=True, slots=True)
 class ParticipantResult:
     participant: str
-    point: str
-    baseline: Baseline | None
+    point: str                   # the grid meter's power point
+    baseline: Baseline | None    # of gross load
     performance: Performance | None
     problem: str | None          # why there is no verified figure (no baseline, missing readings)
+    actual_kw: Array | None = None      # the event day's gross load per interval (NaN: no data yet)
+    generation_kw: Array | None = None  # the event day's metered generation per interval; None: none metered
 
     @property
     def verified_wh(self) -> int:
@@ -71,31 +127,35 @@ def event_intervals(event: DrEvent, tz: tzinfo, intervals: int = INTERVALS_PER_D
     return day, int(first), int(last)
 
 
-def measure_event(historian: Historian, event: DrEvent, meters: Mapping[str, str], tz: tzinfo,
+def measure_event(historian: Historian, event: DrEvent, meters: Mapping[str, str | LoadPoints], tz: tzinfo,
                   event_days: frozenset[date] = frozenset(), holidays: frozenset[date] = frozenset(),
                   method: Method = caiso_10_of_10, cap_kwh: Callable[[str], float | None] | None = None,
                   intervals: int = INTERVALS_PER_DAY) -> list[ParticipantResult]:
-    """Baseline and verified reduction of each participant (name -> its grid meter's power point)."""
+    """Baseline and verified reduction of each participant (name -> its grid meter's power point, or its
+    :class:`LoadPoints` when it has metered generation), on gross load."""
     day, first, last = event_intervals(event, tz, intervals)
     results = []
-    for name, point in meters.items():
+    for name, given in meters.items():
+        points = as_load_points(given)
         history: list[DayLoad] = []
         for back in range(1, LOOKBACK_DAYS + 1):
             d = day - timedelta(days=back)
-            load = day_load(historian, point, d, tz, intervals, event=d in event_days, holiday=d in holidays)
+            load = gross_day_load(historian, points, d, tz, intervals, event=d in event_days, holiday=d in holidays)
             if np.all(np.isfinite(load.kw)):
                 history.append(load)
-        actual = day_load(historian, point, day, tz, intervals, event=True, holiday=day in holidays)
+        net = day_load(historian, points.grid, day, tz, intervals, event=True, holiday=day in holidays)
+        gen = generation_day(historian, points, day, tz, intervals)
+        actual = net if gen is None else DayLoad(day=day, kw=net.kw + gen, event=True, holiday=day in holidays)
         try:
             baseline = method(history, actual, first, last)
             performance = measure(baseline, actual.kw, first, last, cap_kwh(name) if cap_kwh else None)
         except BaselineUnavailable as exc:
-            results.append(ParticipantResult(name, point, None, None, str(exc)))
+            results.append(ParticipantResult(name, points.grid, None, None, str(exc), actual.kw, gen))
             continue
         except ValueError as exc:
-            results.append(ParticipantResult(name, point, baseline, None, str(exc)))
+            results.append(ParticipantResult(name, points.grid, baseline, None, str(exc), actual.kw, gen))
             continue
-        results.append(ParticipantResult(name, point, baseline, performance, None))
+        results.append(ParticipantResult(name, points.grid, baseline, performance, None, actual.kw, gen))
     return results
 
 

@@ -6,7 +6,7 @@ a worker thread every few seconds, never on the UI thread."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import numpy as np
 import pyqtgraph as pg
@@ -52,8 +52,16 @@ def kwh(wh: int | None) -> str:
     return "—" if wh is None else f"{wh / 1000:,.3f}"
 
 
-def hm(ts: float | None) -> str:
-    return "—" if ts is None else datetime.fromtimestamp(ts).strftime("%d.%m %H:%M:%S")
+def hm(ts: float | None, tz: tzinfo | None = None) -> str:
+    """Day and time in the DR service's time zone (the site's: its settlement intervals are local)."""
+    return "—" if ts is None else datetime.fromtimestamp(ts, tz).strftime("%d.%m %H:%M:%S")
+
+
+def _seconds_west(tz: tzinfo) -> float:
+    """pyqtgraph's DateAxisItem offset (seconds west of UTC, as time.timezone) for ``tz`` now; an event
+    across a daylight-saving change is labelled one hour off after it."""
+    offset = datetime.now(tz).utcoffset()
+    return -offset.total_seconds() if offset is not None else 0.0
 
 
 class DrView(QWidget):
@@ -81,7 +89,8 @@ class DrView(QWidget):
         self.events_table = self._table(EVENT_COLUMNS)
         self.events_table.itemSelectionChanged.connect(self._selected_changed)
         # Selected event: curve and participants -------------------------------------------------------------
-        self.plot = pg.PlotWidget(background=palette.BACKGROUND, axisItems={"bottom": pg.DateAxisItem()})
+        self.plot = pg.PlotWidget(background=palette.BACKGROUND,
+                                  axisItems={"bottom": pg.DateAxisItem(utcOffset=_seconds_west(service.tz))})
         self.plot.setMinimumHeight(180)
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("left", "reduction", units="kW")
@@ -139,8 +148,9 @@ class DrView(QWidget):
         t.setRowCount(len(self._events))
         for row, ev in enumerate(self._events):
             status = ev.status(now)
-            cells = (str(ev.request_id) if ev.request_id else (ev.key or "?"), status, hm(ev.start),
-                     "—" if ev.start is None or ev.end is None else f"{(ev.end - ev.start) / 60:.0f}",
+            cells = (str(ev.request_id) if ev.request_id else (ev.key or "?"), status,
+                     hm(ev.start, self.service.tz),
+                     "—" if ev.start is None or ev.end is None else f"{(ev.end - ev.start) / 60:.4g}",
                      f"{ev.reduction_w / 1000:,.1f}", str(len(ev.participants)),
                      kwh(ev.total_delivered_wh if any(p.delivered_wh is not None for p in ev.participants) else None),
                      enc(ev.compensation), enc(ev.paid))
@@ -183,7 +193,8 @@ class DrView(QWidget):
         responding = sum(1 for _ in ev.participants)
         verified = sum(p.delivered_wh is not None for p in ev.participants)
         text = (f"Request {ev.request_id or ev.key}: {ev.status(now)} · {ev.reduction_w / 1000:,.1f} kW "
-                f"{hm(ev.start)} – {hm(ev.end)} · {responding} opted in, {verified} verified · "
+                f"{hm(ev.start, self.service.tz)} – {hm(ev.end, self.service.tz)} · {responding} opted in, "
+                f"{verified} verified · "
                 f"verified {kwh(ev.total_delivered_wh)} of {kwh(ev.target_wh)} kWh · paid {enc(ev.paid)} of "
                 f"{enc(ev.compensation)} ENC")
         if self._progress is not None and self._progress.measured < self._progress.responding:

@@ -1,6 +1,8 @@
 """Customer baselines: what a participant would have drawn had there been no event.
 
-Two methods, both on a day's interval loads (mean kW per interval; any resolution, e.g. 96 × 15 min):
+Two methods, both on a day's interval loads (mean kW per interval; any resolution, e.g. 96 × 15 min). For a
+participant with metered generation behind its meter these are its gross loads (net meter + generator output,
+core.dr.verification.gross_load_kw), so that the adjustment's ratio is of what it draws, not of the sun:
 
 - **CAISO 10-in-10** (CAISO's default for proxy demand resource): the per-interval mean of the 10 most
   recent eligible weekdays within 45 days (weekend / holiday events: 4 most recent eligible weekend or

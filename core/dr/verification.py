@@ -1,5 +1,17 @@
 """Measurement and verification: reduction against the baseline, and what it earns.
 
+The load measured is the participant's **gross load**: its grid meter's net import plus what its metered
+behind-the-meter generators (PV, wind inverters) produced, :func:`gross_load_kw`. A net-metered house with PV
+otherwise has the sun in its load: the CAISO same-day adjustment (a ratio over the 3 hours before the event,
+an afternoon for an evening event) would scale its baseline by that afternoon's sunshine against the history
+days', and the PV's output during the event would count as a reduction the house never made. On gross load
+neither happens: the baseline is of what the house draws, and the generator's actual output, which the event
+does not change, is subtracted from it again where a net figure is needed (:func:`baseline_wh` with
+``generation_kw``: what the oracle states on chain, where GridBalance subtracts the net meter's import).
+This is how programmes with metered behind-the-meter generation settle (CAISO's "metered generator output"
+option, the add-back of generator output in NYISO's and PJM's customer baselines). A battery is not added
+back: its discharge during the event is the response, and the net meter shows it.
+
 Per interval the reduction is baseline − actual (kW; negative when the participant drew more). The
 verified energy is the sum over the event's intervals, never below zero, optionally capped at what was
 committed. Compensation is paid in whole Wh and whole base units, both rounded down: the operator never
@@ -8,6 +20,7 @@ pays for energy that was not delivered, and two runs on the same data pay the sa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +65,17 @@ def measure(baseline: Baseline, actual_kw: Array, first: int, last: int, cap_kwh
     return Performance(reduction_kw=reduction, baseline_kw=base, actual_kw=act, verified_wh=int(wh + 1e-6))
 
 
+def gross_load_kw(net_kw: Array, generation_kw: Sequence[Array] = ()) -> Array:
+    """What the participant drew per interval: its grid meter's net import (− export) plus the output of
+    each metered generator behind it (kW, + production). NaN where any of them has no reading."""
+    gross = np.array(net_kw, dtype=np.float64)
+    for g in generation_kw:
+        if len(g) != len(gross):
+            raise ValueError(f"generation has {len(g)} intervals, the grid meter {len(gross)}")
+        gross = gross + g
+    return gross
+
+
 def compensation_base_units(verified_wh: int, price_per_kwh: int) -> int:
     """Whole base units for ``verified_wh`` at ``price_per_kwh`` base units per kWh, rounded down."""
     if verified_wh < 0 or price_per_kwh < 0:
@@ -59,17 +83,30 @@ def compensation_base_units(verified_wh: int, price_per_kwh: int) -> int:
     return verified_wh * price_per_kwh // 1000
 
 
-def baseline_wh(baseline: Baseline, t0_s: float, t1_s: float) -> int:
+def baseline_wh(baseline: Baseline, t0_s: float, t1_s: float, generation_kw: Array | None = None) -> int:
     """Whole Wh the baseline draws between two times of its day (seconds after local midnight), the
     partial intervals at both ends counted pro rata: what the oracle states on chain for the span from
-    a participant's opt-in to its last meter reading (GridBalance.recordDelivery)."""
+    a participant's opt-in to its last meter reading (GridBalance.recordDelivery).
+
+    For a baseline of gross load, ``generation_kw`` is the metered generators' actual output per interval
+    of the day (kW): it is subtracted, so that the figure is what the *net* meter would have imported
+    (the chain subtracts the net meter's import from it). Its intervals outside the span are not read."""
     n = len(baseline.kw)
     step = 86400.0 / n
     if not 0 <= t0_s <= t1_s <= 86400.0:
         raise ValueError(f"span {t0_s}..{t1_s} s is not within one day")
     edges = np.arange(n + 1) * step
     overlap = np.clip(np.minimum(edges[1:], t1_s) - np.maximum(edges[:-1], t0_s), 0.0, None)
-    return int(float((baseline.kw * overlap).sum()) / 3.6 + 1e-6)  # kW·s -> Wh
+    kw = baseline.kw
+    if generation_kw is not None:
+        if len(generation_kw) != n:
+            raise ValueError(f"generation has {len(generation_kw)} intervals, the baseline {n}")
+        used = overlap > 0
+        if not np.all(np.isfinite(generation_kw[used])):
+            missing = [int(i) for i in np.flatnonzero(used) if not np.isfinite(generation_kw[i])]
+            raise ValueError(f"generation output missing in interval(s) {missing}: cannot state a net baseline")
+        kw = np.where(used, kw - np.where(used, generation_kw, 0.0), 0.0)
+    return int(float((kw * overlap).sum()) / 3.6 + 1e-6)  # kW·s -> Wh
 
 
 def pro_rata_payment(compensation: int, delivered_wh: int, total_delivered_wh: int, target_wh: int) -> int:

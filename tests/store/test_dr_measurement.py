@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from console.services.dr_measurement import achieved_kw, event_intervals, measure_event
+from console.services.dr_measurement import LoadPoints, achieved_kw, event_intervals, measure_event
 from console.store.historian import SqlHistorian
 from core.dr import DrEvent
 
@@ -78,3 +78,35 @@ def test_an_event_off_the_interval_grid_is_refused() -> None:
     event = DrEvent("dr-8", start=local(EVENT_DAY, 17.1), duration_s=3600, target_kw=1.0, price_per_kwh=1)
     with pytest.raises(ValueError, match="dr-8: 2026-06-17 17:06 for 60 min is not on whole 15-minute"):
         event_intervals(event, TZ)
+
+
+def test_a_house_with_pv_is_measured_on_gross_load(tmp_path: Path) -> None:
+    historian = SqlHistorian(f"sqlite:///{tmp_path / 'h.sqlite'}", tmp_path / "spool")
+    historian.start()
+    try:
+        # The house draws 1.0 kW; its PV makes 200 W from 13:00 to 16:00 on the history days and 600 W on the
+        # event day (the event 17:00-18:00, so its adjustment window is 13:00-16:00). The net meter shows the
+        # difference. In the event it draws 0.4 kW: 0.6 kW curtailed for 1 h = 600 Wh.
+        rows: list[tuple[str, int, float, int]] = []
+        for back in range(0, 30):
+            d = EVENT_DAY - timedelta(days=back)
+            sun = 600.0 if back == 0 else 200.0
+            pv = {h: sun if 13 <= h / 12 < 16 else 0.0 for h in range(288)}  # per 5-min sample
+            draw = {h: 400.0 if back == 0 and 17 <= h / 12 < 18 else 1000.0 for h in range(288)}
+            write_day(rows, "house-d.grid_w", d,
+                      lambda hour, draw=draw, pv=pv: draw[round(hour * 12)] - pv[round(hour * 12)])
+            write_day(rows, "house-d-pv.power", d, lambda hour, pv=pv: pv[round(hour * 12)])
+        historian.store.insert(rows)
+        event = DrEvent("dr-9", start=local(EVENT_DAY, 17), duration_s=3600, target_kw=1.0, price_per_kwh=250)
+        gross = measure_event(historian, event, {"house-d": LoadPoints("house-d.grid_w", ("house-d-pv.power",))},
+                              TZ)[0]
+        # gross load in the window 1.0 kW on every day: ratio 1.0; 1.0 − 0.4 kW for 1 h
+        assert gross.baseline is not None and gross.baseline.ratio == pytest.approx(1.0)
+        assert gross.verified_wh == 600
+        assert gross.generation_kw is not None and gross.generation_kw[52] == pytest.approx(0.6)  # 13:00
+        # on the net meter alone: window 0.4 kW against 0.8 kW, ratio 0.5 capped at 0.8: (0.8 − 0.4) kW for 1 h
+        net = measure_event(historian, event, {"house-d": "house-d.grid_w"}, TZ)[0]
+        assert net.baseline is not None and net.baseline.ratio_applied == pytest.approx(0.8)
+        assert net.verified_wh == 400
+    finally:
+        historian.stop()
