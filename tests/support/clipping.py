@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from widgets.cells import ColumnFit
 from widgets.elided_label import ElidedLabel
 from widgets.trend import TrendWidget
 
@@ -146,9 +147,13 @@ def table_clipped(view: QTableView) -> list[str]:
     model = view.model()
     if model is None or model.rowCount() == 0:
         return out
+    elide = {c for fit in view.findChildren(ColumnFit) for c in fit.elide}
     for c in range(model.columnCount()):
         if view.isColumnHidden(c):
             continue
+        if c in elide and all(str(model.index(r, c).data() or "") in str(
+                model.index(r, c).data(Qt.ItemDataRole.ToolTipRole) or "") for r in range(model.rowCount())):
+            continue  # cut on purpose ("…"), each cell's whole text in its tooltip
         # the widest cell (the delegate's size hint: text and margins) and the grid line the column draws
         need = QAbstractItemView.sizeHintForColumn(view, c) + (1 if view.showGrid() else 0)
         have = view.columnWidth(c)
