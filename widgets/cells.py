@@ -123,6 +123,9 @@ def label_width(header: QHeaderView, logical: int) -> int:
     return max(size.width(), header.minimumSectionSize())
 
 
+ELIDE_CHARS = 18  # what a column that elides keeps at least (average characters)
+
+
 class ColumnFit(QObject):
     """Columns that never cut their header label or a cell: each column is at least as wide as the style
     asks for its label (``QHeaderView.sectionSizeHint``: the font's advance of the text, the header margins
@@ -188,7 +191,9 @@ class ColumnFit(QObject):
             label = label_width(header, c) if not header.isHidden() else 0
             # QAbstractItemView's measure (the delegate's size hint) leaves out the grid line QTableView adds:
             # one pixel short, "RTN UNACK" was drawn "RTN ..."
-            cells = QAbstractItemView.sizeHintForColumn(t, c) + grid if rows and c not in self.elide else 0
+            cells = QAbstractItemView.sizeHintForColumn(t, c) + grid if rows else 0
+            if c in self.elide:  # room for a start worth reading ("20:53:11 energy ju…"), not the whole
+                cells = min(cells, t.fontMetrics().averageCharWidth() * ELIDE_CHARS)
             self.need[c] = max(self.need.get(c, 0), label, cells)
         widths = {c: self.need[c] for c in shown}
         extra = t.viewport().width() - sum(widths.values())

@@ -39,9 +39,9 @@ class DeviceRow:
 
 
 # Short labels (what each stands for in its tooltip): with the device's values beside it the table has
-# ~870 px at 1366 x 768, and every column it shows fits (ColumnFit; the last error is cut, whole in its
-# tooltip). The address, reads and latency are diagnostics: hidden at first (the device's tooltip and the
-# values panel carry them), shown by a right click on the header.
+# ~870 px at 1366 x 768, and every column it shows fits (ColumnFit; a tamper finding and the last error are
+# cut, whole in their tooltips). The address, reads and latency are diagnostics: hidden at first (the
+# device's tooltip and the values panel carry them), shown by a right click on the header.
 COLUMNS = ("Device", "Kind", "Address", "Comm", "kW", "kWh", "Override", "Reads", "Err", "ms", "Tamper",
            "Last error")
 COMM, OVERRIDE, TAMPER, LAST_ERROR = 3, 6, 10, 11
@@ -78,7 +78,7 @@ class DeviceTable(QTableWidget):
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         header_tips(self, TIPS)
-        self.columns = ColumnFit(self, stretch=(LAST_ERROR,), elide=(LAST_ERROR,))
+        self.columns = ColumnFit(self, stretch=(TAMPER, LAST_ERROR), elide=(TAMPER, LAST_ERROR))
         for c in HIDDEN:  # after ColumnFit set the header's resize mode (before it, Qt kept counting the hidden
             self.setColumnHidden(c, True)  # sections' 100 px in the positions: the last columns out of sight)
         column_menu(self)
@@ -106,7 +106,7 @@ class DeviceTable(QTableWidget):
             latency = "—" if row.latency_ms is None else f"{row.latency_ms:.1f} ms"
             for c, tip in ((0, f"{row.address}\nreads ok {row.reads_ok}, failed {row.reads_failed}, "
                                f"latency {latency}"),
-                           (TAMPER, str(row.tamper) if row.tamper else ""),
+                           (TAMPER, f"{tamper_text(row.tamper)}\n{row.tamper}" if row.tamper else ""),
                            (OVERRIDE, f"Set by an operator: {row.override}" if row.override else ""),
                            (LAST_ERROR, row.last_error)):
                 item = self.item(r, c)

@@ -68,12 +68,11 @@ def legend_clipped(trend: TrendWidget) -> list[str]:
     legend = trend.legend
     if legend is None or not legend.isVisible() or not legend.items:
         return []
-    bottom = trend.mapFromScene(legend.sceneBoundingRect().bottomLeft()).y()
-    if bottom <= trend.viewport().height() + SLACK:
-        return []
     rect = legend.sceneBoundingRect()
     cut = [label.text for _sample, label in legend.items
            if trend.mapFromScene(label.sceneBoundingRect().bottomLeft()).y() > trend.viewport().height() + SLACK]
+    if not cut:
+        return []
     title = re.sub("<[^>]+>", "", trend.getPlotItem().titleLabel.text)
     return [f"trend {title!r}: legend {rect.height():.0f} px high, "
             f"{trend.viewport().height()} px shown: {len(cut)} of {len(legend.items)} entries cut ({cut[:3]})"]
