@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QMenu,
     QStyle,
     QStyleOptionHeader,
     QTableView,
@@ -68,6 +69,39 @@ def setup_table(table: QTableWidget, columns: tuple[str, ...], name: str, row_he
     fixed_columns(table)
 
 
+def header_tips(table: QTableWidget, tips: dict[int, str]) -> None:
+    """Tooltips on header sections: what a short label ("kWh", "Err") stands for."""
+    for c, tip in tips.items():
+        item = table.horizontalHeaderItem(c)
+        if item is not None:
+            item.setToolTip(tip)
+
+
+def column_menu(table: QTableView) -> None:
+    """A right click on the header lists the columns, each to show or hide (a table that hides its
+    diagnostic columns at first keeps them at hand)."""
+    header = table.horizontalHeader()
+    header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def show_column(c: int, on: bool) -> None:
+        table.setColumnHidden(c, not on)
+        for fit in table.findChildren(ColumnFit):  # the room is shared out again
+            fit.need.clear()
+            fit.schedule()
+
+    def menu(pos: QPoint) -> None:
+        m = QMenu(header)
+        model = table.model()
+        for c in range(model.columnCount()):
+            action = m.addAction(str(model.headerData(c, Qt.Orientation.Horizontal) or ""))
+            action.setCheckable(True)
+            action.setChecked(not table.isColumnHidden(c))
+            action.toggled.connect(lambda on, c=c: show_column(c, on))
+        m.exec(header.mapToGlobal(pos))
+
+    header.customContextMenuRequested.connect(menu)
+
+
 def label_width(header: QHeaderView, logical: int) -> int:
     """The width header section ``logical`` needs for its label, as the style measures it (the text, the
     header margins, the style sheet's padding and border, the sort arrow). ``sectionSizeHint`` measures in
@@ -89,6 +123,9 @@ def label_width(header: QHeaderView, logical: int) -> int:
     return max(size.width(), header.minimumSectionSize())
 
 
+ELIDE_CHARS = 18  # what a column that elides keeps at least (average characters)
+
+
 class ColumnFit(QObject):
     """Columns that never cut their header label or a cell: each column is at least as wide as the style
     asks for its label (``QHeaderView.sectionSizeHint``: the font's advance of the text, the header margins
@@ -102,10 +139,14 @@ class ColumnFit(QObject):
     font change). Refitted at most once per event-loop turn, however many cells changed.
     """
 
-    def __init__(self, table: QTableView, stretch: Sequence[int] | None = None) -> None:
+    def __init__(self, table: QTableView, stretch: Sequence[int] | None = None, elide: Sequence[int] = ()) -> None:
+        """``elide``: columns whose cells may be cut ("…"; the table keeps each such cell's whole text in its
+        tooltip, as a free-text error): they need room for their label only and take a share of what is
+        left, so one long message does not push the columns beside it out of sight."""
         super().__init__(table)
         self.table = table
         self.stretch = None if stretch is None else tuple(stretch)
+        self.elide = frozenset(elide)
         self.need: dict[int, int] = {}
         self.fits = 0  # fits done (tests: a burst of cell changes is one fit)
         self._timer = QTimer(self)  # the fit's own: it goes with the table, never fires after it
@@ -151,6 +192,8 @@ class ColumnFit(QObject):
             # QAbstractItemView's measure (the delegate's size hint) leaves out the grid line QTableView adds:
             # one pixel short, "RTN UNACK" was drawn "RTN ..."
             cells = QAbstractItemView.sizeHintForColumn(t, c) + grid if rows else 0
+            if c in self.elide:  # room for a start worth reading ("20:53:11 energy ju…"), not the whole
+                cells = min(cells, t.fontMetrics().averageCharWidth() * ELIDE_CHARS)
             self.need[c] = max(self.need.get(c, 0), label, cells)
         widths = {c: self.need[c] for c in shown}
         extra = t.viewport().width() - sum(widths.values())
@@ -162,6 +205,10 @@ class ColumnFit(QObject):
         for c, w in widths.items():
             if header.sectionSize(c) != w:
                 header.resizeSection(c, w)
+        if sum(widths.values()) <= t.viewport().width():
+            # Everything fits now: no offset left from when the columns did not (narrower at first show,
+            # the columns beyond the edge stayed scrolled out of sight).
+            t.horizontalScrollBar().setValue(0)
         self.fits += 1
 
     def needed(self) -> int:

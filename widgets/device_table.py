@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QTableWidget, QTableWidgetItem, QWidget
 from core.sources import ConnectionState
 from core.tamper import TamperEvent
 from widgets import palette
-from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
+from widgets.cells import RIGHT, ColumnFit, column_menu, header_tips, set_cell, set_row_count, setup_table
 
 # An operator override is a state the operator chose, not an alarm (no alarm colour): bright text behind a
 # badge, so it stands out from the grey rows without reading as amber or red.
@@ -38,9 +38,20 @@ class DeviceRow:
     override: str = ""  # what an operator set that the device would not do on its own, and since when
 
 
-COLUMNS = ("Device", "Kind", "Address", "Comm", "Power [kW]", "Energy [kWh]", "Override", "Reads ok", "Errors",
-           "Latency [ms]", "Tamper", "Last error")
+# Short labels (what each stands for in its tooltip): with the device's values beside it the table has
+# ~870 px at 1366 x 768, and every column it shows fits (ColumnFit; a tamper finding and the last error are
+# cut, whole in their tooltips). The address, reads and latency are diagnostics: hidden at first (the
+# device's tooltip and the values panel carry them), shown by a right click on the header.
+COLUMNS = ("Device", "Kind", "Address", "Comm", "kW", "kWh", "Override", "Reads", "Err", "ms", "Tamper",
+           "Last error")
 COMM, OVERRIDE, TAMPER, LAST_ERROR = 3, 6, 10, 11
+ADDRESS, READS, LATENCY = 2, 7, 9
+HIDDEN = (ADDRESS, READS, LATENCY)
+TIPS = {0: "Device name (its tooltip: address, reads, errors, latency)", 1: "Device kind (its profile)",
+        2: "Modbus address: host:port/unit id", 3: "Communication state", 4: "Active power [kW]",
+        5: "Energy register [kWh]", 6: "What an operator set that the device would not do on its own",
+        7: "Reads that succeeded", 8: "Reads that failed", 9: "Latency of the last read [ms]",
+        10: "The device's latest plausibility (tamper) finding", 11: "The last communication error"}
 _NUMERIC = (4, 5, 7, 8, 9)
 _STATE_NAMES = {ConnectionState.DEGRADED: "ALERT", ConnectionState.DISCONNECTED: "EMERGENCY",
                 ConnectionState.CONNECTING: "STALE", ConnectionState.STOPPED: "STALE"}
@@ -66,8 +77,11 @@ class DeviceTable(QTableWidget):
         setup_table(self, COLUMNS, "deviceTable")
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self._overrides: tuple[tuple[str, str], ...] = ()
-        self._states: frozenset[ConnectionState] = frozenset()
+        header_tips(self, TIPS)
+        self.columns = ColumnFit(self, stretch=(TAMPER, LAST_ERROR), elide=(TAMPER, LAST_ERROR))
+        for c in HIDDEN:  # after ColumnFit set the header's resize mode (before it, Qt kept counting the hidden
+            self.setColumnHidden(c, True)  # sections' 100 px in the positions: the last columns out of sight)
+        column_menu(self)
 
     def show_rows(self, rows: list[DeviceRow]) -> None:
         self.setSortingEnabled(False)  # no re-sorting while cells change
@@ -89,20 +103,15 @@ class DeviceTable(QTableWidget):
                 colour = (name_colour if c == 0 else state_colour if c in (COMM, LAST_ERROR)
                           else palette.ALERT if c == TAMPER else OVERRIDDEN if c == OVERRIDE else palette.TEXT)
                 set_cell(self, r, c, text, colour, RIGHT if c in _NUMERIC else None)
-            for c, tip in ((TAMPER, str(row.tamper) if row.tamper else ""),
-                           (OVERRIDE, f"Set by an operator: {row.override}" if row.override else "")):
+            latency = "—" if row.latency_ms is None else f"{row.latency_ms:.1f} ms"
+            for c, tip in ((0, f"{row.address}\nreads ok {row.reads_ok}, failed {row.reads_failed}, "
+                               f"latency {latency}"),
+                           (TAMPER, f"{tamper_text(row.tamper)}\n{row.tamper}" if row.tamper else ""),
+                           (OVERRIDE, f"Set by an operator: {row.override}" if row.override else ""),
+                           (LAST_ERROR, row.last_error)):
                 item = self.item(r, c)
                 if item is not None and item.toolTip() != tip:
                     item.setToolTip(tip)
-        fit_columns(self, changed)
-        overrides = tuple(sorted((row.name, row.override) for row in rows))
-        if overrides != self._overrides:  # an override came or went: its column fits it (not per frame)
-            self._overrides = overrides
-            self.resizeColumnToContents(OVERRIDE)
-        states = frozenset(row.state for row in rows)
-        if states != self._states:  # "disconnected" is not cut to "disconnec…"
-            self._states = states
-            self.resizeColumnToContents(COMM)
         self.setSortingEnabled(True)
 
     def row_texts(self) -> list[list[str]]:

@@ -7,7 +7,7 @@ never shrank back. This label asks for little and shows what fits.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
@@ -71,6 +71,14 @@ class ElidedLabel(QLabel):
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._elide()
+
+    def changeEvent(self, event: QEvent) -> None:
+        """A new font (a status turning bold through its style sheet): a new hint and the text cut afresh
+        (the status bar's Modbus label kept the width of its plain text and cut the bold one's last letter)."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange) and hasattr(self, "_full"):
+            self.updateGeometry()
+            self._elide()
 
     def _elide(self) -> None:
         available = self.contentsRect().width() - 2 * self.margin()

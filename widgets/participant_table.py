@@ -10,20 +10,27 @@ from PySide6.QtWidgets import QTableWidget, QWidget
 
 from core.participants import EnergyBalance
 from widgets import palette
-from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
+from widgets.cells import RIGHT, ColumnFit, header_tips, set_cell, set_row_count, setup_table
 
-COLUMNS = ("Participant", "Grid [kW]", "Consumption [kW]", "Solar [kW]", "Wind [kW]", "Battery [kW]", "SoC [%]",
-           "Self-supplied [%]", "Imported [kWh]", "Exported [kWh]")
+# Short labels, each explained in its tooltip: the ten columns fit the panel's ~860 px at 1366 x 768.
+COLUMNS = ("Participant", "Grid kW", "Use kW", "Solar kW", "Wind kW", "Batt. kW", "SoC %", "Self %", "Imp. kWh",
+           "Exp. kWh")
 CONSUMPTION, SELF_SUPPLIED = 2, 7
 _TIPS = {
-    1: "Net exchange at the participant's meter: + import, − export",
-    2: "Meter import + generation − battery charging, each device's power taken at the same instant. "
+    1: "Grid [kW]: net exchange at the participant's meter: + import, − export",
+    2: "Consumption [kW]: meter import + generation − battery charging, each device's power taken at the "
+       "same instant. "
        "Slightly below zero (measurement tolerance: 50 W + 2 % of the flows + what changed within a poll) "
        "shows as 0; negative in amber: the inputs do not fit together (an unmetered generator, a sign convention)",
-    5: "+ charging, − discharging",
-    7: "Share of the consumption covered by the participant's own generation and storage right now; "
+    3: "Solar generation [kW]",
+    4: "Wind generation [kW]",
+    5: "Battery [kW]: + charging, − discharging",
+    6: "Battery state of charge [%]",
+    7: "Self-supplied [%]: share of the consumption covered by the participant's own generation and storage right now; "
        "for all participants: the community's generation against the community's consumption, so "
        "neighbours' export counts",
+    8: "Energy imported from the grid [kWh]",
+    9: "Energy exported to the grid [kWh]",
 }
 
 
@@ -33,10 +40,8 @@ class ParticipantTable(QTableWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         setup_table(self, COLUMNS, "participantTable")
-        for c, tip in _TIPS.items():
-            header = self.horizontalHeaderItem(c)
-            if header is not None:
-                header.setToolTip(tip)
+        header_tips(self, _TIPS)
+        self.columns = ColumnFit(self)  # never a cut label or value; the room left shared out
 
     def show_rows(self, rows: Sequence[EnergyBalance], total: EnergyBalance) -> None:
         """The participants' rows, then their total (computed by core.participants.total)."""
@@ -58,7 +63,6 @@ class ParticipantTable(QTableWidget):
             for c, text in enumerate(values):
                 implausible = c == CONSUMPTION and row.consumption_implausible
                 set_cell(self, r, c, text, palette.ALERT if implausible else colour, RIGHT if c else None)
-        fit_columns(self, changed)
 
     def row_texts(self) -> list[list[str]]:
         return [[item.text() if (item := self.item(r, c)) else "" for c in range(self.columnCount())]

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QWidget
 
 from core.points import Quality
 from widgets import palette
-from widgets.cells import RIGHT, fit_columns, set_cell, set_row_count, setup_table
+from widgets.cells import RIGHT, ColumnFit, set_cell, set_row_count, setup_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +34,10 @@ class PointTable(QTableWidget):
         setup_table(self, COLUMNS, "pointTable", row_height=18)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self._rows: list[PointRow] = []
+        self.columns = ColumnFit(self)  # every column fits its label and values; the room left shared out
 
     def show_rows(self, rows: list[PointRow]) -> None:
-        changed = set_row_count(self, len(rows))
+        set_row_count(self, len(rows))
         self._rows = list(rows)
         for r, row in enumerate(rows):
             value = ("no value" if not math.isfinite(row.value) else
@@ -47,7 +48,6 @@ class PointTable(QTableWidget):
                 # "rw" stands out a little
                 plain = palette.TEXT if c == 0 or (c == 3 and row.writable) else palette.TEXT_DIM
                 set_cell(self, r, c, text, colour if c in (1, 4) else plain, RIGHT if c == 1 else None)
-        fit_columns(self, changed)
 
     def selected_point(self) -> PointRow | None:
         """The row selected, as it was given (not read back from the cells)."""

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
-from PySide6.QtGui import QPen
+from PySide6.QtCore import QEvent, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QPen, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from widgets import palette
@@ -129,6 +129,33 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             item.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
             item.layout.setColumnStretchFactor(3, 0)
             item.layout.setColumnFixedWidth(3, LEGEND_WIDTH)
+            self.fit_legend()
+
+    def legend_room(self) -> float:
+        """The height the legend's column has: from its top (under the title) to the trend's bottom edge,
+        beside the plot and its time axis (px; not the plot's own height: a legend taller than the room
+        stretches the plot's layout beyond the widget)."""
+        top = self._legend.sceneBoundingRect().top() if self._legend is not None else 0.0
+        return float(self.viewport().height() - self.mapFromScene(0.0, top).y())
+
+    def fit_legend(self) -> None:
+        """As many legend columns as the entries need to fit the height: the eleven feeders of the world
+        fit one column at 1366 x 768, not with the emergency band above the screen (three were cut)."""
+        legend = self._legend
+        if legend is None or not legend.items:
+            return
+        rows = math.ceil(len(legend.items) / legend.columnCount)
+        row = max(legend.layout.preferredHeight() / rows, 1.0)
+        fit = max(int(self.legend_room() // row), 1)
+        columns = math.ceil(len(legend.items) / fit)
+        if columns != legend.columnCount:
+            legend.setColumnCount(columns)
+            self.getPlotItem().layout.setColumnFixedWidth(3, LEGEND_WIDTH * columns)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if getattr(self, "_legend", None) is not None:  # (the first resize comes before __init__ set it)
+            QTimer.singleShot(0, self, self.fit_legend)  # once the plot's layout has its new size
 
     @property
     def legend(self) -> pg.LegendItem | None:

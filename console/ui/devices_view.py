@@ -9,6 +9,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
@@ -99,7 +100,7 @@ class DevicesView(QWidget):
         self.wind = Readout("WIND", "kW", decimals=1)
         self.storage = Readout("STORAGE (+ charging)", "kW", decimals=1)
         self.consumption = Readout("CONSUMPTION", "kW", decimals=1)
-        self.net = Readout("GRID EXCHANGE (+ import / − export)", "kW", decimals=1)
+        self.net = Readout("GRID (+ import / − export)", "kW", decimals=1)
         self.comm = Readout("DEVICES COMMUNICATING", "", decimals=0)
         top = QHBoxLayout()
         for r in (self.production, self.wind, self.storage, self.consumption, self.net, self.comm):
@@ -334,8 +335,13 @@ class DevicesView(QWidget):
         rows = [PointRow(pid[len(prefix):], r.point.display(r.value), r.point.unit, r.quality,
                          max(0.0, snap.ts - r.source_ts), r.point.writable)
                 for pid, r in sorted(snap.readings.items()) if pid.startswith(prefix)]
-        where = f"{spec.host}:{spec.port} id {spec.device_id}, profile {spec.profile}" if spec else ""
+        # The profile by its file's stem (its path in the tooltip): a label asks for its whole text as its
+        # minimum width, and "/work/…/drivers/profiles/eastron_sdm630.toml" held the devices table to 705 px.
+        where = f"{spec.host}:{spec.port} id {spec.device_id}, {Path(str(spec.profile)).stem}" if spec else ""
         self.detail_title.setText(f"{device} — {len(rows)} values ({where})")
+        tip = f"Profile {spec.profile}" if spec else ""
+        if self.detail_title.toolTip() != tip:
+            self.detail_title.setToolTip(tip)
         self.points.show_rows(rows)
 
     def _selection_changed(self) -> None:

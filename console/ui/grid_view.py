@@ -80,7 +80,7 @@ class GridView(QWidget):
         self.rocof_readout = Readout("ROCOF (500 ms)", "Hz/s", decimals=3)
         self.demand_readout = Readout("DEMAND", self.power_unit.symbol, decimals=1)
         self.supply_readout = Readout("SUPPLY", self.power_unit.symbol, decimals=1)
-        self.balance_readout = Readout("BALANCE (supply − demand)", self.power_unit.symbol, decimals=1)
+        self.balance_readout = Readout("SUPPLY − DEMAND", self.power_unit.symbol, decimals=1)
         self.event_card = QLabel("No frequency event")
         self.event_card.setObjectName("eventCard")
         self.event_card.setWordWrap(True)

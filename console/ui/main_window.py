@@ -435,7 +435,7 @@ class MainWindow(QMainWindow):
         states = [reported.get(name, ConnectionState.CONNECTING) for name in self._modbus_names]
         ok = sum(s is ConnectionState.CONNECTED for s in states)
         down = len(states) - ok
-        self.modbus_label.setText(f"● Modbus {ok}/{len(states)} devices ok" + (f", {down} not" if down else ""))
+        self.modbus_label.setText(f"● Modbus {ok}/{len(states)} devices ok" + (f", {down} down" if down else ""))
         show_connection(self.modbus_label, combined_state(states))
 
     def _show_chain(self) -> None:

@@ -51,14 +51,16 @@ def test_islanded_the_panel_shows_the_grid_forming_droop_ask(qtbot) -> None:  # 
                  sample("community_battery.soc", 50.0, 5.0), sample("community_battery.power", 37_400.0, 5.0)).state()
     panel.show_balance(st.demand_kw, st.supply_kw, st.import_kw, st.battery_kw, st.battery_soc_pct,
                        st.battery_ask_kw, st.breaker_closed)
-    assert panel.names["droop"].text() == "Droop ask (grid-forming)"
+    assert panel.names["droop"].text() == "Droop ask"
+    assert panel.values["mode"].text() == "ISLANDED"
     assert panel.values["droop"].text() == "+37.5 kW"
     # grid-connected at 49.895 Hz: (0.105 − 0.01) / 0.19 = 0.5 of 250 kW = 125 kW, FCR
     st = service(sample("breaker.main", 1.0, 6.0), sample("grid.frequency", 49.895, 6.0),
                  sample("community_battery.soc", 50.0, 6.0)).state()
     panel.show_balance(st.demand_kw, st.supply_kw, st.import_kw, st.battery_kw, st.battery_soc_pct,
                        st.battery_ask_kw, st.breaker_closed)
-    assert panel.names["droop"].text() == "FCR ask at Δf (±200 mHz)"
+    assert panel.names["droop"].text() == "FCR ask"
+    assert "±200 mHz" in panel.names["droop"].toolTip()
     assert panel.values["droop"].text() == "+125.0 kW"
     # an empty battery is asked for nothing
     st = service(sample("breaker.main", 0.0, 7.0), sample("grid.frequency", 49.70, 7.0),
