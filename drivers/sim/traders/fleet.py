@@ -293,8 +293,10 @@ class Fleet:
         elif kind == "fok":
             await t.offer(kind, **base, quantity=self.lot, price=aggressive, tif="fok")
         elif kind == "market":
-            await t.offer(kind, **base, quantity=qty, kind="market-with-limit", tif="ioc",
-                          price=self._price(sign * 30))
+            # No own limit: the book's protection band around the best opposite price, so a household whose
+            # neighbours offer nothing buys its shortfall from the grid (the maker's retail ask) or sells its
+            # surplus to it (the feed-in bid).
+            await t.offer(kind, **base, quantity=qty, kind="market-with-limit", tif="ioc")
         elif kind == "scheduled":
             await t.offer(kind, **base, quantity=qty, price=aggressive, valid_from=now + 1, valid_until=now + 120,
                           tif="gtd")
