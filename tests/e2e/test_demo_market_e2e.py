@@ -144,3 +144,32 @@ async def test_a_household_buys_from_the_grid_through_the_api_and_the_metered_gr
             await reporter.w3.provider.disconnect()
         up.anvil.stop()
         await modbus.stop()
+
+
+def test_the_demo_builds_the_api_late_on_loopback_and_starts_the_traders_with_the_chain(tmp_path: Path) -> None:
+    """resources/world.toml has [api] off: the demo turns it on for itself, on 127.0.0.1, port 8600 or a free
+    one when taken, its participants file (empty until the traders write it) in the demo folder; the first
+    build keeps it off (the API is built with the settlement, once the chain is up). The traders are told the
+    chain, so each household approves Settlement before it trades, and the market's rules."""
+    import socket
+
+    from console.bootstrap_demo import DemoChain, chain_settings, demo_api, demo_settings, traders_argv
+
+    world = demo_settings()
+    assert world.market.enabled and not world.api.enabled
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        api = demo_api(world, tmp_path, port=taken.getsockname()[1])
+        assert api is not None and api.port != taken.getsockname()[1] and api.port > 0
+    assert (api.enabled, api.host, api.participants) == (True, "127.0.0.1", tmp_path / "api-participants.toml")
+    assert api.participants.read_text() == ""
+    up = DemoChain("http://127.0.0.1:1", tmp_path / "31337.json", tmp_path / "31337-operator.keystore.json")
+    argv = traders_argv(chain_settings(world, up), "http://127.0.0.1:8600", tmp_path / "participants.json",
+                        api.participants)
+    i = argv.index("traders")
+    assert argv[i:] == ["traders", "--rpc", "http://127.0.0.1:1", "--deployment", str(tmp_path / "31337.json"),
+                        "--participants", str(tmp_path / "participants.json"), "--api", "http://127.0.0.1:8600",
+                        "--api-participants", str(api.participants), "--wait", "120", "--interval", "12",
+                        "--reference-price", "250", "--lot", "100", "--tick", "1", "--gate-closure", "300"]
+    assert "--rpc" not in traders_argv(world, "http://x", tmp_path / "p.json", api.participants)  # chain off

@@ -13,6 +13,7 @@ What happened is counted per order type: requests by HTTP status and the orders 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -254,8 +255,14 @@ class Fleet:
                 started = time.monotonic()
                 await asyncio.gather(*(self._turn(i, t) for i, t in enumerate(self.traders)))
                 self.rounds += 1
-                await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
-            await asyncio.sleep(min(self.interval_s, 1.5))  # let scheduled and conditional orders activate
+                pause = max(0.0, self.interval_s - (time.monotonic() - started))
+                if stop is None:
+                    await asyncio.sleep(pause)
+                else:  # a stop ends the pause at once (the demo stops the fleet before the API it trades with)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+            if stop is None or not stop.is_set():
+                await asyncio.sleep(min(self.interval_s, 1.5))  # let scheduled and conditional orders activate
             await asyncio.gather(*(t.collect_trades() for t in self.traders))
         finally:
             for c in clients:
