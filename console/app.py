@@ -6,10 +6,12 @@ import asyncio
 import gc
 import logging
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,8 @@ from console.shutdown import Stoppable, StopRequest, shutdown
 if TYPE_CHECKING:
     from console.services.acquisition import AcquisitionService
     from console.services.chain import ChainService
+    from console.services.market import MarketService
+    from console.services.settlement import SettlementService
     from console.ui.login_dialog import SessionGuard
     from console.ui.main_window import MainWindow
 
@@ -134,6 +138,8 @@ def run_console(
         window.tabs.setCurrentWidget(window.devices_view)
     if view == "chain" and window.chain_view is not None:
         window.tabs.setCurrentWidget(window.chain_view)
+    if view == "market" and window.trading_view is not None:
+        window.tabs.setCurrentWidget(window.trading_view)
     session = _session(window, application, settings)  # issue 18: login at start, idle lock, admin screen (F8)
     install_setup_menu(window, settings.path)  # issue 19: the first-run wizard, to run again
     window.show()
@@ -206,6 +212,31 @@ def run_console(
             await maker.start()
             if window.trading_view is not None:
                 window.trading_view.desk = maker
+        await start_demo_trading(with_chain, market, settlement, chain)
+
+    async def start_demo_trading(with_chain: Settings, market: MarketService, settlement: SettlementService | None,
+                                 chain: ChainService | None) -> None:
+        """The demo's participant API (with the settlement: its signed orders settle on chain) and the world's
+        households trading through it with their own keys (``energynet sim traders``, a child process)."""
+        assert demo is not None
+        if demo.late_api is None or demo.directory is None:
+            return
+        from console.bootstrap_demo import DemoTraders, traders_argv
+
+        api_settings = replace(with_chain, api=demo.late_api)
+        store = application.historian.historian if application.historian is not None else None
+        # participants=None: the API follows its participants file, which the traders write for this demo's
+        # fresh wallets (the admin's register lives in the user's database, across demos)
+        api = await asyncio.to_thread(bootstrap.build_api, api_settings, market, settlement, None, store, chain)
+        if api is None:
+            return
+        late.insert(0, api)
+        await api.start()
+        log.info("demo: participant API on %s", api.url)
+        proc = demo.spawn("demo traders", traders_argv(with_chain, api.url, demo.directory / "participants.json",
+                                                       demo.late_api.participants),
+                          demo.late_api.port, stdout=subprocess.DEVNULL, wait_ready=False, nice=10)
+        late.insert(0, DemoTraders(demo, proc))  # stopped first: no order is sent into a stopping API
 
     async def main() -> None:
         nonlocal result

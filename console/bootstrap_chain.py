@@ -240,12 +240,16 @@ def register_participants(url: str, dep: Deployment, participants: Path, out_dir
 def start_meter_reporter(up: ChainUp, participants: Path, interval_s: float,
                          stopped: Callable[[], bool]) -> threading.Thread:
     """The world's meters put their readings on chain with their own keys, in a thread of their own
-    (drivers/sim/agents/meter_reporter.py) that ends once ``stopped()``."""
-    from drivers.sim.agents.meter_reporter import run_reporter
+    (drivers/sim/agents/meter_reporter.py) that ends once ``stopped()``; the grid's supply meter (the
+    transformer, keccak("grid-supply")) with the grid-maker's key, its registered reading device, so the
+    maker's trades settle against metered delivery too."""
+    from drivers.sim.agents.meter_reporter import grid_supply_meter, run_reporter
     from drivers.sim.world.participants import load_participants
 
     book = load_participants(participants)
-    thread = threading.Thread(target=run_reporter, args=(up.anvil.url, up.deployment, book, interval_s, stopped),
+    extra = [grid_supply_meter(GRID_MAKER_KEY, GRID_SUPPLY_METER)]
+    thread = threading.Thread(target=run_reporter, args=(up.anvil.url, up.deployment, book, interval_s, stopped,
+                                                         extra),
                               name="meter-reporter", daemon=True)
     thread.start()
     return thread

@@ -99,6 +99,9 @@ class DemoProcesses:
     # [market.maker] was on in the demo's config: the grid's market-maker starts with the chain (it signs
     # with the grid-maker keystore `chain up` writes), so the console's first build has it off.
     late_maker: bool = False
+    # The participant API of the demo (on 127.0.0.1, its participants file in the demo directory, written by the
+    # traders): built with the settlement once the chain is up, so the households' signed orders settle on chain.
+    late_api: config_mod.ApiSettings | None = None
     stop_timeout_s: float = 5.0
     _watcher: subprocess.Popen[str] | None = None
     _stopped: bool = False
@@ -307,6 +310,8 @@ def start_demo(settings: config_mod.Settings, opcua_port: int, modbus_port: int 
     directory = demo.temp_folder("energynet-demo-")
     demo.directory = directory
     settings, demo.late_maker = demo_market(settings, directory)
+    demo.late_api = demo_api(settings, directory)
+    settings = replace(settings, api=replace(settings.api, enabled=False))  # built late (run_console)
     participants = directory / "participants.json"
     # Only the OPC-UA port is waited for: the world publishes the frequency a second or two after its start
     # and opens its Modbus port once the model is built; the device drivers connect within 0.5 s of that.
@@ -330,6 +335,56 @@ def demo_market(settings: config_mod.Settings, directory: Path) -> tuple[config_
     if market.maker.enabled:
         market = replace(market, maker=replace(market.maker, enabled=False))
     return replace(settings, market=market), late
+
+
+DEMO_API_PORT = 8600
+# A round of the demo's traders (every household, two products) is ~90 signed orders for the console's loop;
+# not a multiple of uvicorn's 5 s keep-alive, so a household's next request does not race the server closing
+# its idle connection ("Server disconnected without sending a response").
+TRADERS_INTERVAL_S = 12
+
+
+def demo_api(settings: config_mod.Settings, directory: Path,
+             port: int = DEMO_API_PORT) -> config_mod.ApiSettings | None:
+    """The demo's participant API (None without the market): on 127.0.0.1, ``port`` unless it is taken, its
+    participants file ``api-participants.toml`` in the demo ``directory``, empty until the traders write the
+    world's households into it (the API follows the file). The console's first build has [api] off (it stays
+    so in ``settings``): :func:`console.app.run_console` builds the API with the settlement once the chain is up."""
+    if not settings.market.enabled:
+        return None
+    path = directory / "api-participants.toml"
+    path.write_text("", encoding="utf-8")
+    return replace(settings.api, enabled=True, host="127.0.0.1", port=port if port and port_free(port) else free_port(),
+                   participants=path, tls_cert=None, tls_key=None, chain_id=None)
+
+
+def traders_argv(settings: config_mod.Settings, api_url: str, participants: Path, api_participants: Path) -> list[str]:
+    """``energynet sim traders`` for the demo: the world's households trading through the demo's API with their
+    own keys, writing the API's participants file first, trading by the market's rules; with the chain on, each
+    first lets Settlement pull its buys (its own key signs the approval)."""
+    m, c = settings.market, settings.chain
+    chain = ["--rpc", c.rpc, "--deployment", str(c.deployment)] if c.enabled else []
+    return [*SIM_CLI, "traders", *chain, "--participants", str(participants), "--api", api_url,
+            "--api-participants", str(api_participants), "--wait", "120", "--interval", str(TRADERS_INTERVAL_S),
+            "--reference-price", str(m.base_price),
+            "--lot", str(m.lot), "--tick", str(m.tick), "--gate-closure", str(m.gate_closure_s)]
+
+
+class DemoTraders:
+    """The traders' process as a part of the late shutdown: stopped before the API it trades through."""
+
+    def __init__(self, demo: DemoProcesses, proc: subprocess.Popen[bytes]) -> None:
+        self.demo, self.proc = demo, proc
+
+    async def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), self.demo.stop_timeout_s)
+            except TimeoutError:
+                log.warning("demo traders (pid %d) did not stop in %.0f s; killing them", self.proc.pid,
+                            self.demo.stop_timeout_s)
+                self.proc.kill()
 
 
 def chain_settings(settings: config_mod.Settings, up: DemoChain, maker: bool = False) -> config_mod.Settings:

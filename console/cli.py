@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     def headless(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--screenshot", type=Path, help="write a PNG of the window before quitting")
         sp.add_argument("--quit-after", type=float, metavar="SECONDS", help="quit after this many seconds")
-        sp.add_argument("--view", choices=["grid", "devices", "chain"], default="grid", help="view shown at start")
+        sp.add_argument("--view", choices=["grid", "devices", "chain", "market"], default="grid",
+                        help="view shown at start")
         sp.add_argument("--close-window-after", type=float, help=argparse.SUPPRESS)  # tests: the close button
 
     run = sub.add_parser("run", help="run the console with a config file")

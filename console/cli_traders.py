@@ -37,6 +37,9 @@ def register(sim_sub: Any) -> None:
                         "when it changes)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait up to this long for the participants file and the API (the demo starts all at once)")
+    p.add_argument("--rpc", help="the chain's JSON-RPC URL: with --deployment, each household first lets Settlement "
+                   "pull what it buys (approve, with its own key), so its buys pass the API's escrow check")
+    p.add_argument("--deployment", type=Path, help="the suite's deployment file (<chainId>.json)")
     p.set_defaults(func=cmd_traders)
 
 
@@ -59,6 +62,17 @@ def cmd_traders(args: argparse.Namespace) -> int:
             print(f"{len(households)} participants written to {out}", flush=True)
     if args.write_api_participants is not None:
         return 0
+    if args.rpc and args.deployment:
+        from contracts.deploy import Deployment
+        from drivers.sim.traders.escrow import approve_settlement
+
+        try:
+            n = approve_settlement(args.rpc, Deployment.read(args.deployment), households,
+                                   wait_s=max(5.0, deadline - time.monotonic()))
+        except (OSError, TimeoutError, RuntimeError, ValueError) as exc:
+            print(f"energynet sim traders: escrow not approved ({exc}); buys will be refused", file=sys.stderr)
+        else:
+            print(f"{n} households approved Settlement", flush=True)
     from drivers.sim.traders.fleet import Fleet
     from drivers.sim.traders.forecast import Forecaster
 

@@ -258,10 +258,21 @@ def meters_of(book: ParticipantsFile, secret: str | None = None) -> list[Reporte
     return out
 
 
+def grid_supply_meter(key: bytes | str, name: str = "grid-supply") -> ReportedMeter:
+    """The grid's supply meter (the transformer, unit GRID_SUPPLY_UNIT of the world's Modbus face) reporting
+    with ``key``, the account registered as its reading device (`chain up`: the grid-maker's)."""
+    from eth_account import Account
+
+    from drivers.sim.world.modbus_face import GRID_SUPPLY_UNIT
+
+    return ReportedMeter(name, GRID_SUPPLY_UNIT, Account.from_key(key))
+
+
 def run_reporter(rpc_url: str, deployment: Deployment, book: ParticipantsFile, interval_s: float,
-                 stop: Callable[[], bool]) -> MeterReporter:
-    """Report the meters of ``book`` from the world's Modbus face until ``stop()`` (blocking: its own loop)."""
-    meters = meters_of(book)
+                 stop: Callable[[], bool], extra: Sequence[ReportedMeter] = ()) -> MeterReporter:
+    """Report the meters of ``book`` (and ``extra``, e.g. :func:`grid_supply_meter`) from the world's Modbus
+    face until ``stop()`` (blocking: its own loop)."""
+    meters = [*meters_of(book), *extra]
     counters = ModbusCounters(book.modbus_host, book.modbus_port)
     reporter = MeterReporter(rpc_url, deployment, meters, counters, interval_s=interval_s)
     log.info("meter reporter: %d meters every %.0f s", len(meters), interval_s)

@@ -13,6 +13,7 @@ What happened is counted per order type: requests by HTTP status and the orders 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -254,8 +255,14 @@ class Fleet:
                 started = time.monotonic()
                 await asyncio.gather(*(self._turn(i, t) for i, t in enumerate(self.traders)))
                 self.rounds += 1
-                await asyncio.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))
-            await asyncio.sleep(min(self.interval_s, 1.5))  # let scheduled and conditional orders activate
+                pause = max(0.0, self.interval_s - (time.monotonic() - started))
+                if stop is None:
+                    await asyncio.sleep(pause)
+                else:  # a stop ends the pause at once (the demo stops the fleet before the API it trades with)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+            if stop is None or not stop.is_set():
+                await asyncio.sleep(min(self.interval_s, 1.5))  # let scheduled and conditional orders activate
             await asyncio.gather(*(t.collect_trades() for t in self.traders))
         finally:
             for c in clients:
@@ -293,8 +300,10 @@ class Fleet:
         elif kind == "fok":
             await t.offer(kind, **base, quantity=self.lot, price=aggressive, tif="fok")
         elif kind == "market":
-            await t.offer(kind, **base, quantity=qty, kind="market-with-limit", tif="ioc",
-                          price=self._price(sign * 30))
+            # No own limit: the book's protection band around the best opposite price, so a household whose
+            # neighbours offer nothing buys its shortfall from the grid (the maker's retail ask) or sells its
+            # surplus to it (the feed-in bid).
+            await t.offer(kind, **base, quantity=qty, kind="market-with-limit", tif="ioc")
         elif kind == "scheduled":
             await t.offer(kind, **base, quantity=qty, price=aggressive, valid_from=now + 1, valid_until=now + 120,
                           tif="gtd")

@@ -48,7 +48,7 @@ from drivers.sim.devices import (
 )
 from drivers.sim.world.community import Kind, Participant
 from drivers.sim.world.runner import WorldRunner
-from drivers.sim.world.snapshot import WorldSnapshot
+from drivers.sim.world.snapshot import WorldSnapshot, grid_supply_reading
 
 if TYPE_CHECKING:
     from drivers.sim.world.model import World
@@ -58,6 +58,11 @@ log = logging.getLogger(__name__)
 FLEX_RELAY_ADDRESS = 0x1000  # holding: 1 = closed, 0 = open (the whole connection)
 FLEX_LIMIT_ADDRESS = 0x1001  # holding: EV charger / heat pump limit, % of their power
 MAX_DEVICE_ID = 247
+# The grid's supply meter at the transformer (on chain keccak("grid-supply"), the grid-maker's meter): one more
+# SDM630 on the face at the last unit id, outside the participants' layout (the console does not poll it; the
+# meter reporter puts its counters on chain). Its import / export are the grid's (grid_supply_reading).
+GRID_SUPPLY_UNIT = MAX_DEVICE_ID
+GRID_SUPPLY_CONNECTION = -2
 WORLD_FAULTS = ("no_answer", "exception", "garbage")
 SDM630_INPUT_SIZE = 0x0050
 
@@ -113,10 +118,10 @@ def world_layout(participants: Sequence[Participant], households: int | None,
                            ("battery", sum(p.battery_kwh for p in rest))):
             if size > 0:
                 out.append(WorldDevice(len(out) + 1, kind, -1, "background"))
-    if len(out) > MAX_DEVICE_ID:
+    if len(out) >= GRID_SUPPLY_UNIT:
         raise ValueError(
             f"world: {len(served)} participants need {len(out)} Modbus devices, but one Modbus TCP port serves "
-            f"unit ids 1–{MAX_DEVICE_ID}; ask for fewer with --households N (e.g. {len(served) // 2})")
+            f"unit ids 1–{GRID_SUPPLY_UNIT - 1}; ask for fewer with --households N (e.g. {len(served) // 2})")
     return out
 
 
@@ -164,6 +169,7 @@ class WorldModbusServer:
         self.participants = runner.world.participants
         self.devices = world_layout(self.participants, households, runner.world.network.feeder_ends)
         self._by_id = {d.device_id: d for d in self.devices}
+        self.grid_supply = WorldDevice(GRID_SUPPLY_UNIT, "meter", GRID_SUPPLY_CONNECTION, "grid-supply")
         served = {d.connection for d in self.devices if d.connection >= 0}
         self.background = np.array([p.connection not in served for p in self.participants])
         self.battery_kwh = np.array([p.battery_kwh for p in self.participants])
@@ -200,7 +206,7 @@ class WorldModbusServer:
         logging.getLogger("pymodbus").setLevel(logging.WARNING)
         # off the loop: pymodbus builds each device's register blocks in Python (a second for 67 of them on a
         # loaded machine), and the OPC-UA face beside it keeps publishing meanwhile
-        sims = await asyncio.to_thread(lambda: [self._sim_device(d) for d in self.devices])
+        sims = await asyncio.to_thread(lambda: [self._sim_device(d) for d in (*self.devices, self.grid_supply)])
         self._server = ModbusTcpServer(sims, address=(self.host, self.port), ignore_missing_devices=True)
         await self._server.serve_forever(background=True)
         log.info("world Modbus face: %d devices of %d participants on %s:%d", len(self.devices),
@@ -227,7 +233,10 @@ class WorldModbusServer:
     # ---- register values from the snapshot ------------------------------------------------------
 
     def meter_input_registers(self, d: WorldDevice, s: WorldSnapshot) -> dict[int, list[int]]:
-        if d.connection < 0:
+        if d.connection == GRID_SUPPLY_CONNECTION:  # the grid's side of the transformer: its import is our export
+            p, v = -s.trafo_p_w, s.busbar_v
+            imp, exp = (float(x) for x in grid_supply_reading(s))
+        elif d.connection < 0:
             mask = self.background
             p = float(s.p_w[mask].sum())
             v = s.busbar_v

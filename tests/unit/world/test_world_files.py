@@ -133,4 +133,4 @@ def test_more_households_than_one_port_holds_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="ask for fewer with --households") as e:
         more = [replace(p, connection=len(world.participants) + p.connection) for p in world.participants[:20]]
         world_layout([*world.participants, *more], None)
-    assert "unit ids 1–247" in str(e.value)
+    assert "unit ids 1–246" in str(e.value)  # 247 is the grid-supply meter (the transformer)
