@@ -1,7 +1,10 @@
 """Participant API under load: concurrent clients submitting signed orders (JSON on stdout).
 
 The server side runs as in the console: MarketService on a SQLite write-ahead journal and the API on
-uvicorn, on one asyncio loop with a loop-lag probe. The clients run in ``--procs`` other processes (so their
+uvicorn, on one asyncio loop with a loop-lag probe; once they have started, the heap is settled
+(``console.heap.settle_heap``: collected and frozen) as the console and ``energynet serve`` do after their
+start, and the API has built its routes in ``ApiServer.start`` as there. Nothing else runs before the
+first order of a run. The clients run in ``--procs`` other processes (so their
 CPU is not the server loop's): ``--clients`` raw keep-alive connections, each its own participant with its
 own key, sending pre-signed orders on an open-loop schedule at ``--rate`` orders/s in total, and measuring
 submit → ack (HTTP 201) per order from its due time.
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import os
 import secrets
@@ -207,6 +211,37 @@ class LagProbe:
         return {"loop_lag_p50_ms": round(_pct(self.lags, 0.5), 2), "loop_lag_p99_ms": round(_pct(self.lags, 0.99), 2)}
 
 
+class GcProbe:
+    """The collector's pauses on the server (``gc.callbacks``): how many collections of each generation and
+    how long the longest full one stalled everything (the loop and the journal's thread: it holds the GIL)."""
+
+    def __init__(self) -> None:
+        self.counts = [0, 0, 0]
+        self.total_ms = 0.0
+        self.full_max_ms = 0.0
+        self._t0 = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._t0) * 1000
+        gen = info["generation"]
+        self.counts[gen] += 1
+        self.total_ms += ms
+        if gen == 2:
+            self.full_max_ms = max(self.full_max_ms, ms)
+
+    def start(self) -> None:
+        self.counts, self.total_ms, self.full_max_ms = [0, 0, 0], 0.0, 0.0
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> dict[str, Any]:
+        gc.callbacks.remove(self._callback)
+        return {"gc_collections": list(self.counts), "gc_ms": round(self.total_ms, 1),
+                "gc_full_max_ms": round(self.full_max_ms, 1)}
+
+
 async def _run_clients(args: argparse.Namespace, url: str, path: str, expect: int, keys: list[str],
                        product: int, probe: LagProbe) -> dict[str, Any]:
     env = {**os.environ, "BENCH_KEYS": json.dumps(keys), "PYTHONPATH": str(ROOT)}
@@ -224,6 +259,8 @@ async def _run_clients(args: argparse.Namespace, url: str, path: str, expect: in
         assert line.strip() == b"SIGNED", line
     start = time.monotonic() + 0.5  # the clients connect meanwhile
     probe.start()
+    collector = GcProbe()
+    collector.start()
     cpu0 = time.process_time()  # this process is the server: its CPU per request does not depend on load
     for proc in procs:
         assert proc.stdin is not None
@@ -235,6 +272,7 @@ async def _run_clients(args: argparse.Namespace, url: str, path: str, expect: in
         outs.append(json.loads(await proc.stdout.readline()))
     cpu = time.process_time() - cpu0
     lag = await probe.stop()
+    gc_figures = collector.stop()
     for proc in procs:
         await proc.wait()
     lat = [x for o in outs for x in o["lat"]]
@@ -249,7 +287,7 @@ async def _run_clients(args: argparse.Namespace, url: str, path: str, expect: in
         "errors": errors, **lag,
         "server_cpu_ms_per_request": round(cpu * 1000 / max(1, len(lat)), 3),
         "client_cpu_ms_per_request": round(sum(o["client_cpu_s"] for o in outs) * 1000 / max(1, len(lat)), 3),
-        "load_avg": round(os.getloadavg()[0], 2)}
+        **gc_figures, "load_avg": round(os.getloadavg()[0], 2)}
     return result
 
 
@@ -270,6 +308,7 @@ async def server_main(args: argparse.Namespace) -> dict[str, Any]:
 
     from console.api.app import ApiServer, create_app
     from console.api.participants import Participant, ParticipantDirectory, token_hash
+    from console.heap import settle_heap
     from console.services.market import MarketService
     from console.store.market_journal import SqlMarketJournal
     from core.market import MarketRules
@@ -288,6 +327,8 @@ async def server_main(args: argparse.Namespace) -> dict[str, Any]:
             echo = ApiServer(_echo_app(), "127.0.0.1", 0)
             await api.start()
             await echo.start()
+            if not args.no_settle:
+                settle_heap()  # as the console and `serve` do once their services have started (console.heap)
             probe = LagProbe()
             try:
                 base = await _run_clients(args, echo.url, "/echo", 200, keys, product, probe)
@@ -323,6 +364,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--profile", help="write a cProfile of the server during the signed orders to PROFILE.<run>")
+    ap.add_argument("--no-settle", action="store_true",
+                    help="skip settle_heap() after the start (the process as before it: a first-run full collection)")
     ap.add_argument("--procs", type=int, default=2, help="client processes (the clients split between them)")
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import subprocess
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 from console import bootstrap
 from console.bootstrap_demo import DemoFailed, DemoProcesses
 from console.config import Settings
+from console.heap import settle_heap
 from console.shutdown import Stoppable, StopRequest, shutdown
 
 if TYPE_CHECKING:
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
     from console.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-
-def settle_heap() -> None:
-    """Collect once and freeze what survived (the window, services, imported modules) so that later
-    full collections skip them: with a large startup heap a gen-2 collection otherwise stalls the loop
-    for tens of milliseconds.
-
-    The second collection (of nothing but what is outside the frozen heap) resets the collector's
-    measure of the old generation: CPython runs a full collection only when the objects promoted since
-    the last one exceed a quarter of the old generation *as the last full collection found it*, and that
-    was the whole start-up heap. Without it the first full collection after the freeze waited for some
-    250,000 promoted objects, hours of running, while cyclic garbage (web3's per-call classes, exception
-    frames) piled up in the old generation and the heap grew (docs/BENCHMARKS.md, soak)."""
-    gc.collect()
-    gc.freeze()
-    gc.collect()
 
 
 # glibc mallopt() parameters (malloc.h)
@@ -246,6 +230,7 @@ def run_console(
             if demo is not None and demo.chain is not None:
                 background.append(asyncio.create_task(attach_demo_chain(), name="demo-chain"))
             await application.start(_ready_unless_stopped(demo.ready(), stop) if demo is not None else None)
+            settle_heap()  # again: the replayed market book and what starting the services built (console.heap)
             if session is not None:
                 await session.begin(await _demo_login(application) if demo is not None else None)
             if screenshot is not None and screenshot_every_s:

@@ -287,6 +287,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     """Acquisition, historian, commands and chain on a plain asyncio loop until SIGINT/SIGTERM or --quit-after."""
     from console import config as config_mod
     from console.bootstrap import build
+    from console.heap import settle_heap
     from console.shutdown import StopRequest, shutdown
 
     stop = StopRequest()
@@ -304,6 +305,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
                 if await first_run_admin(application.settings) is not None:  # ENERGYNET_ADMIN_PASSWORD on a new DB
                     log.info("serve: the admin account was created from ENERGYNET_ADMIN_PASSWORD")
+            settle_heap()  # started: freeze the start-up heap and the replayed book (console.heap)
             await stop.wait(args.quit_after)
             stats = application.acquisition.stats()
             states = ", ".join(f"{s.source}={s.state.value}" for s in application.acquisition.statuses())

@@ -1,0 +1,52 @@
+"""console.heap.settle_heap: what is alive at the start is frozen (full collections no longer walk it), what
+is garbage at the start is collected first (never frozen), and what comes later is collected as usual."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from console.heap import settle_heap
+
+
+class Node:
+    def __init__(self) -> None:
+        self.other: Node | None = None
+
+
+def _cycle() -> Node:
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    return a
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """The test's own freeze is undone (everything frozen goes back to the oldest generation)."""
+    yield
+    gc.unfreeze()
+
+
+def _tracked(obj: object) -> bool:
+    return any(o is obj for o in gc.get_objects())  # the three generations; the frozen heap is not in them
+
+
+def test_settle_heap_freezes_the_living_and_collects_the_dead_first(thawed: None) -> None:
+    alive = _cycle()
+    dead = weakref.ref(_cycle())  # a cycle nothing refers to: only the collector frees it
+    assert dead() is not None
+    frozen_before = gc.get_freeze_count()
+
+    settle_heap()
+
+    assert dead() is None  # collected, not frozen for the life of the process
+    assert not _tracked(alive) and not _tracked(alive.other)  # in the permanent generation now
+    assert gc.get_freeze_count() >= frozen_before + 2  # at least the two nodes (and their attribute dicts)
+
+    later = weakref.ref(_cycle())  # made after the settle: an ordinary young object
+    assert later() is not None and _tracked(later())
+    gc.collect()
+    assert later() is None
