@@ -8,12 +8,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from console import bootstrap
 from console.bootstrap_demo import DemoFailed, DemoProcesses
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from console.services.settlement import SettlementService
     from console.ui.login_dialog import SessionGuard
     from console.ui.main_window import MainWindow
+    from core.ports import SampleSource
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,13 @@ def run_console(
     install_setup_menu(window, settings.path)  # issue 19: the first-run wizard, to run again
     window.show()
     log.info("window shown: monotonic=%.3f", time.monotonic())
-    settle_heap()
+    # The heap is settled once the first live frame is drawn (or 10 s on without one): a full collection
+    # of the start-up heap here would come between the window and the drivers' first connection.
+    settled = _settle_heap_once()
+    QTimer.singleShot(10_000, settled)
     app.lastWindowClosed.connect(lambda: stop.request("window closed"))
     app.aboutToQuit.connect(lambda: stop.request("Qt is quitting"))
-    _log_first_live_frame(window, acquisition)
+    _log_first_live_frame(window, acquisition, then=settled)
     if close_window_after is not None:
         QTimer.singleShot(round(close_window_after * 1000), window.close)
     late: list[Stoppable] = []  # parts started after the application (the demo chain)
@@ -229,6 +233,10 @@ def run_console(
         try:
             if demo is not None and demo.chain is not None:
                 background.append(asyncio.create_task(attach_demo_chain(), name="demo-chain"))
+            if demo is not None and application.sources.writer is not None:
+                # The Modbus drivers when the world's Modbus face opens, the OPC-UA ones when its OPC-UA face
+                # listens: each without failing into a back-off while the world starts.
+                application.sources.hold(cast("SampleSource", application.sources.writer), demo.modbus_listening())
             await application.start(_ready_unless_stopped(demo.ready(), stop) if demo is not None else None)
             settle_heap()  # again: the replayed market book and what starting the services built (console.heap)
             if session is not None:
@@ -294,15 +302,33 @@ async def _ready_unless_stopped(ready: Coroutine[object, object, None], stop: St
     ready_task.result()
 
 
-def _log_first_live_frame(window: MainWindow, acquisition: AcquisitionService) -> None:
+def _settle_heap_once() -> Callable[[], None]:
+    """:func:`settle_heap`, the first time the returned function is called."""
+    done = False
+
+    def settle() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            settle_heap()
+
+    return settle
+
+
+def _log_first_live_frame(window: MainWindow, acquisition: AcquisitionService,
+                          then: Callable[[], None] | None = None) -> None:
     """Log the first frame drawn with a good frequency reading, with a monotonic timestamp (CLOCK_MONOTONIC
-    is system-wide on Linux, so ``bench/startup.py`` can subtract its own launch time)."""
+    is system-wide on Linux, so ``bench/startup.py`` can subtract its own launch time); ``then`` is called
+    just after, from the event loop."""
+    from PySide6.QtCore import QTimer
 
     def check() -> None:
         reading = acquisition.snapshot().frequency
         if window.frames > 0 and reading is not None and reading.quality.usable:
             log.info("first live frame: monotonic=%.3f frequency=%.3f Hz", time.monotonic(), reading.value)
             window.timer.timeout.disconnect(check)
+            if then is not None:
+                QTimer.singleShot(0, then)
 
     window.timer.timeout.connect(check)  # after MainWindow.refresh, connected first: the frame is drawn
 

@@ -100,24 +100,47 @@ class Application:
         return [v for v in values if isinstance(v, Lifecycle)]
 
     async def start(self, before_sources: Awaitable[None] | None = None) -> None:
-        """Start every part in order; when one fails, the ones already started are stopped and the error raised.
+        """Start every part; when one fails, the ones already started are stopped and the error raised.
 
-        ``before_sources`` is awaited just before the field drivers start (the demo: until its simulators
-        listen), so the parts before them (the historian's migrations) start meanwhile and a driver's first
-        connection attempt does not fail into its back-off."""
+        The field sources start as soon as ``before_sources`` is done (the demo: until its simulators
+        listen, so a driver's first connection attempt does not fail into its back-off), beside the parts
+        declared before them: the first live value does not wait for the historian's migration or the alarm
+        journal's read (both queue what arrives meanwhile; docs/decisions.md, "Start-up order"). The parts
+        declared after the sources start in order once both are done; :meth:`stop` stops in reverse
+        declaration order whatever started."""
         if self._running:
             return
-        for part in self.parts():
-            try:
-                if part is self.sources and before_sources is not None:
-                    await before_sources
+        parts = self.parts()
+        at = next((i for i, p in enumerate(parts) if p is self.sources), None)
+        early, late = (parts, []) if at is None else (parts[:at], parts[at + 1:])
+        sources: asyncio.Task[None] | None = None
+        if at is not None:
+            sources = asyncio.ensure_future(self._start_sources(before_sources))
+        elif inspect.iscoroutine(before_sources):
+            before_sources.close()
+        try:
+            for part in early:
                 await part.start()
-            except BaseException:
-                if inspect.iscoroutine(before_sources):
-                    before_sources.close()  # never awaited when an earlier part failed; no-op once done
-                await self.stop()
-                raise
-            self._running.append(part)
+                self._running.append(part)
+            if sources is not None:
+                await sources
+                self._running.append(self.sources)
+            for part in late:
+                await part.start()
+                self._running.append(part)
+        except BaseException:
+            if sources is not None and self.sources not in self._running:
+                sources.cancel()
+                await asyncio.gather(sources, return_exceptions=True)
+                if not sources.cancelled() and sources.exception() is None:
+                    self._running.append(self.sources)  # started before the cancel landed: stopped first
+            await self.stop()
+            raise
+
+    async def _start_sources(self, before: Awaitable[None] | None) -> None:
+        if before is not None:
+            await before
+        await self.sources.start()
 
     async def stop(self, part_timeout_s: float = 15.0) -> None:
         """Stop what was started, newest first. Safe to call twice and after a failed start; a part that fails
@@ -244,9 +267,21 @@ class FieldSources:
         self.parts = list(parts)
         self.writer = writer  # the Modbus hub: devices that take setpoints
         self._started: list[SampleSource] = []
+        self._gates: dict[int, Awaitable[None]] = {}  # id(part) → what its start waits for
+        self._later: list[asyncio.Task[None]] = []
+
+    def hold(self, part: SampleSource, gate: Awaitable[None]) -> None:
+        """Start ``part`` only once ``gate`` is done (the demo: the Modbus drivers when the world's Modbus face
+        listens, seconds after its OPC-UA face, rather than into a storm of refused connections); the other
+        parts do not wait for it."""
+        self._gates[id(part)] = gate
 
     async def start(self) -> None:
         for part in self.parts:
+            gate = self._gates.pop(id(part), None)
+            if gate is not None:
+                self._later.append(asyncio.ensure_future(self._start_after(gate, part)))
+                continue
             try:
                 await part.start()
             except BaseException:
@@ -254,7 +289,27 @@ class FieldSources:
                 raise
             self._started.append(part)
 
+    async def _start_after(self, gate: Awaitable[None], part: SampleSource) -> None:
+        try:
+            await gate
+        except Exception:
+            log.exception("%s: the wait before its start failed; starting it now", type(part).__name__)
+        try:
+            await part.start()
+        except Exception:
+            log.exception("%s did not start", type(part).__name__)
+            return
+        self._started.append(part)
+
     async def stop(self) -> None:
+        for gate in self._gates.values():  # held, and never started
+            if inspect.iscoroutine(gate):
+                gate.close()
+        self._gates.clear()
+        for task in self._later:
+            task.cancel()
+        await asyncio.gather(*self._later, return_exceptions=True)
+        self._later = []
         while self._started:
             await self._started.pop().stop()
 
@@ -563,7 +618,10 @@ def build_alarms(settings: Settings, acquisition: AcquisitionService, historian:
     definitions = merge_definitions(settings.alarms, builtin_definitions(
         [s.name for s in settings.sources], devices, chain is not None, historian is not None, market is not None,
         settlement is not None))
-    service = AlarmService(AlarmEngine(definitions), alarm_journal(settings, historian, definitions), clock=clock)
+    # The drivers start beside the alarm service (Application.start): what they send before the journal's
+    # states are taken up is evaluated after them.
+    service = AlarmService(AlarmEngine(definitions), alarm_journal(settings, historian, definitions), clock=clock,
+                           hold_until_started=True)
     acquisition.subscribe(service.on_samples)
     feeds = AlarmSources(service, [d.id for d in definitions], devices,
                          chain.status if chain is not None else None,

@@ -102,6 +102,7 @@ class DemoProcesses:
     # The participant API of the demo (on 127.0.0.1, its participants file in the demo directory, written by the
     # traders): built with the settlement once the chain is up, so the households' signed orders settle on chain.
     late_api: config_mod.ApiSettings | None = None
+    modbus_port: int | None = None  # the world's Modbus face (opens seconds after its OPC-UA face)
     stop_timeout_s: float = 5.0
     _watcher: subprocess.Popen[str] | None = None
     _stopped: bool = False
@@ -167,6 +168,21 @@ class DemoProcesses:
                     raise DemoFailed(f"the {child.name} did not listen on port {child.port} within {timeout_s:.0f} s")
                 await asyncio.sleep(0.05)
             log.info("%s on 127.0.0.1:%d (pid %d)", child.name, child.port, child.proc.pid)
+
+    async def modbus_listening(self, poll_s: float = 0.05) -> None:
+        """Until the world's Modbus face listens (at once without one, or when no simulator runs any more): the
+        device drivers start then, instead of each of them failing to connect into its back-off every few
+        tenths of a second while the world is being built (a few hundred refused connections and their log
+        lines and quality marks, on the console's loop, while it waits for the first live frame)."""
+        port = self.modbus_port
+        if port is None:
+            return
+        while not await _listening(port):
+            if all(c.proc.poll() is not None for c in self.children if c.wait_ready):
+                return
+            await asyncio.sleep(poll_s)
+        world = next((c for c in self.children if c.wait_ready), None)
+        log.info("world Modbus face on 127.0.0.1:%d (pid %d)", port, world.proc.pid if world is not None else 0)
 
     def stop(self) -> None:
         """Terminate every child (its group), wait, kill after the timeout; wait for the ports to be free;
@@ -318,6 +334,7 @@ def start_demo(settings: config_mod.Settings, opcua_port: int, modbus_port: int 
     demo.spawn("simulated world", [*SIM_CLI, "world", "--opcua-port", str(port), "--modbus-port", str(modbus_port),
                                    "--scenario", str(DEMO_SCENARIO), "--participants-out", str(participants)],
                port)
+    demo.modbus_port = modbus_port
     demo.start_chain(chain_port if chain_port and port_free(chain_port) else free_port(), directory, participants)
     return demo, settings
 

@@ -55,12 +55,19 @@ class AlarmService:
         How often delays, stale data and shelving expiry are checked.
     max_queue:
         Events kept for the journal while it is unreachable; beyond it the oldest are dropped (and counted).
+    hold_until_started:
+        Keep the samples and conditions that come before :meth:`start` and evaluate them, in order, once
+        the journal's states are taken up (the console starts its drivers beside this start, and a
+        sample evaluated before the restore would be overwritten by it). Without it they are evaluated
+        at once.
     """
 
     def __init__(self, engine: AlarmEngine, journal: AlarmJournal, clock: Callable[[], float] = time.time,
                  tick_s: float = 0.25, max_queue: int = 200_000, snapshot_max_age_s: float = 1.0,
-                 audit: AuditWriter | None = None) -> None:
+                 audit: AuditWriter | None = None, hold_until_started: bool = False) -> None:
         self.engine = engine
+        # Inputs held until start() (see hold_until_started); None once they go straight to the engine.
+        self._held: list[Callable[[], object]] | None = [] if hold_until_started else None
         self.audit = audit  # where refused operator commands are recorded (the alarm journal has the rest)
         self._audit_writes: set[asyncio.Future[None]] = set()
         self.journal = journal
@@ -97,6 +104,9 @@ class AlarmService:
             log.warning("journal states of %d alarm(s) not taken up (no longer defined, or their definition "
                         "changed): %s", len(skipped), ", ".join(sorted(skipped)[:20]))
         self._publish(events)
+        held, self._held = self._held or [], None
+        for evaluate in held:  # what came while the journal was read, in its order
+            evaluate()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._tick_loop(), name="alarm-tick"),
                        loop.create_task(self._writer_loop(), name="alarm-journal")]
@@ -114,12 +124,23 @@ class AlarmService:
 
     def on_samples(self, batch: Sequence[Sample]) -> None:
         """Acquisition listener (``AcquisitionService.subscribe``): evaluate, never block."""
+        if self._held is not None:
+            self._held.append(lambda: self.on_samples(batch))
+            return
         self._evaluated += len(batch)
         self._publish(self.engine.feed(batch))
 
     def set_condition(self, alarm: str, active: bool, value: float = math.nan) -> list[AlarmEvent]:
-        """Report an external alarm's condition (chain down, settlement failed, historian spooling…)."""
-        events = self.engine.set_external(alarm, active, self._clock(), value)
+        """Report an external alarm's condition (chain down, settlement failed, historian spooling…); the
+        events it caused (none while held until the start)."""
+        now = self._clock()
+        if self._held is not None:
+            self._held.append(lambda: self._set_condition(alarm, active, now, value))
+            return []
+        return self._set_condition(alarm, active, now, value)
+
+    def _set_condition(self, alarm: str, active: bool, now: float, value: float) -> list[AlarmEvent]:
+        events = self.engine.set_external(alarm, active, now, value)
         self._publish(events)
         return events
 

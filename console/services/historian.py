@@ -88,7 +88,9 @@ class HistorianService:
         The worker thread cannot be interrupted: when this start is cancelled, it waits for the thread and
         stops the historian again, so a cancelled start leaves no writer running behind the caller's back."""
         loop = asyncio.get_running_loop()  # taken while running: nothing below asks for "the" loop later
-        started = loop.run_in_executor(None, self.historian.start)  # migrations may take a moment
+        # Migrations may take a moment. On the database thread: the meter events, point registrations and
+        # history queries that come meanwhile (the drivers may start beside this) queue behind it.
+        started = loop.run_in_executor(self._db, self.historian.start)
         try:
             await asyncio.shield(started)
         except asyncio.CancelledError:
