@@ -259,7 +259,7 @@ class BalancingService:
                 by = done.by if done is not None else "UFLS relays"
                 return StepState(step, StepStatus.DONE, by, self._stages.tripped_at[0],
                                  f"{self._stages.count} stage{'s' if self._stages.count > 1 else ''}, "
-                                 f"{self._stages.shed_share() * 100:.1f} % of load")
+                                 f"{self._stages.shed_share() * 100:.1f} %")
             return StepState(step, StepStatus.PENDING, detail="no load shed",
                              enabled=self.can_command and not self.busy)
         breaker = self._breaker()

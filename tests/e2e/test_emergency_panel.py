@@ -212,7 +212,7 @@ async def procedure_steps(app: object, screens: object, figures: dict[str, float
     service = app.balancing  # type: ignore[attr-defined]
     who = app.commands.user  # type: ignore[attr-defined]
     await wait_for(lambda: panel.step_labels[Step.SHED].text().startswith("done "), 10)  # the next frame
-    assert re.fullmatch(rf"done 00:0\d:\d\d\.\d by {who} · 1 stage, 7\.5 % of load",
+    assert re.fullmatch(rf"done 00:0\d:\d\d\.\d by {who} · 1 stage, 7\.5 %",
                         panel.step_labels[Step.SHED].text()), panel.step_labels[Step.SHED].text()
     assert panel.step_buttons[Step.MARKET].text() == "▶ 1 Suspend market…"  # the next step, highlighted
     assert panel.step_buttons[Step.MARKET].font().bold()

@@ -109,7 +109,7 @@ def test_the_procedure_shows_each_step_and_marks_the_next(qtbot, utc) -> None:  
     panel.show_procedure(steps, next_step(steps))
     texts = [panel.step_labels[s].text() for s in Step]
     assert texts == ["not applicable: no market in this console", "not applicable: no battery takes setpoints here",
-                     "done 00:00:06.2 by UFLS relays · 1 stage, 7.5 % of load",
+                     "done 00:00:06.2 by UFLS relays · 1 stage, 7.5 %",
                      "pending · manual, on site · Δf −0.310 Hz (≤ 0.2) OUT · ΔV, Δφ not measured"]
     assert next_step(steps) is Step.RECONNECT
     assert panel.step_buttons[Step.RECONNECT].text() == "▶ 4 Reconnect when synchronised…"
