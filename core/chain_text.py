@@ -18,7 +18,7 @@ ACHIEVEMENTS = ("FirstTrade", "GreenExporter1MWh", "DemandResponder", "GridGuard
 _HZ = ("frequencyMhz", "frequencyMinMhz", "frequencyMaxMhz")
 _VOLT = ("voltageMv", "voltageMinMv", "voltageMaxMv")
 _POWER = ("demandW", "supplyW", "reductionW")
-_ENERGY = ("importWh", "exportWh", "energyWh", "deliveredWh", "baselineWh", "meteredWh", "amount", "remaining",
+_ENERGY = ("importWh", "exportWh", "energyWh", "deliveredWh", "verifiedWh", "meteredImportWh", "amount", "remaining",
            "unfilled")
 _TOKENS = ("compensation", "value", "sellerAmount", "fee", "buyerRefund")
 _TIMES = ("start", "end", "timestamp", "expiresAt", "deliveryEnd")

@@ -12,9 +12,11 @@ import {Roles} from "./Roles.sol";
 
 /// @title Latest grid status, band alerts and demand-response requests with metered verification.
 /// @notice Demand response: a GRID_OPERATOR escrows the compensation; participants opt in before the event
-/// ends; after it an ORACLE states each participant's baseline consumption (Wh, from opt-in to its last
-/// reading), the contract subtracts the metered import over the same span, and the remainder is the delivered
-/// reduction. Compensation is paid pro rata to delivery, never more than the share of the requested energy.
+/// ends; after it an ORACLE states each participant's verified reduction (Wh, its M&V over the event's
+/// settlement intervals) once the participant's meter has read past the end. The delivered reduction is the
+/// verified one capped at the request's target; the metered import from opt-in to the last reading is emitted
+/// beside it for audit. Compensation is paid pro rata to delivery, never more than the share of the requested
+/// energy.
 contract GridBalance is Operated, ReentrancyGuard, IGridBalance {
     using SafeERC20 for IERC20;
 
@@ -95,8 +97,14 @@ contract GridBalance is Operated, ReentrancyGuard, IGridBalance {
         uint256 indexed requestId, uint256 reductionW, uint64 start, uint64 end, uint256 compensation
     );
     event OptedIn(uint256 indexed requestId, address indexed participant, uint256 importWh);
+    /// @notice `verifiedWh` as the oracle stated it, `meteredImportWh` the participant's metered import from
+    /// opt-in to its last reading (audit only), `deliveredWh` what is paid on: min(verifiedWh, targetWh).
     event DeliveryVerified(
-        uint256 indexed requestId, address indexed participant, uint256 baselineWh, uint256 meteredWh, uint256 deliveredWh
+        uint256 indexed requestId,
+        address indexed participant,
+        uint256 verifiedWh,
+        uint256 meteredImportWh,
+        uint256 deliveredWh
     );
     event CompensationClaimed(uint256 indexed requestId, address indexed participant, uint256 value);
     event UnusedReclaimed(uint256 indexed requestId, address indexed to, uint256 value);
@@ -190,9 +198,11 @@ contract GridBalance is Operated, ReentrancyGuard, IGridBalance {
         emit OptedIn(requestId, msg.sender, importWh);
     }
 
-    /// @notice Record a participant's delivered reduction from its baseline and its metered import. ORACLE only.
-    /// @param baselineWh Energy the participant would have imported from opt-in to its last reading.
-    function recordDelivery(uint256 requestId, address participant, uint256 baselineWh)
+    /// @inheritdoc IGridBalance
+    /// @dev ORACLE only, between the event's end and the close of verification, once per opted-in participant,
+    /// and only once the participant's meter has read past the end (so the statement is made on complete
+    /// metering). The metered import since opt-in is emitted in DeliveryVerified for audit; it is not paid on.
+    function recordDelivery(uint256 requestId, address participant, uint256 verifiedWh)
         external
         onlyRole(Roles.ORACLE)
         whenNotPaused
@@ -205,13 +215,12 @@ contract GridBalance is Operated, ReentrancyGuard, IGridBalance {
         if (e.recorded) revert AlreadyRecorded(requestId, participant);
         uint256 lastReading = registry.lastReadingAt(participant);
         if (lastReading < r.end) revert ReadingsIncomplete(requestId, participant, lastReading, r.end);
-        uint256 metered = registry.importedWh(participant) - e.importAtOptInWh;
-        uint256 delivered = baselineWh > metered ? baselineWh - metered : 0;
-        if (delivered > r.targetWh) delivered = r.targetWh;
+        uint256 meteredImport = registry.importedWh(participant) - e.importAtOptInWh;
+        uint256 delivered = verifiedWh < r.targetWh ? verifiedWh : r.targetWh;
         e.recorded = true;
         e.deliveredWh = uint128(delivered);
         r.totalDeliveredWh += uint128(delivered);
-        emit DeliveryVerified(requestId, participant, baselineWh, metered, delivered);
+        emit DeliveryVerified(requestId, participant, verifiedWh, meteredImport, delivered);
     }
 
     /// @notice Take your share of the compensation once the verification window has passed.

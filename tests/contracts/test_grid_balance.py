@@ -56,10 +56,12 @@ def request(chain: Suite, reduction: int = 10_000, duration: int = 3600, comp: i
     return ev.requestId, ev.start, ev.end
 
 
-def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> tuple[int, dict[str, Any]]:
-    """Request 10 kW for 1 h (target 10 kWh); ALICE and BOB opt in, import `used` Wh, and the oracle states
-    their baselines. Returns the request id, with claims open, and each DeliveryVerified event's arguments."""
-    rid, _, end = request(chain)
+def run_event(chain: Suite, verified: dict[str, int], used: dict[str, int], reduction: int = 10_000,
+              comp: int = COMP) -> tuple[int, dict[str, Any]]:
+    """Request `reduction` W for 1 h (default 10 kW: target 10 kWh); ALICE and BOB opt in, import `used` Wh,
+    and the oracle states their verified reductions. Returns the request id, with claims open, and each
+    DeliveryVerified event's arguments."""
+    rid, _, end = request(chain, reduction=reduction, comp=comp)
     for meter in (METER_A, METER_B):
         chain.reading(meter, 1_000, 0)
     for who in (ALICE, BOB):
@@ -67,12 +69,12 @@ def run_event(chain: Suite, baseline: dict[str, int], used: dict[str, int]) -> t
     chain.warp(end - chain.now() + 1)
     chain.reading(METER_A, 1_000 + used[ALICE], 0)
     chain.reading(METER_B, 1_000 + used[BOB], 0)
-    verified = {}
+    events = {}
     for who in (ALICE, BOB):
-        receipt = chain.send(chain.grid.functions.recordDelivery(rid, who, baseline[who]))
-        verified[who] = chain.events(chain.grid, "DeliveryVerified", receipt)[0].args
+        receipt = chain.send(chain.grid.functions.recordDelivery(rid, who, verified[who]))
+        events[who] = chain.events(chain.grid, "DeliveryVerified", receipt)[0].args
     chain.warp(VERIFY)
-    return rid, verified
+    return rid, events
 
 
 def test_request_escrows_the_compensation_and_opt_in_records_the_import(chain: Suite) -> None:
@@ -96,18 +98,18 @@ def test_request_escrows_the_compensation_and_opt_in_records_the_import(chain: S
     assert chain.grid.functions.enrollments(ev.requestId, ALICE).call() == [True, False, False, 250, 0]
 
 
-def test_demand_response_escrows_and_pays_pro_rata_to_metered_delivery(chain: Suite) -> None:
+def test_demand_response_escrows_and_pays_pro_rata_to_verified_delivery(chain: Suite) -> None:
     admin0 = chain.balance(ADMIN)
-    rid, verified = run_event(chain, baseline={ALICE: 9_000, BOB: 5_000}, used={ALICE: 3_000, BOB: 4_000})
+    rid, verified = run_event(chain, verified={ALICE: 6_000, BOB: 1_000}, used={ALICE: 3_000, BOB: 4_000})
     assert admin0 - chain.balance(ADMIN) == COMP
-    # delivered = baseline - metered import over the event
-    assert [(v.baselineWh, v.meteredWh, v.deliveredWh) for v in verified.values()] == [(9_000, 3_000, 6_000),
-                                                                                       (5_000, 4_000, 1_000)]
+    # delivered = the verified reduction (below the 10 kWh target); the metered import is only reported
+    assert [(v.verifiedWh, v.meteredImportWh, v.deliveredWh) for v in verified.values()] == [
+        (6_000, 3_000, 6_000), (1_000, 4_000, 1_000)]
     assert chain.grid.functions.requests(rid).call()[6] == 7_000
     # Alice delivered 6 kWh, Bob 1 kWh, of the 10 kWh asked: they earn 60 % and 10 % of the compensation.
     alice0, bob0 = chain.balance(ALICE), chain.balance(BOB)
     receipt = chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
-    assert chain.events(chain.grid, "CompensationClaimed", receipt)[0].args.value == COMP * 6 // 10
+    assert chain.events(chain.grid, "CompensationClaimed", receipt)[0].args.value == 600_000_000
     chain.send(chain.grid.functions.claimCompensation(rid), BOB)
     assert chain.balance(ALICE) - alice0 == 600_000_000
     assert chain.balance(BOB) - bob0 == 100_000_000
@@ -126,14 +128,35 @@ def test_demand_response_escrows_and_pays_pro_rata_to_metered_delivery(chain: Su
     assert chain.balance(chain.grid.address) == 0
 
 
-def test_over_delivery_is_capped_and_shared(chain: Suite) -> None:
-    rid, verified = run_event(chain, baseline={ALICE: 20_000, BOB: 9_000}, used={ALICE: 0, BOB: 0})
-    assert (verified[ALICE].deliveredWh, verified[BOB].deliveredWh) == (10_000, 9_000)
-    # Alice is capped at the 10 kWh target; together 19 kWh: the whole compensation is shared 10:9.
+def test_over_delivery_shares_the_compensation_by_the_verified_total(chain: Suite) -> None:
+    # target 2 kW x 1 h = 2 000 Wh, 1 000 000 base units; verified 1 500 + 800 = 2 300 Wh > target, so the
+    # basis is 2 300: Alice floor(1e6 x 1 500 / 2 300) = 652 173, Bob floor(1e6 x 800 / 2 300) = 347 826.
+    rid, verified = run_event(chain, verified={ALICE: 1_500, BOB: 800}, used={ALICE: 100, BOB: 2_000},
+                              reduction=2_000, comp=1_000_000)
+    assert [(v.verifiedWh, v.meteredImportWh, v.deliveredWh) for v in verified.values()] == [
+        (1_500, 100, 1_500), (800, 2_000, 800)]
+    assert chain.grid.functions.requests(rid).call()[5:] == [2_000, 2_300]
+    alice0, bob0 = chain.balance(ALICE), chain.balance(BOB)
     chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
     chain.send(chain.grid.functions.claimCompensation(rid), BOB)
+    assert (chain.balance(ALICE) - alice0, chain.balance(BOB) - bob0) == (652_173, 347_826)
+    # reclaim = 1 000 000 - floor(1e6 x 2 300 / 2 300) = 0: the 1 base unit of rounding dust stays escrowed
+    receipt = chain.send(chain.grid.functions.reclaimUnused(rid))
+    assert chain.events(chain.grid, "UnusedReclaimed", receipt)[0].args.value == 0
+    assert chain.balance(chain.grid.address) == 1
+
+
+def test_verified_above_the_target_is_capped_and_zero_pays_nothing(chain: Suite) -> None:
+    rid, verified = run_event(chain, verified={ALICE: 25_000, BOB: 0}, used={ALICE: 0, BOB: 0})
+    assert [(v.verifiedWh, v.deliveredWh) for v in verified.values()] == [(25_000, 10_000), (0, 0)]
     assert chain.grid.functions.enrollments(rid, ALICE).call()[4] == 10_000
-    assert chain.balance(chain.grid.address) <= 1  # at most rounding dust stays
+    alice0, bob0 = chain.balance(ALICE), chain.balance(BOB)
+    chain.send(chain.grid.functions.claimCompensation(rid), ALICE)
+    receipt = chain.send(chain.grid.functions.claimCompensation(rid), BOB)
+    assert chain.events(chain.grid, "CompensationClaimed", receipt)[0].args.value == 0
+    # Alice is capped at the 10 kWh target, which is the whole compensation; Bob verified nothing.
+    assert (chain.balance(ALICE) - alice0, chain.balance(BOB) - bob0) == (COMP, 0)
+    assert chain.balance(chain.grid.address) == 0
 
 
 def test_demand_response_revert_paths(chain: Suite) -> None:

@@ -137,14 +137,15 @@ async def test_agents_opt_in_shed_for_the_window_restore_and_claim(setup: Setup)
         assert s.world.flex_limit[c_both] == 1.0 and s.world.flex_limit[c_flex] == 1.0
         assert math.isnan(s.world.battery_setpoint_w[c_both])  # back to self-consumption
 
-        # Meters read past the end; the oracle (the operator's account) states the baselines: A 1500 Wh with
-        # 300 Wh metered -> 1200 delivered; B 800 Wh with 500 metered -> 300. Basis 1667 Wh (the target):
+        # Meters read past the end (A 300 Wh, B 500 Wh metered since opt-in, reported for audit only); the
+        # oracle (the operator's account) states the verified reductions: A 1200 Wh, B 300 Wh. Basis 1667 Wh
+        # (the target):
         # A gets 3 000 000 × 1200 // 1667 = 2 159 568, B 3 000 000 × 300 // 1667 = 539 892.
         for i, house, imported in ((1, HOUSE_A, 1300), (2, HOUSE_B, 1500)):
             s.send(s.meter.functions.submitReading(Web3.keccak(text=f"house-{i:02d}"), s.chain_now(), imported, 0,
                                                    False), house.address)
-        s.send(s.grid.functions.recordDelivery(1, HOUSE_A.address, 1500), OPERATOR.address)
-        s.send(s.grid.functions.recordDelivery(1, HOUSE_B.address, 800), OPERATOR.address)
+        s.send(s.grid.functions.recordDelivery(1, HOUSE_A.address, 1200), OPERATOR.address)
+        s.send(s.grid.functions.recordDelivery(1, HOUSE_B.address, 300), OPERATOR.address)
         before = [s.token.functions.balanceOf(h.address).call() for h in (HOUSE_A, HOUSE_B)]
         s.warp_to(end + 3600)
         await until(lambda: agent_a.participations[1].claimed is not None

@@ -13,4 +13,8 @@ interface IGridBalance {
     function requestDemandResponse(uint256 reduction, uint256 duration, uint256 compensation)
         external
         returns (uint256 requestId);
+
+    /// @notice State a participant's verified reduction (Wh) for demand-response request `requestId`; the
+    /// delivered reduction paid on is `verifiedWh` capped at the request's target energy.
+    function recordDelivery(uint256 requestId, address participant, uint256 verifiedWh) external;
 }
