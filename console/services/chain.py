@@ -169,23 +169,24 @@ class ChainService:
         self._follow(key, "chain.updateStatus", f"{args}", actor.name)
         return key
 
-    async def record_delivery(self, request_id: int, participant: str, baseline_wh: int, valid_until: float,
+    async def record_delivery(self, request_id: int, participant: str, verified_wh: int, valid_until: float,
                               *, by: User | None = None) -> str:
-        """Queue the oracle's statement of a participant's baseline energy for a DR request
-        (GridBalance.recordDelivery); the key is fixed per request and participant, so it is sent once however
-        often M&V runs. Returns the key; PermissionDenied (audited) when ``by`` may not."""
+        """Queue the oracle's statement of a participant's verified reduction (M&V, whole Wh) for a DR request
+        (GridBalance.recordDelivery, which delivers it capped at the target); the key is fixed per request and
+        participant, so it is sent once however often M&V runs. Returns the key; PermissionDenied (audited)
+        when ``by`` may not."""
         actor = by or self.actor
         target = f"GridBalance request {request_id} {participant}"
-        await self._require(actor, Action.DR_REQUEST, target, f"baseline {baseline_wh} Wh")
-        if request_id <= 0 or baseline_wh < 0:
-            raise ValueError(f"request {request_id}, baseline {baseline_wh} Wh: both must be >= 0 (request > 0)")
+        await self._require(actor, Action.DR_REQUEST, target, f"verified {verified_wh} Wh")
+        if request_id <= 0 or verified_wh < 0:
+            raise ValueError(f"request {request_id}, verified {verified_wh} Wh: both must be >= 0 (request > 0)")
         key = f"drv-{request_id}-{participant.lower()}"
-        cmd = ChainCommand(key, "GridBalance", "recordDelivery", (int(request_id), participant, int(baseline_wh)),
-                           f"DR {request_id}: baseline {baseline_wh / 1000:.3f} kWh for {participant[:10]}…",
+        cmd = ChainCommand(key, "GridBalance", "recordDelivery", (int(request_id), participant, int(verified_wh)),
+                           f"DR {request_id}: verified {verified_wh / 1000:.3f} kWh for {participant[:10]}…",
                            valid_until=valid_until)
         if self.gateway.submit(cmd):
-            await self._audit("chain.recordDelivery", target, f"baseline {baseline_wh} Wh", "queued", actor.name)
-            self._follow(key, "chain.recordDelivery", f"baseline {baseline_wh} Wh", actor.name)
+            await self._audit("chain.recordDelivery", target, f"verified {verified_wh} Wh", "queued", actor.name)
+            self._follow(key, "chain.recordDelivery", f"verified {verified_wh} Wh", actor.name)
         return key
 
     # ---- a different chain: the operator decides ------------------------------------------

@@ -7,12 +7,11 @@ participant) in its store. Every event the dashboard shows is :meth:`DrService.e
 both, so a restarted console shows the same as before.
 
 After an event ends, :meth:`DrService.verify` measures each opted-in participant from the historian (CAISO
-10-of-10 over the event's 15-minute intervals, core.dr) and states on chain, through the one command path
-(ChainService: permission, audit), the baseline energy over the span the chain meters: from the block of the
-participant's opt-in to its last meter reading. Baselines are of gross load (net meter + metered PV / wind,
-:class:`~console.services.dr_measurement.LoadPoints`); the stated figure is the gross baseline less the
-generators' actual output, because the chain subtracts the net meter's import. GridBalance then pays pro
-rata to the verified delivery;
+10-of-10 over the event's 15-minute intervals, core.dr; baselines of gross load, net meter + metered PV /
+wind, :class:`~console.services.dr_measurement.LoadPoints`) and states the verified reduction on chain (whole
+Wh, rounded down, never negative) through the one command path (ChainService: permission, audit), once the
+participant's meter has read past the end. GridBalance delivers it capped at the request's target, emits the
+metered import since the opt-in beside it for audit, and pays pro rata to delivery;
 :func:`core.dr.verification.pro_rata_payment` computes what each participant can claim, to the base unit.
 """
 
@@ -41,23 +40,13 @@ from console.services.dr_measurement import (
 from core.access import User
 from core.chain import ChainEvent, TxRecord, TxState
 from core.dr import DrEvent, SignalType
-from core.dr.baselines import Array, Baseline
-from core.dr.verification import baseline_wh, compensation_base_units, pro_rata_payment
+from core.dr.baselines import Array
+from core.dr.verification import compensation_base_units, pro_rata_payment
 from core.ports import Historian
 
 log = logging.getLogger(__name__)
 
 DR_EVENTS = ("DemandResponseRequested", "OptedIn", "DeliveryVerified", "CompensationClaimed", "UnusedReclaimed")
-
-
-def stated_baseline_wh(baseline: Baseline, t0_s: float, t1_s: float, generation_kw: Array | None = None) -> int:
-    """The baseline energy the oracle states on chain, never below 0 Wh: the gross-load baseline less the
-    metered generation's actual output (``generation_kw``, per interval of the day) over the span, i.e. what
-    the net meter would have imported. A house whose PV exports more than it draws has a negative figure;
-    GridBalance.recordDelivery takes an unsigned baseline and refuses a negative one, so without the clamp
-    every retry would fail and the participant would never be verified. At 0 its delivery is 0 Wh: it could
-    not reduce an import it did not have."""
-    return max(0, baseline_wh(baseline, t0_s, t1_s, generation_kw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +73,7 @@ class DeliveryRecord:
     event_key: str
     participant: str               # checksummed address
     name: str
-    baseline_wh: int | None        # stated on chain for [opt-in, last reading]
-    verified_wh: int | None        # the historian's M&V over the event's intervals
+    verified_wh: int | None        # the historian's M&V over the event's intervals, stated on chain as it is
     command_key: str | None
     problem: str | None
     computed: float
@@ -104,7 +92,6 @@ class DrChain(Protocol):
     def record(self, key: str) -> TxRecord | None: ...
     def events_named(self, names: Sequence[str], limit: int = 5000) -> list[ChainEvent]: ...
     async def read(self, contract: str, function: str, *args: object) -> Any: ...
-    async def block_time(self, block: int) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +100,9 @@ class ParticipantState:
     name: str
     opted_in_block: int
     import_at_opt_in_wh: int
-    baseline_wh: int | None = None      # as verified on chain
-    metered_wh: int | None = None
-    delivered_wh: int | None = None
+    verified_wh: int | None = None      # as the oracle stated it on chain (DeliveryVerified)
+    metered_import_wh: int | None = None  # the net meter's import from opt-in to the last reading (audit only)
+    delivered_wh: int | None = None     # min(verified, target): what GridBalance pays on
     claimable: int | None = None        # pro rata, as GridBalance pays it (final once verification closes)
     claimed: int | None = None          # paid
     measured_wh: int | None = None      # the console's own M&V over the event intervals
@@ -297,8 +284,8 @@ class DrService:
                 parts[rid][addr] = ParticipantState(addr, self._name(addr), ev.block,
                                                     _int(ev.arg("importWh")))
             elif p is not None and ev.name == "DeliveryVerified":
-                parts[rid][addr] = replace(p, baseline_wh=_int(ev.arg("baselineWh")),
-                                           metered_wh=_int(ev.arg("meteredWh")),
+                parts[rid][addr] = replace(p, verified_wh=_int(ev.arg("verifiedWh")),
+                                           metered_import_wh=_int(ev.arg("meteredImportWh")),
                                            delivered_wh=_int(ev.arg("deliveredWh")))
             elif p is not None and ev.name == "CompensationClaimed":
                 parts[rid][addr] = replace(p, claimed=_int(ev.arg("value")))
@@ -370,21 +357,19 @@ class DrService:
             log.info("DR %s: %s's meter last read at %s, before the end; verified later", ev.request_id, name,
                      _hm(last, self.tz))
             return None
-        opted_at = await self.gateway.block_time(p.opted_in_block)
         point = self.meters.get(name)
         problem: str | None = None
-        baseline: int | None = None
         measured: int | None = None
         if point is None:
             problem = f"no grid meter configured for participant {name!r}: add its [[modbus]] meter"
         elif self.historian is None:
             problem = "no historian: the baseline cannot be computed"
         else:
-            baseline, measured, problem = await asyncio.to_thread(self._measure, ev, name, point, opted_at, last)
+            measured, problem = await asyncio.to_thread(self._measure, ev, name, point)
         command_key = None
-        if baseline is not None:
-            command_key = await self.chain.record_delivery(ev.request_id, p.address, baseline, claims_from, by=by)
-        record = DeliveryRecord(event_key, p.address, name, baseline, measured, command_key, problem, self.clock())
+        if measured is not None:
+            command_key = await self.chain.record_delivery(ev.request_id, p.address, measured, claims_from, by=by)
+        record = DeliveryRecord(event_key, p.address, name, measured, command_key, problem, self.clock())
         before = self._deliveries.get((event_key, p.address))
         if before is not None and replace(before, computed=record.computed) == record:
             return record  # the same finding again (e.g. still no meter): not stored again
@@ -392,24 +377,16 @@ class DrService:
         self._deliveries[(event_key, p.address)] = record
         return record
 
-    def _measure(self, ev: DrEventState, name: str, point: str | LoadPoints, opted_at: float,
-                 last: float) -> tuple[int | None, int | None, str | None]:
+    def _measure(self, ev: DrEventState, name: str, point: str | LoadPoints) -> tuple[int | None, str | None]:
+        """The verified reduction (whole Wh, rounded down, >= 0) over the event's settlement intervals, or
+        None and why (no baseline, an interval without readings)."""
         assert ev.start is not None and ev.end is not None and self.historian is not None
         start, end = interval_span(ev.start, ev.end, self.tz)
         aligned = DrEvent(str(ev.request_id), start, end - start, ev.reduction_w / 1000.0, 0)
         (result,) = measure_event(self.historian, aligned, {name: point}, self.tz)
-        if result.baseline is None:
-            return None, None, result.problem
-        day0 = day_start(datetime.fromtimestamp(start, self.tz).date(), self.tz)
-        t0, t1 = opted_at - day0, last - day0
-        if not 0 <= t0 <= t1 <= 86400:
-            return None, None, (f"opt-in {_hm(opted_at, self.tz)} to last reading {_hm(last, self.tz)} is not "
-                                "within the event's day: the baseline covers one day")
-        try:
-            stated = stated_baseline_wh(result.baseline, t0, t1, result.generation_kw)
-        except ValueError as exc:  # a generator without readings in the span
-            return None, None, str(exc)
-        return stated, (result.verified_wh if result.performance else None), result.problem
+        if result.performance is None:
+            return None, result.problem or "no M&V figure"
+        return max(0, int(result.verified_wh)), result.problem
 
     def progress(self, ev: DrEventState) -> Progress | None:
         """Target vs achieved reduction per settlement interval of the event, from the historian (blocking:

@@ -5,8 +5,7 @@ A participant's load for M&V is its gross load (core.dr.verification): what its 
 + import / − export) plus what its metered generators (PV, wind inverters: :class:`LoadPoints`) produced.
 A battery discharging during an event is the reduction it is (the net meter shows it); PV producing during
 an event is not (it would have produced anyway), and the afternoon's sunshine does not scale the baseline.
-The chain's GridBalance subtracts the net meter's import, so the baseline stated there is the gross
-baseline less the generators' actual output over the span (core.dr.verification.baseline_wh).
+The verified reduction is what the oracle states on chain (GridBalance.recordDelivery).
 
 The historian's buckets give the mean of each interval; a history
 day with an interval without data is not eligible for a baseline (CAISO excludes days with incomplete

@@ -46,11 +46,11 @@ class SqlDrStore:
             conn.execute(delete(t).where(t.c.event_key == record.event_key, t.c.participant == record.participant))
             conn.execute(insert(t).values(
                 event_key=record.event_key, participant=record.participant, name=record.name,
-                baseline_wh=record.baseline_wh, verified_wh=record.verified_wh, command_key=record.command_key,
+                baseline_wh=None, verified_wh=record.verified_wh, command_key=record.command_key,
                 problem=record.problem, computed=record.computed))
 
     def deliveries(self) -> list[DeliveryRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(dr_deliveries).order_by(dr_deliveries.c.computed)).all()
-        return [DeliveryRecord(r.event_key, r.participant, r.name, r.baseline_wh, r.verified_wh, r.command_key,
+        return [DeliveryRecord(r.event_key, r.participant, r.name, r.verified_wh, r.command_key,
                                r.problem, r.computed) for r in rows]

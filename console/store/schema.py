@@ -266,8 +266,9 @@ dr_deliveries = Table(
     Column("event_key", String(40), primary_key=True),    # dr_events.key, or chain-<id> (another console)
     Column("participant", String(42), primary_key=True),  # checksummed address
     Column("name", String(80), nullable=False),
-    Column("baseline_wh", BigInteger, nullable=True),     # stated on chain for [opt-in, last reading]
-    Column("verified_wh", BigInteger, nullable=True),     # the historian's M&V over the event's intervals
+    Column("baseline_wh", BigInteger, nullable=True),     # unused, NULL: the stated baseline before
+    #                                                       recordDelivery took the verified Wh (kept: 0010)
+    Column("verified_wh", BigInteger, nullable=True),     # the M&V over the event's intervals, stated on chain
     Column("command_key", String(80), nullable=True),     # the recordDelivery command
     Column("problem", Text, nullable=True),               # why there is no figure
     Column("computed", Double, nullable=False),

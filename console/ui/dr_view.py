@@ -36,8 +36,10 @@ from widgets.style import set_style_property
 
 EVENT_COLUMNS = ("Request", "Status", "Start", "Min", "Target kW", "Opted in", "Verified kWh", "Escrow ENC",
                  "Paid ENC")
-PARTICIPANT_COLUMNS = ("Participant", "Opted in (block)", "Baseline kWh", "Metered kWh", "Delivered kWh",
-                       "M&V kWh", "Verification", "Payable ENC", "Paid ENC")
+# M&V: the console's measurement; Verified: as stated on chain; Delivered: capped at the target, paid on;
+# Metered import: the net meter's import from opt-in to the last reading (the chain's audit figure).
+PARTICIPANT_COLUMNS = ("Participant", "Opted in (block)", "M&V kWh", "Verified kWh", "Delivered kWh",
+                       "Metered import kWh", "Verification", "Payable ENC", "Paid ENC")
 PROGRESS_EVERY_S = 5.0
 
 
@@ -241,8 +243,8 @@ class DrView(QWidget):
         for r, p in enumerate(rows):
             waiting = "awaiting meter reading past the end" if ended else "responding"
             state = p.problem or p.verify_state or ("verified" if p.delivered_wh is not None else waiting)
-            cells = (p.name, str(p.opted_in_block), kwh(p.baseline_wh), kwh(p.metered_wh), kwh(p.delivered_wh),
-                     kwh(p.measured_wh), state, enc(p.claimable), enc(p.claimed))
+            cells = (p.name, str(p.opted_in_block), kwh(p.measured_wh), kwh(p.verified_wh), kwh(p.delivered_wh),
+                     kwh(p.metered_import_wh), state, enc(p.claimable), enc(p.claimed))
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 item.setToolTip(p.address if c == 0 else text)

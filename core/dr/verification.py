@@ -6,8 +6,7 @@ otherwise has the sun in its load: the CAISO same-day adjustment (a ratio over t
 an afternoon for an evening event) would scale its baseline by that afternoon's sunshine against the history
 days', and the PV's output during the event would count as a reduction the house never made. On gross load
 neither happens: the baseline is of what the house draws, and the generator's actual output, which the event
-does not change, is subtracted from it again where a net figure is needed (:func:`baseline_wh` with
-``generation_kw``: what the oracle states on chain, where GridBalance subtracts the net meter's import).
+does not change, cancels out of the reduction (baseline − actual, both gross).
 This is how programmes with metered behind-the-meter generation settle (CAISO's "metered generator output"
 option, the add-back of generator output in NYISO's and PJM's customer baselines). A battery is not added
 back: its discharge during the event is the response, and the net meter shows it.
@@ -81,32 +80,6 @@ def compensation_base_units(verified_wh: int, price_per_kwh: int) -> int:
     if verified_wh < 0 or price_per_kwh < 0:
         raise ValueError(f"verified energy and price must be >= 0, got {verified_wh} Wh at {price_per_kwh}")
     return verified_wh * price_per_kwh // 1000
-
-
-def baseline_wh(baseline: Baseline, t0_s: float, t1_s: float, generation_kw: Array | None = None) -> int:
-    """Whole Wh the baseline draws between two times of its day (seconds after local midnight), the
-    partial intervals at both ends counted pro rata: what the oracle states on chain for the span from
-    a participant's opt-in to its last meter reading (GridBalance.recordDelivery).
-
-    For a baseline of gross load, ``generation_kw`` is the metered generators' actual output per interval
-    of the day (kW): it is subtracted, so that the figure is what the *net* meter would have imported
-    (the chain subtracts the net meter's import from it). Its intervals outside the span are not read."""
-    n = len(baseline.kw)
-    step = 86400.0 / n
-    if not 0 <= t0_s <= t1_s <= 86400.0:
-        raise ValueError(f"span {t0_s}..{t1_s} s is not within one day")
-    edges = np.arange(n + 1) * step
-    overlap = np.clip(np.minimum(edges[1:], t1_s) - np.maximum(edges[:-1], t0_s), 0.0, None)
-    kw = baseline.kw
-    if generation_kw is not None:
-        if len(generation_kw) != n:
-            raise ValueError(f"generation has {len(generation_kw)} intervals, the baseline {n}")
-        used = overlap > 0
-        if not np.all(np.isfinite(generation_kw[used])):
-            missing = [int(i) for i in np.flatnonzero(used) if not np.isfinite(generation_kw[i])]
-            raise ValueError(f"generation output missing in interval(s) {missing}: cannot state a net baseline")
-        kw = np.where(used, kw - np.where(used, generation_kw, 0.0), 0.0)
-    return int(float((kw * overlap).sum()) / 3.6 + 1e-6)  # kW·s -> Wh
 
 
 def pro_rata_payment(compensation: int, delivered_wh: int, total_delivered_wh: int, target_wh: int) -> int:

@@ -1,6 +1,6 @@
 """The DR service on a real anvil (demo suite), a real gateway and a real SQLite historian: an event created
 through the one command path, opt-ins tracked from chain events, M&V from the historian, recordDelivery
-per participant with the baseline over [opt-in, last reading], and the pro-rata payment each participant
+per participant with the M&V's verified Wh, and the pro-rata payment each participant
 claims - every figure computed by hand below. Only the chain's clock is set (anvil time)."""
 
 from __future__ import annotations
@@ -147,13 +147,13 @@ async def test_event_opt_ins_verification_and_exact_payment(up: ChainUp, tmp_pat
         with pytest.raises(ValueError, match="not on chain"):
             await dr.verify(99)
         made = await dr.verify(1)
-        # house-01 (opted in at 16:59:31): baseline 2 kW × 3629 s / 3.6 = 2016.1 -> 2016 Wh; the historian's
-        # M&V over 17:00-18:00 is (2 − 0.5) kW × 1 h = 1500 Wh. house-02: 1005 Wh;
-        # 0.8 kWh measured (16:59:41: 1 kW × 3619 s = 1005.3). house-03: no meter configured, nothing stated.
+        # house-01: the historian's M&V over 17:00-18:00 is (2 − 0.5) kW × 1 h = 1500 Wh, stated as it is;
+        # house-02: (1 − 0.2) kW × 1 h = 800 Wh. house-03: no meter configured, nothing stated.
         by_name = {r.name: r for r in made}
-        assert (by_name["house-01"].baseline_wh, by_name["house-01"].verified_wh) == (2016, 1500)
-        assert (by_name["house-02"].baseline_wh, by_name["house-02"].verified_wh) == (1005, 800)
-        assert by_name["house-03"].baseline_wh is None and "no grid meter" in (by_name["house-03"].problem or "")
+        assert (by_name["house-01"].verified_wh, by_name["house-02"].verified_wh) == (1500, 800)
+        assert by_name["house-01"].command_key == f"drv-1-{HOUSES[0].address.lower()}"
+        assert by_name["house-03"].verified_wh is None and by_name["house-03"].command_key is None
+        assert "no grid meter" in (by_name["house-03"].problem or "")
         for r in made:
             if r.command_key:
                 assert (await gw.wait(r.command_key, timeout=20)).state is TxState.CONFIRMED
@@ -161,11 +161,12 @@ async def test_event_opt_ins_verification_and_exact_payment(up: ChainUp, tmp_pat
         await until(lambda: sum(p.delivered_wh is not None for p in dr.events()[0].participants) == 2, timeout=10)
         ev = dr.events()[0]
         p1, p2, p3 = ev.participants
-        # Chain: delivered = baseline − metered: 2016 − 517 = 1499 Wh and 1005 − 205 = 800 Wh; together 2299 Wh,
-        # above the 2000 Wh asked, so the basis is 2299: 600 000 × 1499 // 2299 = 391 213 and
-        # 600 000 × 800 // 2299 = 208 786.
-        assert (p1.baseline_wh, p1.metered_wh, p1.delivered_wh, p1.claimable) == (2016, 517, 1499, 391_213)
-        assert (p2.baseline_wh, p2.metered_wh, p2.delivered_wh, p2.claimable) == (1005, 205, 800, 208_786)
+        # Chain: delivered = the verified Wh (each below the 2000 Wh target): 1500 and 800 Wh; the metered import
+        # since the opt-in (10 517 − 10 000 = 517 Wh, 5 205 − 5 000 = 205 Wh) is reported for audit only.
+        # Together 2300 Wh, above the 2000 Wh asked, so the basis is 2300: 600 000 × 1500 // 2300 = 391 304 and
+        # 600 000 × 800 // 2300 = 208 695.
+        assert (p1.verified_wh, p1.metered_import_wh, p1.delivered_wh, p1.claimable) == (1500, 517, 1500, 391_304)
+        assert (p2.verified_wh, p2.metered_import_wh, p2.delivered_wh, p2.claimable) == (800, 205, 800, 208_695)
         assert p3.delivered_wh is None and p3.claimable is None
         assert p1.measured_wh == 1500 and p1.verify_state == "confirmed"
 
@@ -174,9 +175,9 @@ async def test_event_opt_ins_verification_and_exact_payment(up: ChainUp, tmp_pat
         chain.send(chain.grid.functions.claimCompensation(1), HOUSES[0].address, at(19.01))
         chain.send(chain.grid.functions.claimCompensation(1), HOUSES[1].address)
         after = [chain.token.functions.balanceOf(h.address).call() for h in HOUSES[:2]]
-        assert [a - b for a, b in zip(after, before, strict=True)] == [391_213, 208_786]
-        await until(lambda: dr.events()[0].paid == 391_213 + 208_786, timeout=10)
-        assert [p.claimed for p in dr.events()[0].participants] == [391_213, 208_786, None]
+        assert [a - b for a, b in zip(after, before, strict=True)] == [391_304, 208_695]
+        await until(lambda: dr.events()[0].paid == 391_304 + 208_695, timeout=10)
+        assert [p.claimed for p in dr.events()[0].participants] == [391_304, 208_695, None]
 
         # The verification window has closed (claims are open): nothing more is stated, not even house-03.
         now[0] = at(19.02)

@@ -117,15 +117,16 @@ async def test_dashboard_during_and_after_an_event(qapp, up: ChainUp, tmp_path: 
         view.refresh()
         await asyncio.sleep(0.5)
         view.refresh()
-        # house-01 as in test_dr_service: 1499 Wh. house-02 opted in at 16:59:36: 1 kW × 3624 s = 1006 Wh
-        # baseline − 205 metered = 801 Wh. Basis 2300 Wh: 600 000 × 1499 // 2300 = 391 043 (claimed) and
-        # 600 000 × 801 // 2300 = 208 956 (payable, not claimed yet).
-        assert [cell(view, "participants_table", 0, c) for c in (0, 4, 5, 6, 7, 8)] == [
-            "house-01", "1.499", "1.500", "confirmed", "0.391043", "0.391043"]
-        assert [cell(view, "participants_table", 1, c) for c in (0, 4, 7, 8)] == ["house-02", "0.801", "0.208956",
-                                                                                  "—"]
+        # As in test_dr_service: M&V 1500 Wh (house-01) and 800 Wh (house-02), stated and delivered as they are
+        # (below the 2000 Wh target); metered import since opt-in 10 517 − 10 000 = 517 Wh and 11 205 − 11 000 =
+        # 205 Wh (audit only). Basis 2300 Wh: 600 000 × 1500 // 2300 = 391 304 (claimed) and
+        # 600 000 × 800 // 2300 = 208 695 (payable, not claimed yet).
+        assert [cell(view, "participants_table", 0, c) for c in range(2, 9)] == [
+            "1.500", "1.500", "1.500", "0.517", "confirmed", "0.391304", "0.391304"]
+        assert [cell(view, "participants_table", 1, c) for c in (0, 2, 4, 5, 7, 8)] == [
+            "house-02", "0.800", "0.800", "0.205", "0.208695", "—"]
         assert "no grid meter" in cell(view, "participants_table", 2, 6)
-        assert cell(view, "events_table", 0, 1) == "completed" and cell(view, "events_table", 0, 8) == "0.391043"
+        assert cell(view, "events_table", 0, 1) == "completed" and cell(view, "events_table", 0, 8) == "0.391304"
         view.grab().save(str(SHOTS / "dr-after-event.png"))
     finally:
         await dr.stop()

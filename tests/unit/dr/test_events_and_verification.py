@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.dr import Baseline, DrEvent, EventStatus, SignalType, compensation_base_units, measure
-from core.dr.verification import baseline_wh, pro_rata_payment
+from core.dr.verification import pro_rata_payment
 
 
 def test_status_follows_the_openadr_timeline() -> None:
@@ -72,11 +72,6 @@ def test_missing_measurement_refuses_verification() -> None:
     actual[18] = np.nan
     with pytest.raises(ValueError, match=r"missing in event interval\(s\) \[18\]"):
         measure(baseline(6.0), actual, 17, 19)
-
-
-def test_oracle_baseline_energy_over_a_partial_span() -> None:
-    # Hourly baseline of 6 kW; opt-in at 17:30, last reading 19:15: 1.75 h x 6 kW = 10.5 kWh.
-    assert baseline_wh(baseline(6.0), 17.5 * 3600, 19.25 * 3600) == 10500
 
 
 def test_pro_rata_payment_as_the_contract_pays() -> None:

@@ -1,5 +1,5 @@
 """M&V of a house with PV behind its meter: baseline and reduction on gross load (net meter + the inverter's
-output), and the net baseline stated on chain (hourly intervals; every figure by hand)."""
+output; hourly intervals, every figure by hand)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from core.dr import DayLoad, caiso_10_of_10, gross_load_kw, measure
-from core.dr.verification import baseline_wh
 
 EVENT_DAY = date(2026, 6, 17)  # a Wednesday; the event is 18:00-19:00 (interval 18), adjustment 14:00-17:00
 HISTORY = [date(2026, 6, d) for d in (16, 15, 12, 11, 10)]  # five eligible weekdays: the minimum
@@ -65,17 +64,3 @@ def test_the_gross_load_adjustment_keeps_the_caiso_cap() -> None:
     b = caiso_10_of_10(history, DayLoad(EVENT_DAY, kw, event=True), 18, 19)
     assert (b.ratio, b.ratio_applied) == pytest.approx((1.5, 1.2))
     assert measure(b, kw, 18, 19).verified_wh == 700
-
-
-def test_the_net_baseline_stated_on_chain_is_the_gross_baseline_less_the_generation() -> None:
-    history = [DayLoad(d, np.full(24, 1.0)) for d in HISTORY]
-    b = caiso_10_of_10(history, DayLoad(EVENT_DAY, np.full(24, 1.0), event=True), 17, 18)  # 1.0 kW all day
-    gen = np.zeros(24)
-    gen[17] = 0.25        # PV in the span
-    gen[20] = np.nan      # an inverter silent after the span: not read
-    # 16:30-18:00: half of interval 16 at 1.0 kW = 500 Wh, interval 17 at 1.0 − 0.25 = 750 Wh: 1,250 Wh
-    assert baseline_wh(b, 16.5 * 3600, 18 * 3600, gen) == 1250
-    assert baseline_wh(b, 16.5 * 3600, 18 * 3600) == 1500  # without metered generation
-    gen[17] = np.nan
-    with pytest.raises(ValueError, match=r"generation output missing in interval\(s\) \[17\]"):
-        baseline_wh(b, 16.5 * 3600, 18 * 3600, gen)
