@@ -337,10 +337,18 @@ async def test_dr_event_measured_within_10_percent_of_the_worlds_curtailment_and
         (ev,) = dr.events()
         measured = {p.name: p.measured_wh for p in ev.participants}
         delivered = {p.name: p.delivered_wh for p in ev.participants}
+        stated = {p.name: p.verified_wh for p in ev.participants}
+        metered = {p.name: p.metered_import_wh for p in ev.participants}
         problems = {p.name: p.problem for p in ev.participants if p.problem}
         print(f"\nDR e2e: curtailed (world) {truth}\n measured (M&V) {measured}\n delivered (chain) {delivered}"
-              f"\n problems {problems}")
+              f"\n metered import since opt-in (chain, audit) {metered}\n problems {problems}")
         assert not problems, problems
+        # The chain pays on the console's M&V: stated as it is, delivered capped at the target, exactly.
+        for h in DR_HOUSES:
+            m = measured[h]
+            assert m is not None and stated[h] == m and delivered[h] == min(m, target_wh), (h, m, stated[h],
+                                                                                           delivered[h])
+            assert metered[h] is not None
         print(" measured vs curtailed " + ", ".join(
             f"{h} {100 * ((measured[h] or 0) - truth[h]) / truth[h]:+.1f} %" for h in DR_HOUSES))
         for h in DR_HOUSES:
@@ -352,12 +360,14 @@ async def test_dr_event_measured_within_10_percent_of_the_worlds_curtailment_and
         clock.offset = claims_from + 1 - world.now
         await until(lambda: all(a.participations[1].claimed is not None for a in agents.values()), timeout=60)
         total = sum(int(d or 0) for d in delivered.values())
-        assert total < target_wh  # so each is paid pro rata of the target: its delivered kWh at the price
+        basis = max(total, target_wh)  # GridBalance's payout basis
         claimed = {h: agents[h].participations[1].claimed for h in DR_HOUSES}
-        print(f" claimed {claimed}; test took {time.monotonic() - t_start:.0f} s")
+        print(f" claimed {claimed} (basis {basis} Wh); test took {time.monotonic() - t_start:.0f} s")
         for h in DR_HOUSES:
             d = int(delivered[h] or 0)
-            assert claimed[h] == request.compensation * d // target_wh == d * PRICE // 1000, (h, d, claimed[h])
+            assert claimed[h] == request.compensation * d // basis, (h, d, claimed[h])
+        if total <= target_wh:  # pro rata of the target: each delivered kWh at the price, to the base unit
+            assert all(claimed[h] == int(delivered[h] or 0) * PRICE // 1000 for h in DR_HOUSES), claimed
         # and on chain: CompensationClaimed per participant, the same figures
         paid = {ev_.args.participant: int(ev_.args.value)
                 for ev_ in grid.events.CompensationClaimed().get_logs(from_block=0)}
