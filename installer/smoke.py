@@ -18,7 +18,7 @@ an empty database).
    - its local chain (the bundled anvil) comes up: the log says "demo chain on ...";
    - the participant API (uvicorn/FastAPI inside the console) answers real HTTP requests on the port the log
      names: ``GET /api/v1/domain`` gives chain id 31337 and the settlement contract, ``GET /api/v1/grid/status``
-     a live frequency (45-55 Hz);
+     a frequency (45-55 Hz) whose timestamp advances by >= 3 s between two reads (live values);
    - the trader fleet is a child of the demo running the bundle's own executable with ``sim traders``
      (installer/entry.py's ``-m console`` form), alive when the API answered; the console reads the API
      participants file it writes (N > 0 participants), and at least one household's signed orders are in the
@@ -61,6 +61,7 @@ LEVEL_ERROR = re.compile(r"^(?:\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ )?(?:ERROR|CRI
 DEMO_MIN_SECONDS = 20
 DEMO_MAX_SECONDS = 240
 CHAIN_ID = 31337  # anvil's
+LIVE_ADVANCE_S = 3.0  # two grid statuses from the API this far apart (their timestamps): the values are live
 API_LINE = re.compile(r"demo: participant API on (https?://\S+)")
 CHAIN_LINE = re.compile(r"demo chain on \S+, contracts in (\S+)")
 API_PARTICIPANTS_LINE = re.compile(r"participants file \S+ read again: (\d+) participants")
@@ -253,7 +254,8 @@ class DemoWatch:
     chain_dir: Path | None = None
     api_url: str | None = None
     domain: dict[str, Any] | None = None
-    grid: dict[str, Any] | None = None
+    grid_first: dict[str, Any] | None = None  # the first grid status with a frequency
+    grid: dict[str, Any] | None = None  # a later one, its timestamp LIVE_ADVANCE_S or more after the first
     traders: tuple[int, Path | None, list[str]] | None = None
     api_participants: int | None = None
     orders: tuple[str, int] | None = None  # (household, its orders in the book)
@@ -288,8 +290,12 @@ def watch_demo(w: DemoWatch, log: str, demo_pid: int, exe: Path) -> None:
             w.domain = http_json(w.api_url + "/api/v1/domain")
         if w.grid is None:
             grid = http_json(w.api_url + "/api/v1/grid/status")
-            if isinstance(grid.get("frequency_hz"), (int, float)) and 45 <= grid["frequency_hz"] <= 55:
-                w.grid = grid  # the world's frequency came through (before the first frame it is missing)
+            if isinstance(grid.get("frequency_hz"), (int, float)) and 45 <= grid["frequency_hz"] <= 55 \
+                    and isinstance(grid.get("ts"), (int, float)):  # before the world's first values: missing
+                if w.grid_first is None:
+                    w.grid_first = grid
+                elif grid["ts"] >= w.grid_first["ts"] + LIVE_ADVANCE_S:
+                    w.grid = grid  # the values are live: the world's measurements keep coming
         if w.orders is None and w.traders is not None and w.chain_dir is not None \
                 and (w.chain_dir / "participants.json").is_file():
             for household, token in household_tokens(w.chain_dir / "participants.json"):
@@ -344,10 +350,12 @@ def demo_step(s: Smoke, work: Path, env: dict[str, str]) -> None:
     if w.api_url is None:
         s.failures.append("demo: no participant API: no 'demo: participant API on' line in the log")
     elif w.domain is None or w.grid is None:
-        s.failures.append(f"participant API at {w.api_url}: domain {w.domain}, grid status {w.grid} "
-                          f"(last: {w.api_error})")
+        s.failures.append(f"participant API at {w.api_url}: domain {w.domain}, first grid status {w.grid_first}, "
+                          f"none {LIVE_ADVANCE_S:.0f} s later (last: {w.api_error})")
     else:
-        print(f"participant API at {w.api_url}: domain {w.domain}; grid {w.grid.get('frequency_hz')} Hz, "
+        assert w.grid_first is not None
+        print(f"participant API at {w.api_url}: domain {w.domain}; grid {w.grid_first['frequency_hz']:.4f} Hz "
+              f"then {w.grid['ts'] - w.grid_first['ts']:.1f} s later {w.grid['frequency_hz']:.4f} Hz, "
               f"{len(w.grid.get('voltages_pct') or {})} bus voltages")
         if w.domain.get("chainId") != CHAIN_ID or not str(w.domain.get("verifyingContract", "")).startswith("0x"):
             s.failures.append(f"participant API: domain {w.domain}, expected chain id {CHAIN_ID} and the "

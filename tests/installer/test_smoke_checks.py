@@ -115,3 +115,43 @@ def test_the_smoke_tests_household_token_is_the_one_the_fleet_sends(tmp_path: Pa
     tokens = smoke.household_tokens(tmp_path / "participants.json")
     assert tokens == [("h1", load(tmp_path / "participants.json")[0].api_token)]
     assert len(tokens[0][1]) == 64  # keccak-256, hex
+
+
+def test_the_grid_counts_as_live_once_the_apis_timestamp_has_advanced_3_s(tmp_path: Path) -> None:
+    import http.server
+    import threading
+
+    from console.net_ports import free_port
+
+    answers = iter([{"ts": None, "frequency_hz": None, "band": None, "voltages_pct": {}},  # before the first values
+                    {"ts": 100.0, "frequency_hz": 50.01, "band": "normal", "voltages_pct": {}},
+                    {"ts": 102.5, "frequency_hz": 50.02, "band": "normal", "voltages_pct": {}},  # 2.5 s: not yet
+                    {"ts": 103.0, "frequency_hz": 49.99, "band": "normal", "voltages_pct": {}}])  # 3.0 s: live
+
+    class Api(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = {"chainId": 31337} if self.path == "/api/v1/domain" else next(answers)
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Api)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        w = smoke.DemoWatch()
+        log = f"2026-12-03 06:35:59,052 INFO console.app: demo: participant API on http://127.0.0.1:{port}\n"
+        seen = []
+        for _ in range(4):
+            smoke.watch_demo(w, log, os.getpid(), Path(sys.executable))
+            seen.append((w.grid_first and w.grid_first["ts"], w.grid and w.grid["ts"]))
+        assert w.domain == {"chainId": 31337}
+        assert seen == [(None, None), (100.0, None), (100.0, None), (100.0, 103.0)]
+    finally:
+        server.shutdown()
+        server.server_close()
