@@ -32,7 +32,7 @@ from contracts.outbox import Outbox  # noqa: E402
 from core.market import MarketRules, OrderSpec, Side  # noqa: E402
 from tests.conftest import free_port  # noqa: E402
 from tests.contracts.conftest import ALICE, BOB, build_suite, connect  # noqa: E402
-from tests.e2e.test_settlement_e2e import deployment  # noqa: E402
+from tests.support.market_console import deployment  # noqa: E402
 
 KEYS = {Account.from_key(k).address: k for k in DEV_KEYS}
 

@@ -17,11 +17,11 @@ from console import cli_sim, cli_users
 from console.cli_traders import register as register_traders
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from console import config as config_mod
     from console.bootstrap_demo import DemoProcesses
-    from console.services.probe import ProbeResult
+    from console.services.probe import ProbeReport, ProbeResult
     from console.shutdown import StopRequest
 
 log = logging.getLogger("energynet")
@@ -466,15 +466,8 @@ def _cmd_probe_modbus(args: argparse.Namespace) -> int:
         print(f"energynet probe: {args.config} has no [[modbus]] devices", file=sys.stderr)
         return 2
     report = asyncio.run(probe_modbus(settings, args.seconds))
-    for problem in report.problems:
-        print(f"energynet probe: {problem}", file=sys.stderr)
-    if args.json:
-        rows = [_row(r, ("device", "point", "value", "unit", "quality")) for r in report.results]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    else:
-        for r in report.results:
-            print(f"{r.device:12} {r.point:36} {_shown(r.value):>14} {r.unit:6} {r.quality.value}")
-    return 0 if report.complete else 1
+    return _print_probe(report, args.json, ("device", "point", "value", "unit", "quality"),
+                        lambda r: f"{r.device:12} {r.point:36} {_shown(r.value):>14} {r.unit:6} {r.quality.value}")
 
 
 def _cmd_probe_sunspec(args: argparse.Namespace) -> int:
@@ -503,14 +496,20 @@ def _cmd_probe_opcua(args: argparse.Namespace) -> int:
 
     settings = config_mod.load(args.config)
     report = asyncio.run(probe_opcua(settings, args.seconds))
+    return _print_probe(report, args.json, ("point", "value", "unit", "quality", "source_ts"),
+                        lambda r: f"{r.point:28} {_shown(r.value):>14} {r.unit:6} {r.quality.value}")
+
+
+def _print_probe(report: ProbeReport, as_json: bool, keys: Sequence[str], line: Callable[[ProbeResult], str]) -> int:
+    """A probe's report: each problem on stderr, then each point as a JSON object with ``keys`` or as its
+    table ``line``. 0 when the report is complete, 1 when a source or a point failed."""
     for problem in report.problems:
         print(f"energynet probe: {problem}", file=sys.stderr)
-    if args.json:
-        rows = [_row(r, ("point", "value", "unit", "quality", "source_ts")) for r in report.results]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+    if as_json:
+        print(json.dumps([_row(r, keys) for r in report.results], indent=2, ensure_ascii=False))
     else:
         for r in report.results:
-            print(f"{r.point:28} {_shown(r.value):>14} {r.unit:6} {r.quality.value}")
+            print(line(r))
     return 0 if report.complete else 1
 
 

@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
 from widgets import palette
+from widgets.plot_frame import calm_frame
 
 BID_SERIES, ASK_SERIES = 1, 2  # two calm "normal" hues of the palette (palette.SERIES): neither reads as an alarm
 Levels = Sequence[tuple[int, int]]
@@ -54,13 +55,7 @@ class DepthChart(pg.PlotWidget):  # type: ignore[misc]
         if not compact:
             item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>{title} [kWh cumulative]</span>", size="9pt")
         self.compact = compact
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(palette.GRID))
-            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
-            axis.enableAutoSIPrefix(False)
+        calm_frame(item)
         item.getAxis("left").setWidth(52)
         item.getAxis("bottom").setLabel("price / kWh", color=palette.TEXT_DIM)
         vb = item.getViewBox()

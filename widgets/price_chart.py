@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 from core.market import PriceComponents
 from widgets import palette
 from widgets.market_cells import hhmm, hms
+from widgets.plot_frame import calm_frame
 
 
 class ChartTrade(Protocol):
@@ -71,13 +72,7 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
         self.bucket_s = bucket_s or 60
         item = self.getPlotItem()
         self._title(item)
-        item.setMenuEnabled(False)
-        item.hideButtons()
-        for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(palette.GRID))
-            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
-            axis.enableAutoSIPrefix(False)
+        calm_frame(item)
         item.getAxis("left").setWidth(52)
         item.getViewBox().setMouseEnabled(x=False, y=False)
         self.wicks = pg.PlotDataItem(connect="pairs", pen=pg.mkPen(palette.NORMAL_LINE, width=1))

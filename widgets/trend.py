@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from widgets import palette
 from widgets.palette import BAND_FILL, SERIES_DASHES
+from widgets.plot_frame import calm_frame
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -60,17 +61,10 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         # No grid lines: the shaded band and limit lines are the reference (ISA-101:
         # less ink), and the grid cost a quarter of the frame time in bench/trend_render.py.
         item.setClipToView(True)
-        item.setMenuEnabled(False)
-        item.hideButtons()
+        calm_frame(item)
         for name in ("left", "bottom"):
-            axis = item.getAxis(name)
-            axis.setPen(pg.mkPen(palette.GRID))
-            axis.setTextPen(pg.mkPen(palette.TEXT_DIM))
-            axis.setStyle(maxTickLevel=1, maxTextLevel=1)  # major + minor ticks only: calmer and cheaper
-        # The unit on the axis itself, as given: no SI prefix of pyqtgraph's (it would
-        # turn a MW axis into kMW, or small ROCOF values into "Hz/s (x0.001)").
-        item.getAxis("left").enableAutoSIPrefix(False)
-        item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)
+            item.getAxis(name).setStyle(maxTickLevel=1, maxTextLevel=1)  # major + minor ticks: calmer, cheaper
+        item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)  # the unit on the axis, as given
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
         vb = item.getViewBox()

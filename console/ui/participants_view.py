@@ -31,6 +31,7 @@ from core.participants import EnergyBalance
 from widgets import palette
 from widgets.cells import ColumnFit
 from widgets.market_cells import hhmm, kwh
+from widgets.plot_frame import calm_frame
 
 HEADERS = ("Participant", "Prod. kW", "Cons. kW", "Import kWh", "Export kWh", "Trades", "Bought kWh",
            "Sold kWh", "Net kWh", "Costs", "Earnings", "Net money", "vs ref.")
@@ -87,11 +88,7 @@ class ParticipantsView(QWidget):
                             (self.money, "Money per delivery period (earnings − costs)")):
             item = plot.getPlotItem()
             item.setTitle(f"<span style='color:{palette.TEXT_DIM}'>{title}</span>", size="9pt")
-            item.setMenuEnabled(False)
-            item.hideButtons()
-            for name in ("left", "bottom"):
-                item.getAxis(name).setPen(pg.mkPen(palette.GRID))
-                item.getAxis(name).setTextPen(pg.mkPen(palette.TEXT_DIM))
+            calm_frame(item)
             plot.setMouseEnabled(x=False, y=False)
         self.energy_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=palette.SERIES[5])
         self.money_bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=palette.SERIES[5])

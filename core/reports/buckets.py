@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from core.bands import FrequencyBands
-from core.reports.series import Array, Envelope, Series
+from core.reports.series import Array, Envelope, Series, binned_envelope
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,23 +197,8 @@ def ten_minute_means(b: Buckets, t0: float, t1: float, window_s: float = 600.0
 def envelope_of(b: Buckets, t0: float, t1: float, n: int) -> Envelope:
     """min / mean / max in ``n`` equal plot buckets from rollup buckets (each counts where it starts; the
     mean weighted by sample count, so equal to the raw samples' envelope when buckets nest)."""
-    if n <= 0 or t1 <= t0:
-        raise ValueError(f"an envelope needs n > 0 buckets over t1 > t0, got n={n}, [{t0}, {t1})")
     real = (b.n > 0) & (b.start >= t0) & (b.start < t1)
-    width = (t1 - t0) / n
-    idx = np.minimum(((b.start[real] - t0) / width).astype(np.int64), n - 1)
-    counts = np.bincount(idx, weights=b.n[real], minlength=n)
-    sums = np.bincount(idx, weights=b.vmean[real] * b.n[real], minlength=n)
-    vmin = np.full(n, np.inf)
-    vmax = np.full(n, -np.inf)
-    np.minimum.at(vmin, idx, b.vmin[real])
-    np.maximum.at(vmax, idx, b.vmax[real])
-    empty = counts == 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(empty, np.nan, sums / np.maximum(counts, 1))
-    vmin[empty] = np.nan
-    vmax[empty] = np.nan
-    return Envelope((t0 + width * np.arange(n)).astype(np.float64), vmin, mean.astype(np.float64), vmax)
+    return binned_envelope(t0, t1, n, b.start[real], b.vmean[real], b.vmin[real], b.vmax[real], weight=b.n[real])
 
 
 def band_region(hz: Array, bands: FrequencyBands) -> Array:

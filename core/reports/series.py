@@ -83,22 +83,30 @@ class Envelope:
 def envelope(s: Series, t0: float, t1: float, n: int) -> Envelope:
     """min/mean/max of the finite samples in ``n`` equal buckets over [t0, t1) — what a plot of a month of
     1 s data can show without drawing 2.6 million points, peaks included."""
-    if n <= 0 or t1 <= t0:
-        raise ValueError(f"an envelope needs n > 0 buckets over t1 > t0, got n={n}, [{t0}, {t1})")
     f = s.finite()
     keep = (f.ts >= t0) & (f.ts < t1)
-    ts, v = f.ts[keep], f.values[keep]
+    v = f.values[keep]
+    return binned_envelope(t0, t1, n, f.ts[keep], v, v, v)
+
+
+def binned_envelope(t0: float, t1: float, n: int, at: Array, mean: Array, lo: Array, hi: Array,
+                    weight: Array | None = None) -> Envelope:
+    """The envelope of values placed at times ``at`` (all in [t0, t1)) in ``n`` equal buckets: each bucket's
+    least ``lo``, greatest ``hi`` and mean of ``mean`` weighted by ``weight`` (None: each value once);
+    ``nan`` in all three where a bucket has nothing."""
+    if n <= 0 or t1 <= t0:
+        raise ValueError(f"an envelope needs n > 0 buckets over t1 > t0, got n={n}, [{t0}, {t1})")
     width = (t1 - t0) / n
-    idx = np.minimum(((ts - t0) / width).astype(np.int64), n - 1)
-    counts = np.bincount(idx, minlength=n)
-    sums = np.bincount(idx, weights=v, minlength=n)
+    idx = np.minimum(((at - t0) / width).astype(np.int64), n - 1)
+    counts = np.bincount(idx, weights=weight, minlength=n)
+    sums = np.bincount(idx, weights=mean if weight is None else mean * weight, minlength=n)
     vmin = np.full(n, np.inf)
     vmax = np.full(n, -np.inf)
-    np.minimum.at(vmin, idx, v)
-    np.maximum.at(vmax, idx, v)
+    np.minimum.at(vmin, idx, lo)
+    np.maximum.at(vmax, idx, hi)
     empty = counts == 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(empty, np.nan, sums / np.maximum(counts, 1))
+        vmean = np.where(empty, np.nan, sums / np.maximum(counts, 1))
     vmin[empty] = np.nan
     vmax[empty] = np.nan
-    return Envelope((t0 + width * np.arange(n)).astype(np.float64), vmin, mean.astype(np.float64), vmax)
+    return Envelope((t0 + width * np.arange(n)).astype(np.float64), vmin, vmean.astype(np.float64), vmax)

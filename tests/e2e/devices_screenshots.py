@@ -19,25 +19,14 @@ from PySide6.QtWidgets import QApplication
 from console.bootstrap import build
 from console.config import default_config_path, load
 from console.ui.devices_view import DevicesView
-from core.sources import ModbusDeviceSpec
-from drivers.sim.devices import DeviceFleet, demo_layout
-from tests.conftest import free_port
+from tests.support.demo_fleet import device_specs, midday_fleet
 
 
 async def shoot(out: Path) -> None:
-    layout = demo_layout(6)
-    fleet = DeviceFleet(port=free_port(), layout=layout)
-    for house in fleet.houses.values():
-        house.start_hour = 12.5 - time.monotonic() / 3600  # midday: the PV produces
-    await fleet.start()
-    specs = []
-    for d in layout:
-        owner = f"house-{d.house:02d}"
-        specs.append(ModbusDeviceSpec(owner if d.kind == "meter" else f"{owner}-{d.kind}", fleet.host, fleet.port,
-                                      d.device_id, "eastron_sdm630.toml" if d.kind == "meter" else "sunspec",
-                                      timeout_s=0.3, reconnect_max_s=1.0, participant=owner, asset=d.kind))
+    fleet, layout = await midday_fleet(6)
+    specs = device_specs(fleet, layout, timeout_s=0.3)
     settings = load(default_config_path())
-    app = build(dataclasses.replace(settings, sources=(), modbus=tuple(specs),
+    app = build(dataclasses.replace(settings, sources=(), modbus=specs,
                                     historian=dataclasses.replace(settings.historian, enabled=True,
                                                                   url=f"sqlite:///{out / 'audit.db'}", spool=None)))
     view = DevicesView(specs, app.commands)

@@ -22,10 +22,9 @@ from console.config import default_config_path, load
 from console.ui.main_window import MainWindow
 from core.access import Role, User
 from core.market import OrderKind, OrderSpec, PricingConfig, Side, TimeInForce, TouBand
-from core.sources import ModbusDeviceSpec
-from drivers.sim.devices import DeviceFleet, demo_layout
 from drivers.sim.grid.server import GridSimServer
 from tests.conftest import free_port
+from tests.support.demo_fleet import device_specs, midday_fleet
 
 ACCOUNTS = ("house-01", "house-02", "house-03", "house-04", "school", "grid-maker")
 
@@ -79,21 +78,13 @@ async def fresh(app: object, timeout_s: float = 30.0) -> None:
 async def shoot(out: Path, qapp: QApplication) -> None:
     sim = GridSimServer(port=free_port(), rate_hz=20)
     await sim.start()
-    layout = demo_layout(6)  # six households with meters, PV and batteries (Modbus), owners house-01 … 06
-    fleet = DeviceFleet(port=free_port(), layout=layout)
-    for house in fleet.houses.values():
-        house.start_hour = 12.5 - time.monotonic() / 3600  # midday: the PV produces
-    await fleet.start()
-    devices = []
-    for d in layout:
-        owner = f"house-{d.house:02d}"
-        devices.append(ModbusDeviceSpec(owner if d.kind == "meter" else f"{owner}-{d.kind}", fleet.host, fleet.port,
-                                        d.device_id, "eastron_sdm630.toml" if d.kind == "meter" else "sunspec",
-                                        timeout_s=0.5, reconnect_max_s=1.0, participant=owner, asset=d.kind))
+    # six households with meters, PV and batteries (Modbus), owners house-01 … 06
+    fleet, layout = await midday_fleet(6)
+    devices = device_specs(fleet, layout, timeout_s=0.5)
     settings = load(default_config_path())
     sources = tuple(dataclasses.replace(s, endpoint=sim.endpoint) for s in settings.sources)
     settings = dataclasses.replace(
-        settings, sources=sources, modbus=tuple(devices),
+        settings, sources=sources, modbus=devices,
         historian=dataclasses.replace(settings.historian, enabled=True, url=f"sqlite:///{out / 'shots.db'}",
                                       spool=str(out / "spool")),
         market=dataclasses.replace(settings.market, enabled=True, tick=1, lot=100))

@@ -11,12 +11,8 @@ import asyncio
 import getpass
 import os
 import re
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -36,6 +32,7 @@ from tests.conftest import free_port
 from tests.e2e.test_alarms_view import run
 from tests.e2e.test_alarms_wired import press_in_dialog, wait_for
 from tests.support.isolated import only_isolated, run_isolated
+from tests.support.world_child import WorldChild
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -52,29 +49,20 @@ CHAIN_DELAY_S = 1.0
 PASSWORD = "alarms-e2e"
 
 
-class WorldProcess:
+class WorldProcess(WorldChild):
     """tests/e2e/world_process.py as a child: its stdout lines, each with the moment it was read."""
 
     def __init__(self, tmp: Path) -> None:
         self.config = tmp / "world-console.toml"
         self.opcua_port, self.modbus_port = free_port(), free_port()
-        root = Path(__file__).resolve().parents[2]
-        self.stderr = tmp / "world-process.log"
-        self._err = self.stderr.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.world_process", "--opcua-port", str(self.opcua_port),
-             "--modbus-port", str(self.modbus_port), "--households", str(HOUSEHOLDS), "--scenario", str(SCENARIO),
-             "--config-out", str(self.config)],
-            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._err, text=True)
         self.lines: list[tuple[str, float]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        super().__init__("tests.e2e.world_process", [
+            "--opcua-port", str(self.opcua_port), "--modbus-port", str(self.modbus_port),
+            "--households", str(HOUSEHOLDS), "--scenario", str(SCENARIO), "--config-out", str(self.config)],
+            stderr=tmp / "world-process.log")
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append((line.strip(), time.time()))
+    def on_line(self, line: str) -> None:
+        self.lines.append((line, time.time()))
 
     def played(self, kind: str) -> float | None:
         """When the world played its ``kind`` event (its own clock, the same machine's)."""
@@ -82,31 +70,6 @@ class WorldProcess:
             if line.startswith(f"PLAYED {kind} "):
                 return float(line.split()[2])
         return None
-
-    def go(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("GO\n")
-        self.proc.stdin.flush()
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._err.close()
-
-
-@contextmanager
-def world_process(tmp: Path) -> Iterator[WorldProcess]:
-    world = WorldProcess(tmp)
-    try:
-        yield world
-    finally:
-        world.stop()
 
 
 def without_alarms(text: str) -> str:
@@ -195,13 +158,13 @@ def test_trip_silent_meter_and_chain_outage_alarm_in_time_then_ack_and_shelve(  
 
     async def scenario() -> None:
         # the chain deploys while the world process builds its model (pandapower, pvlib: ~5 s of CPU)
-        with world_process(tmp_path) as world:
+        with WorldProcess(tmp_path) as world:
             chain = await asyncio.to_thread(chain_up, free_port(), tmp_path / "deployments", PASSWORD)
             try:
                 # ~5 s of CPU (imports, pandapower, pvlib); much longer on a loaded machine
                 await wait_for(lambda: any(line == "READY" for line, _ in world.lines)
                                or world.proc.poll() is not None, 150)
-                assert world.proc.poll() is None, world.stderr.read_text()[-3000:]
+                assert world.proc.poll() is None, (tmp_path / "world-process.log").read_text()[-3000:]
                 await console(world, chain)
             finally:
                 chain.anvil.stop()

@@ -16,7 +16,6 @@ from eth_account import Account
 from web3 import Web3
 
 from console import config as config_mod
-from console.api.participants import token_hash
 from console.bootstrap import build_market_maker
 from console.bootstrap_chain import DEMO_PASSWORD, GRID_MAKER_CREDITS, chain_up
 from console.services.settlement import MatchState
@@ -27,7 +26,14 @@ from core.market import Side
 from core.market.maker import GridTariffs, quoted_products, saving_vs_grid
 from tests.conftest import free_port
 from tests.contracts.conftest import ALICE, CAROL, FEE, Suite, connect
-from tests.e2e.test_settlement_e2e import NAMES, TOKENS, Console, signed_body, until, warp_to
+from tests.support.market_console import (
+    NAMES,
+    Console,
+    deliver_and_pay_out,
+    signed_body,
+    until,
+    write_participants,
+)
 
 pytestmark = pytest.mark.contracts
 GRID = Account.from_key(DEV_KEYS[8]).address
@@ -73,9 +79,7 @@ async def test_chain_up_makes_the_grid_a_funded_participant_whose_quotes_trade_a
                           f'keystore = "{up.maker_keystore}"\n\n[chain]\nenabled = true\nrpc = "{up.anvil.url}"\n'
                           f'deployment = "{up.deployment_path}"\nkeystore = "{up.keystore}"\n')
         settings = config_mod.load(config)
-        (tmp_path / "participants.toml").write_text("".join(
-            f'[[participants]]\nid = "{n}"\naddress = "{NAMES[n]}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-            for n in ("alice", "carol")))
+        write_participants(tmp_path, {n: NAMES[n] for n in ("alice", "carol")})
         s.reading(HOUSE_01, 0, 0, device=ALICE)  # each seller's meter baseline (a first reading sets its zero)
         s.reading(GRID_SUPPLY, 0, 0, device=GRID)
         start = {who: s.balance(who) for who in (ALICE, GRID, CAROL, FEE)}
@@ -133,10 +137,7 @@ async def test_chain_up_makes_the_grid_a_funded_participant_whose_quotes_trade_a
 
             s.reading(HOUSE_01, 0, 5_000, device=ALICE)  # ALICE's export: 3 000 to the grid, 2 000 to CAROL
             s.reading(GRID_SUPPLY, 0, 10_000, device=GRID)  # the grid's supply into the community
-            warp_to(s, product + 900)
-            await until(lambda: all(m.state is MatchState.DELIVERED for m in console.settlement.matches()), 60)
-            warp_to(s, s.now() + 3601)  # past the dispute window
-            await until(lambda: all(m.state is MatchState.PAID for m in console.settlement.matches()), 60)
+            await deliver_and_pay_out(s, console, product, timeout=60)
         finally:
             await console.stop()
         for who in (ALICE, GRID, FEE):  # CAROL got all she paid for: nothing to withdraw

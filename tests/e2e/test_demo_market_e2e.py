@@ -33,7 +33,7 @@ from drivers.sim.world.snapshot import grid_supply_reading
 from tests.conftest import free_port
 from tests.contracts.conftest import FEE
 from tests.e2e.test_chain_up_maker_e2e import DEVICE, suite_of
-from tests.e2e.test_settlement_e2e import Console, until, warp_to
+from tests.support.market_console import Console, until, warp_to
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contracts, pytest.mark.timeout(150)]
 GRID = Account.from_key(GRID_MAKER_KEY).address

@@ -24,8 +24,6 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -55,6 +53,7 @@ from drivers.sim.agents.meter_reporter import MeterReporter, ModbusCounters, met
 from drivers.sim.devices import sunspec_layout
 from drivers.sim.world.participants import DEMO_PASSWORD, load_participants
 from tests.conftest import free_port, until
+from tests.support.world_child import WorldChild
 
 pytestmark = [pytest.mark.e2e, pytest.mark.contracts, pytest.mark.timeout(600)]  # 71-77 s measured
 
@@ -131,47 +130,32 @@ async def dashboard_during_event(dr: DrService, path: Path) -> None:
     view.close()
 
 
-class WorldProcess:
+class WorldProcess(WorldChild):
+    """tests/e2e/dr_world_process.py as a child: its clock and what its flexible loads have not drawn so far."""
+
     def __init__(self, tmp: Path) -> None:
         self.modbus_port = free_port()
         self.participants = tmp / "world" / "participants.json"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.dr_world_process", "--modbus-port", str(self.modbus_port),
-             "--start", LIVE_START.isoformat(), "--speed", str(SPEED), "--participants-out", str(self.participants)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         self.ready = threading.Event()
         self.now = 0.0
         self.curtailed: dict[str, float] = {}
         self.seen: list[tuple[float, dict[str, float]]] = []  # (world time, curtailed Wh so far)
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__("tests.e2e.dr_world_process", [
+            "--modbus-port", str(self.modbus_port), "--start", LIVE_START.isoformat(), "--speed", str(SPEED),
+            "--participants-out", str(self.participants)])
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("READY"):
-                self.ready.set()
-            elif line.startswith("T "):
-                _, ts, truth = line.split(" ", 2)
-                self.curtailed = json.loads(truth)
-                self.now = float(ts)
-                self.seen.append((self.now, self.curtailed))
+    def on_line(self, line: str) -> None:
+        if line.startswith("READY"):
+            self.ready.set()
+        elif line.startswith("T "):
+            _, ts, truth = line.split(" ", 2)
+            self.curtailed = json.loads(truth)
+            self.now = float(ts)
+            self.seen.append((self.now, self.curtailed))
 
     def curtailed_at(self, t: float) -> dict[str, float]:
         """What had been curtailed by the first tick at or after ``t`` (the energy up to the tick at ``t``)."""
         return next(c for ts, c in self.seen if ts >= t)
-
-    def go(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("GO\n")
-        self.proc.stdin.flush()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class ChainClock:

@@ -10,12 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +27,7 @@ from tests.conftest import free_port
 from tests.e2e.test_alarms_view import run
 from tests.e2e.test_alarms_wired import wait_for
 from tests.support.isolated import only_isolated, run_isolated
+from tests.support.world_child import WorldChild
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -50,52 +46,19 @@ def command_rows(app: object) -> list[tuple[str, str, str, str | None, str]]:
     return [(r.user, r.action, r.target, r.new, r.result) for r in rows]
 
 
-class IslandWorld:
+class IslandWorld(WorldChild):
     """tests/e2e/world_process.py playing scenarios/island.toml, 4 households' devices (the fourth has the
     battery the procedure dispatches: household 4-7, SunSpec 124 at unit 14)."""
 
     def __init__(self, tmp: Path) -> None:
         self.config = tmp / "world-console.toml"
-        root = Path(__file__).resolve().parents[2]
-        self._err = (tmp / "world-process.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.world_process", "--opcua-port", str(free_port()),
-             "--modbus-port", str(free_port()), "--households", "4", "--scenario", str(SCENARIO),
-             "--config-out", str(self.config)],
-            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._err, text=True)
         self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__init__("tests.e2e.world_process", [
+            "--opcua-port", str(free_port()), "--modbus-port", str(free_port()), "--households", "4",
+            "--scenario", str(SCENARIO), "--config-out", str(self.config)], stderr=tmp / "world-process.log")
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.strip())
-
-    def go(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("GO\n")
-        self.proc.stdin.flush()
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._err.close()
-
-
-@contextmanager
-def island_world(tmp: Path) -> Iterator[IslandWorld]:
-    world = IslandWorld(tmp)
-    try:
-        yield world
-    finally:
-        world.stop()
+    def on_line(self, line: str) -> None:
+        self.lines.append(line)
 
 
 def console_toml(world: IslandWorld, tmp: Path) -> str:
@@ -109,7 +72,7 @@ spool = "{tmp / 'spool'}"
 async def islanded_console(tmp: Path, qtbot: object, shots: Path | None = None) -> dict[str, float]:
     """The scenario; returns its figures. ``shots``: save the window there (balancing, emergency panels)."""
     figures: dict[str, float] = {}
-    with island_world(tmp) as world:
+    with IslandWorld(tmp) as world:
         await wait_for(lambda: "READY" in world.lines or world.proc.poll() is not None, 150)
         assert world.proc.poll() is None, (tmp / "world-process.log").read_text()[-3000:]
         settings = parse(console_toml(world, tmp))

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from eth_account import Account
 
-from console.api.participants import token_hash
 from console.api.signer import KeystoreOrderSigner
 from console.services.market_maker import MarketMakerService
 from console.services.settlement import MatchState
@@ -20,16 +19,23 @@ from contracts.anvil import CHAIN_ID, Anvil
 from core.market.maker import GridTariffs, quoted_products
 from tests.conftest import free_port
 from tests.contracts.conftest import ALICE, BOB, CAROL, FEE, METER_A, METER_B, build_suite, connect
-from tests.e2e.test_settlement_e2e import KEYS, NAMES, TOKENS, Console, deployment, signed_body, until, warp_to
+from tests.support.market_console import (
+    KEYS,
+    NAMES,
+    Console,
+    deliver_and_pay_out,
+    deployment,
+    signed_body,
+    until,
+    write_participants,
+)
 
 pytestmark = pytest.mark.contracts
 GRID = BOB  # the grid's account in this test: registered, funded, its meter METER_B is the grid's supply meter
 
 
 async def test_the_grid_buys_at_feed_in_sells_at_retail_and_both_trades_pay_out(tmp_path: Path) -> None:
-    (tmp_path / "participants.toml").write_text("".join(
-        f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-        for n, a in NAMES.items() if a != GRID))
+    write_participants(tmp_path, {n: a for n, a in NAMES.items() if a != GRID})
     with Anvil(free_port()) as node:
         s = build_suite(connect(node.url))
         dep = deployment(s)
@@ -74,10 +80,7 @@ async def test_the_grid_buys_at_feed_in_sells_at_retail_and_both_trades_pay_out(
 
             s.reading(METER_A, 0, 3_000)  # ALICE's export
             s.reading(METER_B, 0, 2_000)  # what the grid's supply meter delivered into the community
-            warp_to(s, product + 900)
-            await until(lambda: all(m.state is MatchState.DELIVERED for m in console.settlement.matches()), 30)
-            warp_to(s, s.now() + 3601)  # past the dispute window
-            await until(lambda: all(m.state is MatchState.PAID for m in console.settlement.matches()), 30)
+            await deliver_and_pay_out(s, console, product, timeout=30)
         finally:
             await console.stop()
         for who in (ALICE, GRID, FEE):  # CAROL got all she paid for: nothing to withdraw (NothingOwed)

@@ -8,27 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from eth_account import Account
 
-from console.api.app import ApiServer, create_app
 from console.api.auth import fast_digest, order_message, sign
-from console.api.participants import ParticipantDirectory, token_hash
 from console.services.alarm_sources import SettlementOutcome, SettlementReport
-from console.services.market import MarketService, SettlementState
-from console.services.settlement import MatchState, SettlementService
-from console.store.market_journal import SqlMarketJournal
-from console.store.settlement_store import SqlSettlementStore
+from console.services.market import SettlementState
+from console.services.settlement import MatchState
 from contracts.anvil import CHAIN_ID, DEV_KEYS, Anvil
-from contracts.deploy import Deployment
-from contracts.gateway import ChainGateway
-from contracts.outbox import Outbox
-from core.market import MarketRules
 from tests.conftest import free_port
 from tests.contracts.conftest import (
     ALICE,
@@ -37,74 +27,25 @@ from tests.contracts.conftest import (
     FEE,
     METER_A,
     METER_B,
-    Suite,
     build_suite,
     connect,
 )
+from tests.support.market_console import (
+    KEYS,
+    NAMES,
+    Console,
+    deployment,
+    signed_body,
+    until,
+    warp_to,
+    write_participants,
+)
 
 pytestmark = pytest.mark.contracts
-KEYS = {Account.from_key(k).address: k for k in DEV_KEYS}
-NAMES = {"alice": ALICE, "bob": BOB, "carol": CAROL}
-TOKENS = {n: f"token-{n}-0123456789abcdef0123456789" for n in NAMES}
-
-
-class Console:
-    """The console's market side: gateway + outbox, market journal, settlement, participant API."""
-
-    def __init__(self, tmp: Path, url: str, dep: Deployment, *, max_wait_s: float) -> None:
-        db = f"sqlite:///{tmp / 'console.sqlite'}"
-        self.gateway = ChainGateway(url, Account.from_key(DEV_KEYS[0]), dep, Outbox(tmp / "outbox.db"),
-                                    poll_interval=0.02, health_interval=0.2)
-        self.market = MarketService(MarketRules(tick=1, lot=100), SqlMarketJournal(db))
-        contract = dep.addresses["OrderSettlement"]
-        self.settlement = SettlementService(
-            SqlSettlementStore(db), self.gateway, self.market, max_wait_s=max_wait_s, poll_s=0.05,
-            order_digest=lambda msg: "0x" + fast_digest("Order", msg, CHAIN_ID, contract).hex())
-        app = create_app(self.market, ParticipantDirectory.load(tmp / "participants.toml"), rate_per_s=100,
-                         burst=100, chain_id=dep.chain_id, contract=dep.addresses["OrderSettlement"],
-                         signed_orders=self.settlement)
-        self.api = ApiServer(app, "127.0.0.1", 0)
-
-    async def start(self) -> None:
-        for part in (self.gateway, self.market, self.settlement, self.api):
-            await part.start()
-
-    async def stop(self) -> None:
-        for part in (self.api, self.settlement, self.market, self.gateway):
-            await part.stop()
-
-
-async def until(what: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not what():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.05)
-
-
-def signed_body(name: str, dep: Deployment, **order: Any) -> dict[str, Any]:
-    address = NAMES[name]
-    body = {"participant": name, "kind": "limit", "tif": "gtc", **order}
-    msg = order_message(address, body)
-    body["signature"] = sign("Order", msg, CHAIN_ID, KEYS[address], dep.addresses["OrderSettlement"])
-    return body
-
-
-def deployment(s: Suite) -> Deployment:
-    c = {"MeterReading": s.meter, "Settlement": s.settlement, "EnergyTrade": s.trade, "GridBalance": s.grid,
-         "AchievementNFT": s.nft, "OrderSettlement": s.orders, "EnergyNetCredit": s.token, "SettlementToken": s.token}
-    return Deployment(CHAIN_ID, {n: x.address for n, x in c.items() if x is not None}, 0, s.w3.eth.default_account)
-
-
-def warp_to(s: Suite, t: int) -> None:
-    s.w3.provider.make_request("evm_setNextBlockTimestamp", [t])
-    s.w3.provider.make_request("evm_mine", [])
 
 
 async def test_signed_orders_to_paid_out_across_restarts(tmp_path: Path) -> None:
-    (tmp_path / "participants.toml").write_text("".join(
-        f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-        for n, a in NAMES.items()))
+    write_participants(tmp_path, NAMES)
     with Anvil(free_port()) as node:
         s = build_suite(connect(node.url))  # ALICE and BOB have meters; every participant approved Settlement
         assert s.orders is not None
@@ -185,9 +126,7 @@ async def test_reconciliation_reports_what_the_chain_did_behind_the_consoles_bac
     from contracts.roles import MATCHER
     from tests.contracts.conftest import OUTSIDER
 
-    (tmp_path / "participants.toml").write_text("".join(
-        f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-        for n, a in NAMES.items()))
+    write_participants(tmp_path, NAMES)
     with Anvil(free_port()) as node:
         s = build_suite(connect(node.url))
         assert s.orders is not None
@@ -255,9 +194,7 @@ async def test_a_refused_batch_fails_its_matches_until_an_operator_retries_and_a
     from contracts.roles import PAUSER
     from tests.contracts.conftest import OUTSIDER
 
-    (tmp_path / "participants.toml").write_text("".join(
-        f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-        for n, a in NAMES.items()))
+    write_participants(tmp_path, NAMES)
     with Anvil(free_port()) as node:
         s = build_suite(connect(node.url))
         assert s.orders is not None
@@ -323,9 +260,7 @@ async def test_the_composition_root_wires_settlement_into_the_ordered_start(
     try:
         monkeypatch.setenv("ENERGYNET_TEST_KEYSTORE_PASSWORD", "pw")
         houses = {"h1": Account.from_key(DEV_KEYS[1]).address, "h2": Account.from_key(DEV_KEYS[2]).address}
-        (tmp_path / "participants.toml").write_text("".join(
-            f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash("t-" + n * 20)}"\n\n'
-            for n, a in houses.items()))
+        write_participants(tmp_path, houses, {n: "t-" + n * 20 for n in houses})
         base = load(default_config_path())
         settings = dataclasses.replace(
             base,
@@ -363,9 +298,7 @@ async def test_the_composition_root_wires_settlement_into_the_ordered_start(
 
 
 async def test_a_restart_while_the_batch_waits_in_the_mempool_settles_it_once(tmp_path: Path) -> None:
-    (tmp_path / "participants.toml").write_text("".join(
-        f'[[participants]]\nid = "{n}"\naddress = "{a}"\ntoken_sha256 = "{token_hash(TOKENS[n])}"\n\n'
-        for n, a in NAMES.items()))
+    write_participants(tmp_path, NAMES)
     with Anvil(free_port()) as node:
         s = build_suite(connect(node.url))
         assert s.orders is not None

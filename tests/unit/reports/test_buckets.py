@@ -7,12 +7,14 @@ import pytest
 
 from core.bands import FrequencyBands
 from core.reports.buckets import (
+    Buckets,
     band_ambiguous,
     band_seconds,
     beyond,
     bucketize,
     clip,
     counter_advance_wh,
+    envelope_of,
     held,
     mixed_sign,
     ranges,
@@ -20,7 +22,7 @@ from core.reports.buckets import (
     ten_minute_means,
 )
 from core.reports.energy import integrate_wh
-from core.reports.series import Series
+from core.reports.series import Series, envelope
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +83,23 @@ def test_band_buckets_that_are_sure_and_those_read_raw() -> None:
     assert unsure.tolist() == [0.0, 1.0, 0.0]
     assert band_seconds(b, bands, unsure) == (20.0, 0.0, 0.0)
     assert beyond(b, 50.0, 0.05).tolist() == [0.0, 1.0, 0.0]
+
+
+def test_plot_envelopes_from_samples_and_from_rollup_buckets() -> None:
+    # Samples over [0, 6) in 3 buckets of 2 s: {1, 3}, only a nan (no value), {10}.
+    e = envelope(Series(np.array([0.0, 1.0, 2.0, 5.0]), np.array([1.0, 3.0, np.nan, 10.0])), 0.0, 6.0, 3)
+    assert e.start.tolist() == [0.0, 2.0, 4.0]
+    assert np.array_equal(e.vmin, [1.0, np.nan, 10.0], equal_nan=True)
+    assert np.array_equal(e.vmean, [2.0, np.nan, 10.0], equal_nan=True)
+    assert np.array_equal(e.vmax, [3.0, np.nan, 10.0], equal_nan=True)
+    # Rollup rows starting at 0, 1, 4 s with 1, 3, 3 samples, in 2 buckets of 3 s: the first bucket's mean is
+    # weighted by the sample counts, (10 × 1 + 20 × 3) / 4 = 17.5; a row without samples counts for nothing.
+    rows = Buckets(start=np.array([0.0, 1.0, 2.0, 4.0]), end=np.array([1.0, 2.0, 3.0, 5.0]),
+                   vmin=np.array([9.0, 15.0, -99.0, 25.0]), vmax=np.array([11.0, 25.0, 99.0, 35.0]),
+                   vmean=np.array([10.0, 20.0, 0.0, 30.0]), vlast=np.array([10.0, 20.0, 0.0, 30.0]),
+                   n=np.array([1.0, 3.0, 0.0, 3.0]))
+    b = envelope_of(rows, 0.0, 6.0, 2)
+    assert b.start.tolist() == [0.0, 3.0]
+    assert b.vmin.tolist() == [9.0, 25.0] and b.vmean.tolist() == [17.5, 30.0] and b.vmax.tolist() == [25.0, 35.0]
+    with pytest.raises(ValueError, match="n > 0 buckets"):
+        envelope_of(rows, 0.0, 6.0, 0)
