@@ -73,6 +73,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
+        self._legend_peers: list[TrendWidget] = []  # share_legend_width
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
         vb.setMouseEnabled(x=True, y=False)  # a wheel over a trend zooms time, never the value scale
@@ -150,7 +151,26 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         columns = math.ceil(len(legend.items) / fit)
         if columns != legend.columnCount:
             legend.setColumnCount(columns)
-            self.getPlotItem().layout.setColumnFixedWidth(3, LEGEND_WIDTH * columns)
+        # One legend width for the trends that share it (one above the other in a column): the widest's,
+        # so their plots, and their linked time axes, start and end at the same x.
+        width = max(t.natural_legend_width() for t in (self, *self._legend_peers))
+        for t in (self, *self._legend_peers):
+            if t.legend is not None:
+                t.getPlotItem().layout.setColumnFixedWidth(3, width)
+
+    def natural_legend_width(self) -> float:
+        """The width the legend's column needs: ``LEGEND_WIDTH`` a column, more for a longer label (px)."""
+        if self._legend is None:
+            return 0.0
+        return max(float(LEGEND_WIDTH * self._legend.columnCount), float(self._legend.layout.preferredWidth()))
+
+    def share_legend_width(self, other: TrendWidget) -> None:
+        """Give this trend's legend column and ``other``'s the same width (both must show a legend)."""
+        if other is not self and other not in self._legend_peers:
+            self._legend_peers.append(other)
+            other._legend_peers.append(self)
+        self.fit_legend()
+        other.fit_legend()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -69,6 +69,8 @@ class GridView(QWidget):
         self.voltage_points = [p for p in points if p.kind is PointKind.VOLTAGE]
         demand = next((p for p in points if p.kind is PointKind.DEMAND), None)
         supply = next((p for p in points if p.kind is PointKind.SUPPLY), None)
+        # A ROCOF the substation measures itself (its relay's, unit Hz/s): drawn beside the console's own.
+        self.rocof_points = [p for p in points if _unit_of(p, "Hz/s").quantity is Quantity.ROCOF]
 
         # Readouts: each in its point's configured unit (samples carry SI) ----------
         freq_point = next((p for p in points if p.kind is PointKind.FREQUENCY), None)
@@ -77,7 +79,7 @@ class GridView(QWidget):
         # Demand and supply share the balance readout and one trend: one unit for both.
         self.power_unit = _shared_unit(power_points, Quantity.ACTIVE_POWER)
         self.freq_readout = Readout("FREQUENCY", self.freq_unit.symbol, decimals=_decimals(self.freq_unit, 3))
-        self.rocof_readout = Readout("ROCOF (500 ms)", "Hz/s", decimals=3)
+        self.rocof_readout = Readout(f"ROCOF ({acquisition.state.rocof.window_s * 1000:g} ms)", "Hz/s", decimals=3)
         self.demand_readout = Readout("DEMAND", self.power_unit.symbol, decimals=1)
         self.supply_readout = Readout("SUPPLY", self.power_unit.symbol, decimals=1)
         self.balance_readout = Readout("SUPPLY − DEMAND", self.power_unit.symbol, decimals=1)
@@ -149,8 +151,16 @@ class GridView(QWidget):
         if self.frequency_id:
             self._bind(self.freq_trend, self.frequency_id, "Frequency", scale=f_scale)
             self.freq_trend.set_hover_text(self.frequency_id, _fixed(self.freq_readout.decimals, self.freq_unit.symbol))
-            self._bind(self.rocof_trend, ROCOF_SERIES, "ROCOF")
+            self._bind(self.rocof_trend, ROCOF_SERIES, "ROCOF (console)")
             self.rocof_trend.set_hover_text(ROCOF_SERIES, _fixed(3, "Hz/s"))
+        for p in self.rocof_points:  # samples are in Hz/s (SI), as the console's series
+            self._bind(self.rocof_trend, p.id, p.name)
+            self.rocof_trend.set_hover_text(p.id, _fixed(3, "Hz/s"))
+        if len(self.rocof_points) + bool(self.frequency_id) > 1:
+            # Two sources of one quantity: which line is whose. The frequency trend above gets the same
+            # legend column, so the two linked time axes stay one above the other.
+            self.rocof_trend.show_legend()
+            self.freq_trend.show_legend()
         for power, label in ((demand, "Demand"), (supply, "Supply")):
             if power is not None:
                 self._bind(self.power_trend, power.id, label, scale=1.0 / self.power_unit.factor)
@@ -168,6 +178,9 @@ class GridView(QWidget):
                 self._bind(self.voltage_trend, p.id, p.name, scale=1.0 / v_unit.factor)
                 self.voltage_trend.set_hover_text(p.id, _fixed(_decimals(v_unit, 1), v_unit.symbol))
         self.voltage_trend.show_legend()
+        for upper, lower in ((self.freq_trend, self.rocof_trend), (self.voltage_trend, self.power_trend)):
+            if upper.legend is not None and lower.legend is not None:
+                upper.share_legend_width(lower)  # one above the other: the plots' edges and time axes align
 
         grid = QGridLayout()
         grid.setSpacing(4)
