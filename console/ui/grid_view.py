@@ -178,9 +178,10 @@ class GridView(QWidget):
                 self._bind(self.voltage_trend, p.id, p.name, scale=1.0 / v_unit.factor)
                 self.voltage_trend.set_hover_text(p.id, _fixed(_decimals(v_unit, 1), v_unit.symbol))
         self.voltage_trend.show_legend()
-        for upper, lower in ((self.freq_trend, self.rocof_trend), (self.voltage_trend, self.power_trend)):
-            if upper.legend is not None and lower.legend is not None:
-                upper.share_legend_width(lower)  # one above the other: the plots' edges and time axes align
+        if self.freq_trend.legend is not None and self.rocof_trend.legend is not None:
+            # One above the other in the same width (layouts.py): the plots' edges and time axes align. (Not the
+            # voltages and power: the market panel beside the power trend makes it narrower anyway.)
+            self.freq_trend.share_legend_width(self.rocof_trend)
 
         grid = QGridLayout()
         grid.setSpacing(4)
