@@ -226,7 +226,9 @@ class DevicesView(QWidget):
         if math.isfinite(all_.soc_pct):
             stale = "battery" in all_.stale_parts
             self.storage.set_value(all_.battery_w / 1000, Quality.STALE if stale else Quality.GOOD, Band.NORMAL,
-                                   f"{stale_note((AssetKind.BATTERY,))} · SoC {all_.soc_pct:.0f} %" if stale
+                                   # "of 5" without "devices": with the SoC it had to fit one readout at 200 %
+                                   f"{stale_note((AssetKind.BATTERY,)).removesuffix(' devices')} · "
+                                   f"SoC {all_.soc_pct:.0f} %" if stale
                                    else f"SoC {all_.soc_pct:.0f} %")
         # The status bar's colour for the same devices (widgets.palette: one map on every screen): none
         # answering is red there and here, some missing amber.
