@@ -121,6 +121,9 @@ class GridView(QWidget):
         for limit in (fb.normal_low_hz, fb.normal_high_hz):
             self.freq_trend.add_limit(limit * f_scale, "alert")
         self.rocof_trend = TrendWidget("ROCOF", "Hz/s")
+        # At least ±ROCOF_SPAN: a steady grid's 0.0002 Hz/s was blown up to the whole height (ticks
+        # 0.00021, 0.00022 over the axis's unit); relays act at 0.5–1 Hz/s, the scale grows when it moves.
+        self.rocof_trend.set_min_y_range(-ROCOF_SPAN, ROCOF_SPAN)
         self.power_trend = TrendWidget("Demand vs supply", self.power_unit.symbol)
         # Buses of different levels (20 kV, 230 V) share one axis only in % of nominal;
         # a single level is shown the same way, so the band sits in one place on every site.
@@ -390,6 +393,7 @@ class GridView(QWidget):
 
 
 PER_UNIT = "% of nominal"
+ROCOF_SPAN = 0.01  # Hz/s: the ROCOF trend's smallest half-range
 CURSOR_HINT = "Point at a trend to read the time and every value at that moment (all trends share one time axis)"
 
 

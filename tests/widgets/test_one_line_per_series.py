@@ -104,3 +104,22 @@ def test_a_configured_point_id_like_an_internal_series_is_refused_with_what_to_d
     assert message.startswith(f"{path}: sources[0 'world'].points[")
     assert ".id: '<console ROCOF>' is not a usable point id ('<…>' names are the console's own series" in message
     assert "letters, digits and _ . : - only, like 'grid.rocof'" in message
+
+
+def test_a_steady_rocof_keeps_a_calm_scale(window) -> None:  # type: ignore[no-untyped-def]
+    """A steady grid's ROCOF of 0.0002 Hz/s was stretched over the whole trend (ticks 0.00021, 0.00022): the
+    scale holds at least ±0.01 Hz/s, padded 5 % (±0.011), and grows with a real swing (+0.2 Hz/s)."""
+    win, acq = window
+    now = time.time()
+    t0 = now - 20
+    acq.on_samples([Sample("grid.frequency", 50.0 + 0.0002 * i / 10, "Hz", Quality.GOOD, t0 + i / 10, t0 + i / 10)
+                    for i in range(201)])
+    view = win.view
+    view.refresh(acq.state.snapshot(now))
+    low, high = view.rocof_trend.getPlotItem().getViewBox().viewRange()[1]
+    assert (low, high) == pytest.approx((-0.011, 0.011))
+    _feed(acq, now + 30)  # +0.2 Hz/s from the console, -0.5 Hz/s from the substation
+    view._redraw_all()
+    view.refresh(acq.state.snapshot(now + 30))
+    low, high = view.rocof_trend.getPlotItem().getViewBox().viewRange()[1]
+    assert low < -0.5 and high > 0.2
