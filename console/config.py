@@ -75,12 +75,15 @@ def check_database_url(url: str) -> str:
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 
 
+POINT_ID = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PointModel(_Strict):
-    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    id: str
     name: str | None = None
     node: str | None = None
     browse_path: list[str] | None = None
@@ -95,6 +98,17 @@ class PointModel(_Strict):
     scale: float = 1.0
     offset: float = 0.0
     deadband: Annotated[float, Field(ge=0)] = 0.0  # historian: store only changes at least this large
+
+    @field_validator("id")
+    @classmethod
+    def _id_syntax(cls, v: str) -> str:
+        # Only these characters: the console's own series ("<console ROCOF>") can then never share a
+        # point's trend buffer, and ids stay safe in CSV exports, URLs and the historian.
+        if not POINT_ID.fullmatch(v):
+            reserved = " ('<…>' names are the console's own series, such as its computed ROCOF)" if v[:1] == "<" else ""
+            raise ValueError(f"{v!r} is not a usable point id{reserved}; write it with letters, digits and "
+                             f"_ . : - only, like 'grid.rocof' or 'feeder1.voltage'")
+        return v
 
     @field_validator("node")
     @classmethod

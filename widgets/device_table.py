@@ -40,13 +40,14 @@ class DeviceRow:
 
 # Short labels (what each stands for in its tooltip): with the device's values beside it the table has
 # ~870 px at 1366 x 768, and every column it shows fits (ColumnFit; a tamper finding and the last error are
-# cut, whole in their tooltips). The address, reads and latency are diagnostics: hidden at first (the
-# device's tooltip and the values panel carry them), shown by a right click on the header.
+# cut, whole in their tooltips). The address, reads, failed reads and latency are diagnostics: hidden at first
+# (the device's tooltip and the values panel carry them; Comm says whether it answers now), shown by a right
+# click on the header. With "Err" shown, "Last error" lay 27 px out of sight at 1366 x 768 and at 200 %.
 COLUMNS = ("Device", "Kind", "Address", "Comm", "kW", "kWh", "Override", "Reads", "Err", "ms", "Tamper",
            "Last error")
 COMM, OVERRIDE, TAMPER, LAST_ERROR = 3, 6, 10, 11
-ADDRESS, READS, LATENCY = 2, 7, 9
-HIDDEN = (ADDRESS, READS, LATENCY)
+ADDRESS, READS, FAILED, LATENCY = 2, 7, 8, 9
+HIDDEN = (ADDRESS, READS, FAILED, LATENCY)
 TIPS = {0: "Device name (its tooltip: address, reads, errors, latency)", 1: "Device kind (its profile)",
         2: "Modbus address: host:port/unit id", 3: "Communication state", 4: "Active power [kW]",
         5: "Energy register [kWh]", 6: "What an operator set that the device would not do on its own",

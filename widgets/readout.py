@@ -49,7 +49,8 @@ class Readout(QFrame):
 
     def set_value(self, value: float, quality: Quality, band: Band, note: str = "") -> None:
         """Show a value; the look follows quality first, then band."""
-        text = "—" if not math.isfinite(value) else f"{value:,.{self.decimals}f}"
+        # + 0.0: -0.0002 Hz/s rounds to "0.000", not "-0.000" (a sign on a zero reads as a direction)
+        text = "—" if not math.isfinite(value) else f"{round(value, self.decimals) + 0.0:,.{self.decimals}f}"
         self._value.setText(f"{text} <span style='font-size:11pt'>{self.unit}</span>")
         state = "unknown" if not math.isfinite(value) and quality.usable else state_of(quality, band)
         tag = _TAGS.get(state, "")

@@ -67,6 +67,7 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)  # the unit on the axis, as given
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
+        self._legend_peers: list[TrendWidget] = []  # share_legend_width
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
         vb.setMouseEnabled(x=True, y=False)  # a wheel over a trend zooms time, never the value scale
@@ -117,7 +118,10 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             self._legend.setParentItem(item)
             for name, curve in self._curves.items():
                 self._legend.addItem(curve, curve.name() or name)
-            item.layout.addItem(self._legend, 2, 3)
+            # Beside the plot *and* its time axis (rows 2 and 3): in row 2 alone a legend taller than the plot
+            # stretched that row and pushed the time axis below the widget's edge (the feeder voltages' eleven
+            # entries at 1366 x 768: no time labels).
+            item.layout.addItem(self._legend, 2, 3, 2, 1)
             # Entries stacked at the top of their column, not spread over the plot's height.
             self._legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
             item.layout.setAlignment(self._legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -139,12 +143,39 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         if legend is None or not legend.items:
             return
         rows = math.ceil(len(legend.items) / legend.columnCount)
-        row = max(legend.layout.preferredHeight() / rows, 1.0)
-        fit = max(int(self.legend_room() // row), 1)
+        # The pitch of one entry, without the legend's margins (counted once per legend, not once per row:
+        # dividing them among the rows made eleven feeders "not fit" a 209 px column they fit, and two columns
+        # took half the plot's width).
+        _, top, _, bottom = legend.layout.getContentsMargins()
+        spacing = legend.layout.verticalSpacing()
+        pitch = max((legend.layout.preferredHeight() - top - bottom + spacing) / rows, 1.0)
+        fit = max(int((self.legend_room() - top - bottom + spacing) // pitch), 1)
         columns = math.ceil(len(legend.items) / fit)
         if columns != legend.columnCount:
             legend.setColumnCount(columns)
-            self.getPlotItem().layout.setColumnFixedWidth(3, LEGEND_WIDTH * columns)
+            # The plot was held at the minimum height the old legend asked for (taller than the widget, the time
+            # axis below its edge): lay it out again in the widget's own rectangle.
+            self.getPlotItem().setGeometry(QRectF(self.range))
+        # One legend width for the trends that share it (one above the other in a column): the widest's,
+        # so their plots, and their linked time axes, start and end at the same x.
+        width = max(t.natural_legend_width() for t in (self, *self._legend_peers))
+        for t in (self, *self._legend_peers):
+            if t.legend is not None:
+                t.getPlotItem().layout.setColumnFixedWidth(3, width)
+
+    def natural_legend_width(self) -> float:
+        """The width the legend's column needs: ``LEGEND_WIDTH`` a column, more for a longer label (px)."""
+        if self._legend is None:
+            return 0.0
+        return max(float(LEGEND_WIDTH * self._legend.columnCount), float(self._legend.layout.preferredWidth()))
+
+    def share_legend_width(self, other: TrendWidget) -> None:
+        """Give this trend's legend column and ``other``'s the same width (both must show a legend)."""
+        if other is not self and other not in self._legend_peers:
+            self._legend_peers.append(other)
+            other._legend_peers.append(self)
+        self.fit_legend()
+        other.fit_legend()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

@@ -22,7 +22,11 @@ from core.tamper import TamperEvent
 
 log = logging.getLogger(__name__)
 
-ROCOF_SERIES = "grid.rocof"
+# The console's own ROCOF (the slope of the frequency point, core.frequency): a series, not a point. Its
+# name cannot be a configured point id (the config allows only letters, digits and _ . : - in ids), so a
+# substation that reports its own ROCOF point ("grid.rocof") never shares its buffer (one trend line, two
+# sources, was the defect); AcquisitionService refuses a run-time point of this name too.
+ROCOF_SERIES = "<console ROCOF>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +122,7 @@ class AcquisitionService:
 
     def _to_trends(self, batch: Sequence[Sample]) -> None:
         for s in batch:
-            buf = self.series.get(s.point)
+            buf = self.series.get(s.point) if s.point != ROCOF_SERIES else None  # that buffer is on_rocof's alone
             if buf is None:
                 continue
             # Trends show only trustworthy values; NaN draws a gap.
@@ -126,7 +130,12 @@ class AcquisitionService:
 
     def register_points(self, defs: Sequence[PointDef]) -> None:
         """Driver callback (:data:`core.ports.PointSink`): points learnt at run time, before their first
-        sample; the process image takes their unit, role and access, then every point listener."""
+        sample; the process image takes their unit, role and access, then every point listener.
+        A point named like the console's own ROCOF series is dropped (its samples would join that trend)."""
+        if any(d.id == ROCOF_SERIES for d in defs):
+            log.error("a driver reported a point %r: that name is the console's own ROCOF series; ignored",
+                      ROCOF_SERIES)
+            defs = [d for d in defs if d.id != ROCOF_SERIES]
         self.state.define(defs)
         _notify(self._point_listeners, defs, "point")
 

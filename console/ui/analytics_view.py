@@ -79,7 +79,8 @@ class AnalyticsView(QWidget):
             e.setCalendarPopup(True)
         self.fday.setToolTip("The UTC day to forecast (tomorrow by default); a past day shows its actuals")
         self.compute_button = QPushButton("Compute")
-        self.status = QLabel("")
+        # Until the first computation the panels below are empty: say why, and what brings them.
+        self.status = QLabel("Nothing computed yet: choose a period, then Compute")
         self.status.setObjectName("analyticsStatus")
         self.who = QComboBox()
         self.who.setToolTip("Forecast of one participant, or of all of them")

@@ -185,7 +185,10 @@ class DevicesView(QWidget):
         last_event = {e.device: e for e in events}
         rows = []
         ok = 0
-        contributing, stale_devices = 0, 0
+        # Devices with a power value and how many of them are stale, by kind: a total's note counts the devices
+        # it is made of ("2 of 20 devices" on SOLAR is of the 20 PV inverters, not of every device).
+        contributing = dict.fromkeys(AssetKind, 0)
+        stale_devices = dict.fromkeys(AssetKind, 0)
         for d in self.devices:
             st = by_name.get(d.name)
             kind = self._kinds[d.name]
@@ -194,8 +197,8 @@ class DevicesView(QWidget):
                 self._limits[d.name] = limit.value
             power = find(d.name, Role.POWER)
             if power is not None:
-                contributing += 1
-                stale_devices += not power.quality.usable
+                contributing[kind] += 1
+                stale_devices[kind] += not power.quality.usable
             energy_role = kind.energy_role
             state = st.state if st else ConnectionState.CONNECTING
             self._states[d.name] = state
@@ -207,19 +210,26 @@ class DevicesView(QWidget):
                                   st.latency_ms if st else None, (st.last_error or "") if st else "",
                                   last_event.get(d.name), self._override(d.name, snap)))
         # A total that uses a stale value is stale, and says how many of its devices are.
-        quality = Quality.STALE if all_.stale else Quality.GOOD
-        source = f"{stale_devices} of {contributing} devices" if all_.stale else ""
-        for readout, value, part in ((self.production, all_.pv_w, "pv"), (self.wind, all_.wind_w, "wind"),
-                                     (self.storage, all_.battery_w, "battery"),
-                                     (self.consumption, all_.consumption_w, ""), (self.net, all_.grid_w, "grid")):
+        def stale_note(kinds: Sequence[AssetKind]) -> str:
+            return f"{sum(stale_devices[k] for k in kinds)} of {sum(contributing[k] for k in kinds)} devices"
+
+        for readout, value, part, kinds in (
+                (self.production, all_.pv_w, "pv", (AssetKind.PV,)),
+                (self.wind, all_.wind_w, "wind", (AssetKind.WIND,)),
+                (self.storage, all_.battery_w, "battery", (AssetKind.BATTERY,)),
+                (self.consumption, all_.consumption_w, "", tuple(AssetKind)),  # meters and what is behind them
+                (self.net, all_.grid_w, "grid", (AssetKind.METER,))):
             stale = (part in all_.stale_parts) if part else all_.stale
             readout.set_value(value / 1000, (Quality.STALE if stale else Quality.GOOD) if math.isfinite(value)
                               else Quality.COMM_FAILURE, Band.NORMAL,
-                              (source if stale else "") if math.isfinite(value) else "no device")
+                              (stale_note(kinds) if stale else "") if math.isfinite(value) else "no device")
         if math.isfinite(all_.soc_pct):
             stale = "battery" in all_.stale_parts
-            self.storage.set_value(all_.battery_w / 1000, Quality.STALE if stale else quality, Band.NORMAL,
-                                   f"{source} · SoC {all_.soc_pct:.0f} %" if stale else f"SoC {all_.soc_pct:.0f} %")
+            self.storage.set_value(all_.battery_w / 1000, Quality.STALE if stale else Quality.GOOD, Band.NORMAL,
+                                   # "of 5" without "devices": with the SoC it had to fit one readout at 200 %
+                                   f"{stale_note((AssetKind.BATTERY,)).removesuffix(' devices')} · "
+                                   f"SoC {all_.soc_pct:.0f} %" if stale
+                                   else f"SoC {all_.soc_pct:.0f} %")
         # The status bar's colour for the same devices (widgets.palette: one map on every screen): none
         # answering is red there and here, some missing amber.
         shown = source_state(combined_state(self._states[d.name] for d in self.devices))

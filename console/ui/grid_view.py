@@ -69,6 +69,8 @@ class GridView(QWidget):
         self.voltage_points = [p for p in points if p.kind is PointKind.VOLTAGE]
         demand = next((p for p in points if p.kind is PointKind.DEMAND), None)
         supply = next((p for p in points if p.kind is PointKind.SUPPLY), None)
+        # A ROCOF the substation measures itself (its relay's, unit Hz/s): drawn beside the console's own.
+        self.rocof_points = [p for p in points if _unit_of(p, "Hz/s").quantity is Quantity.ROCOF]
 
         # Readouts: each in its point's configured unit (samples carry SI) ----------
         freq_point = next((p for p in points if p.kind is PointKind.FREQUENCY), None)
@@ -77,7 +79,7 @@ class GridView(QWidget):
         # Demand and supply share the balance readout and one trend: one unit for both.
         self.power_unit = _shared_unit(power_points, Quantity.ACTIVE_POWER)
         self.freq_readout = Readout("FREQUENCY", self.freq_unit.symbol, decimals=_decimals(self.freq_unit, 3))
-        self.rocof_readout = Readout("ROCOF (500 ms)", "Hz/s", decimals=3)
+        self.rocof_readout = Readout(f"ROCOF ({acquisition.state.rocof.window_s * 1000:g} ms)", "Hz/s", decimals=3)
         self.demand_readout = Readout("DEMAND", self.power_unit.symbol, decimals=1)
         self.supply_readout = Readout("SUPPLY", self.power_unit.symbol, decimals=1)
         self.balance_readout = Readout("SUPPLY − DEMAND", self.power_unit.symbol, decimals=1)
@@ -119,6 +121,9 @@ class GridView(QWidget):
         for limit in (fb.normal_low_hz, fb.normal_high_hz):
             self.freq_trend.add_limit(limit * f_scale, "alert")
         self.rocof_trend = TrendWidget("ROCOF", "Hz/s")
+        # At least ±ROCOF_SPAN: a steady grid's 0.0002 Hz/s was blown up to the whole height (ticks
+        # 0.00021, 0.00022 over the axis's unit); relays act at 0.5–1 Hz/s, the scale grows when it moves.
+        self.rocof_trend.set_min_y_range(-ROCOF_SPAN, ROCOF_SPAN)
         self.power_trend = TrendWidget("Demand vs supply", self.power_unit.symbol)
         # Buses of different levels (20 kV, 230 V) share one axis only in % of nominal;
         # a single level is shown the same way, so the band sits in one place on every site.
@@ -149,8 +154,16 @@ class GridView(QWidget):
         if self.frequency_id:
             self._bind(self.freq_trend, self.frequency_id, "Frequency", scale=f_scale)
             self.freq_trend.set_hover_text(self.frequency_id, _fixed(self.freq_readout.decimals, self.freq_unit.symbol))
-            self._bind(self.rocof_trend, ROCOF_SERIES, "ROCOF")
+            self._bind(self.rocof_trend, ROCOF_SERIES, "ROCOF (console)")
             self.rocof_trend.set_hover_text(ROCOF_SERIES, _fixed(3, "Hz/s"))
+        for p in self.rocof_points:  # samples are in Hz/s (SI), as the console's series
+            self._bind(self.rocof_trend, p.id, p.name)
+            self.rocof_trend.set_hover_text(p.id, _fixed(3, "Hz/s"))
+        if len(self.rocof_points) + bool(self.frequency_id) > 1:
+            # Two sources of one quantity: which line is whose. The frequency trend above gets the same
+            # legend column, so the two linked time axes stay one above the other.
+            self.rocof_trend.show_legend()
+            self.freq_trend.show_legend()
         for power, label in ((demand, "Demand"), (supply, "Supply")):
             if power is not None:
                 self._bind(self.power_trend, power.id, label, scale=1.0 / self.power_unit.factor)
@@ -168,6 +181,10 @@ class GridView(QWidget):
                 self._bind(self.voltage_trend, p.id, p.name, scale=1.0 / v_unit.factor)
                 self.voltage_trend.set_hover_text(p.id, _fixed(_decimals(v_unit, 1), v_unit.symbol))
         self.voltage_trend.show_legend()
+        if self.freq_trend.legend is not None and self.rocof_trend.legend is not None:
+            # One above the other in the same width (layouts.py): the plots' edges and time axes align. (Not the
+            # voltages and power: the market panel beside the power trend makes it narrower anyway.)
+            self.freq_trend.share_legend_width(self.rocof_trend)
 
         grid = QGridLayout()
         grid.setSpacing(4)
@@ -376,6 +393,7 @@ class GridView(QWidget):
 
 
 PER_UNIT = "% of nominal"
+ROCOF_SPAN = 0.01  # Hz/s: the ROCOF trend's smallest half-range
 CURSOR_HINT = "Point at a trend to read the time and every value at that moment (all trends share one time axis)"
 
 

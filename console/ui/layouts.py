@@ -22,6 +22,7 @@ from PySide6.QtCore import QByteArray, QObject, QSettings, Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
+    QGroupBox,
     QLayout,
     QMainWindow,
     QSplitter,
@@ -281,6 +282,8 @@ class DockedScreen:
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
             widget = content if isinstance(content, QWidget) else self._wrap(content)
+            if isinstance(widget, QGroupBox) and widget.title() == p.title:
+                widget.setTitle("")  # the dock's title says it: "Participants" twice, one above the other
             if p.pack:
                 box = QWidget()
                 packed = QVBoxLayout(box)

@@ -45,7 +45,7 @@ def clipped(root: QWidget) -> list[str]:
         if isinstance(w, QTableView):
             out += table_clipped(w)
         elif isinstance(w, TrendWidget):
-            out += legend_clipped(w)
+            out += legend_clipped(w) + time_axis_clipped(w)
         elif isinstance(w, ElidedLabel):
             # It cuts on purpose (the whole text in its tooltip) where room is short; at 1366 x 768 and at
             # 200 % it has the room: an elided title or status is cut text to an operator all the same.
@@ -61,6 +61,22 @@ def clipped(root: QWidget) -> list[str]:
             if hint > w.width() + SLACK:
                 out.append(f"button {w.text()[:50]!r}: needs {hint} px, has {w.width()}")
     return out
+
+
+def time_axis_clipped(trend: TrendWidget) -> list[str]:
+    """A trend whose time axis (the tick labels under the plot) is not wholly inside the widget: the feeder
+    voltages' axis was pushed below the trend's edge by its eleven-entry legend at 1366 x 768."""
+    axis = trend.getPlotItem().getAxis("bottom")
+    if not axis.isVisible():
+        return []
+    box = axis.sceneBoundingRect()
+    bottom = trend.mapFromScene(box.bottomLeft()).y()
+    labels = QFontMetrics(axis.font() if axis.style.get("tickFont") is None else axis.style["tickFont"]).height()
+    if bottom <= trend.viewport().height() + SLACK and box.height() + SLACK >= labels:
+        return []
+    title = re.sub("<[^>]+>", "", trend.getPlotItem().titleLabel.text)
+    return [f"trend {title!r}: time axis {box.height():.0f} px high ending at {bottom} px, "
+            f"{trend.viewport().height()} px shown: its time labels are cut"]
 
 
 def legend_clipped(trend: TrendWidget) -> list[str]:

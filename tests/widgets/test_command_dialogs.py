@@ -225,7 +225,8 @@ def test_stale_totals_name_their_source_and_the_trend_breaks(qtbot) -> None:  # 
     feed(state, t + 1, {"house-03.power": 500.0, "house-03-battery.battery.W": -2000.0})
     feed(state, t + 1, {"house-03-pv.inverter_three_phase.W": float("nan")}, Quality.STALE)
     view.refresh(state.snapshot(t + 1), [])
-    assert view.production.state == "stale" and view.production.tag == "STALE · 1 of 3 devices"
+    # SOLAR counts the PV inverters (1 of the house's 1), CONSUMPTION every device it is made of (1 of 3)
+    assert view.production.state == "stale" and view.production.tag == "STALE · 1 of 1 devices"
     assert view.consumption.state == "stale" and view.consumption.tag == "STALE · 1 of 3 devices"
     assert view.net.state == "normal"  # the meter's own figure is fresh
     feed(state, t + 2, {"house-03.power": 500.0, "house-03-battery.battery.W": -2000.0,

@@ -175,3 +175,28 @@ def test_totals_trend_keeps_what_happened_while_another_tab_was_shown(qtbot) -> 
     assert list(solar) == [1.0, 2.0, 3.0]
     _, consumption = view.totals_trend.curve_data("consumption")
     assert list(consumption) == [0.5, 0.5, 0.5]  # the house uses 0.5 kW whatever its PV makes
+
+
+def test_a_stale_total_counts_the_devices_of_its_own_kind(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Two houses with a meter and a PV inverter each, a third PV inverter on its own: 2 meters, 3 PV. One PV
+    inverter (p2) and one meter (m1) stale. SOLAR: 1 of its 3 PV inverters; GRID: 1 of the 2 meters; CONSUMPTION
+    (meters and what is behind them): 2 of all 5. SOLAR said "2 of 5 devices" (every device) before."""
+    view = DevicesView([spec("m1", 1, participant="a"), spec("p1", 101, "sunspec", participant="a", asset="pv"),
+                        spec("m2", 2, participant="b"), spec("p2", 102, "sunspec", participant="b", asset="pv"),
+                        spec("p3", 103, "sunspec")])
+    qtbot.addWidget(view)
+    state = GridState([])
+    state.define([point(f"{d}.power", Role.POWER) for d in ("m1", "m2")]
+                 + [point(f"{d}.W", Role.POWER) for d in ("p1", "p2", "p3")])
+    now = time.time()
+    good = {"m1.power": 200.0, "m2.power": 300.0, "p1.W": 1000.0, "p2.W": 1500.0, "p3.W": 2000.0}
+    state.apply([Sample(pid, v, "W", Quality.STALE if pid in ("m1.power", "p2.W") else Quality.GOOD, now, now)
+                 for pid, v in good.items()])
+    view.refresh(state.snapshot(now), [])
+    assert view.production.tag == "STALE · 1 of 3 devices"
+    assert view.net.tag == "STALE · 1 of 2 devices"
+    assert view.consumption.tag == "STALE · 2 of 5 devices"
+    # all fresh again: no note anywhere
+    state.apply([Sample(pid, v, "W", Quality.GOOD, now + 1, now + 1) for pid, v in good.items()])
+    view.refresh(state.snapshot(now + 1), [])
+    assert (view.production.tag, view.net.tag, view.consumption.tag) == ("", "", "")

@@ -153,7 +153,8 @@ def islanded_balancing() -> BalancingService:
     return service
 
 
-async def _window_problems(qtbot, market: MarketService, name: str) -> list[str]:  # type: ignore[no-untyped-def]
+async def _window_problems(qtbot, market: MarketService, name: str,  # type: ignore[no-untyped-def]
+                           size: tuple[int, int] = (WIDTH, HEIGHT)) -> list[str]:
     from console.bootstrap import build_acquisition
     from console.bootstrap_demo import DEMO_CONFIG
     from console.config import load
@@ -170,7 +171,7 @@ async def _window_problems(qtbot, market: MarketService, name: str) -> list[str]
     win.balancing.timer.stop()
     win.balancing.refresh()  # the emergency panel above every screen, the balancing panel on the grid tab
     win.layout_menus.set_theme(name)
-    win.resize(WIDTH, HEIGHT)
+    win.resize(*size)
     win.show()
     problems = []
     for i in range(win.tabs.count()):
@@ -184,7 +185,7 @@ async def _window_problems(qtbot, market: MarketService, name: str) -> list[str]
         QApplication.processEvents()
         key = win.tabs.tabText(i).split("(")[0].strip()
         problems += [f"{name} {key}: {p}" for p in clipped(win)]
-    assert (win.width(), win.height()) == (WIDTH, HEIGHT)
+    assert (win.width(), win.height()) == size
     return problems
 
 
@@ -192,6 +193,40 @@ async def _window_problems(qtbot, market: MarketService, name: str) -> list[str]
 async def test_no_table_header_or_cell_is_cut_at_1366x768(qtbot, busy_market: MarketService, name: str) -> None:  # type: ignore[no-untyped-def]
     problems = await _window_problems(qtbot, busy_market, name)
     assert problems == [], "\n".join(problems)  # nor a column out of sight (a table scrolled sideways)
+
+
+@pytest.mark.skipif(bool(os.environ.get(SCALED)), reason="the child process at 200 % runs the 1366 x 768 test")
+async def test_nothing_is_cut_at_1600x900(qtbot, busy_market: MarketService) -> None:  # type: ignore[no-untyped-def]
+    """The next common laptop size: every trend's time labels, legends and tables as at 1366 x 768."""
+    problems = await _window_problems(qtbot, busy_market, theme.DARK, (1600, 900))
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_time_axis_below_the_trends_edge_is_found(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The feeder voltages at 1366 x 768: eleven legend entries in the plot's row stretched it and the time
+    axis was laid out below the widget's edge (no time labels), which the legend and label checks passed."""
+    from PySide6.QtCore import QRectF
+
+    from tests.support.clipping import time_axis_clipped
+    from widgets.trend import TrendWidget
+
+    trend = TrendWidget("Feeder voltages", "% of nominal")
+    qtbot.addWidget(trend)
+    for i in range(11):
+        trend.add_series(f"f{i}", f"Feeder {i} end (230 V)")
+    trend.show_legend()
+    trend.resize(680, 240)  # the dock's size at 1366 x 768 below the alarm banner
+    trend.show()
+    for _ in range(3):
+        QApplication.processEvents()
+    assert time_axis_clipped(trend) == []
+    axis = trend.getPlotItem().getAxis("bottom")
+    assert trend.mapFromScene(axis.sceneBoundingRect().bottomLeft()).y() <= 240
+    trend.getPlotItem().setGeometry(QRectF(0, 0, 680, 280))  # laid out 40 px taller than the widget, as it was
+    QApplication.processEvents()
+    assert time_axis_clipped(trend) == [
+        "trend 'Feeder voltages [% of nominal]': time axis 25 px high ending at 279 px, 240 px shown: "
+        "its time labels are cut"]
 
 
 @pytest.mark.skipif(bool(os.environ.get(SCALED)), reason="the child process at 200 % runs the 1366 x 768 test")

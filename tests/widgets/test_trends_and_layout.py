@@ -268,7 +268,8 @@ def test_shared_cursor_on_every_trend(window) -> None:  # type: ignore[no-untype
     view.freq_trend.hovered.emit(now - 5)
     text = view.cursor_readout.text()
     assert text.startswith(time.strftime("%H:%M:%S", time.localtime(now - 5)))
-    for label in ("Frequency: 49.98", "ROCOF:", "Demand: 8,000.0 MW", "Supply: 7,950.0 MW", "Feeder 1 (230 V)"):
+    for label in ("Frequency: 49.98", "ROCOF (console):", "Demand: 8,000.0 MW", "Supply: 7,950.0 MW",
+                  "Feeder 1 (230 V)"):
         assert label in text
     assert all(t._cursor.isVisible() and t._cursor.value() == pytest.approx(now - 5) for t in view.trends)
     view.rocof_trend.hovered.emit(math.nan)

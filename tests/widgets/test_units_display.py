@@ -174,3 +174,16 @@ def test_demand_in_kw_and_supply_in_mw_share_the_larger_unit(qtbot) -> None:  # 
     assert [(r.text, r.unit) for r in (v.demand_readout, v.supply_readout, v.balance_readout)] == [
         ("0.8", "MW"), ("1.2", "MW"), ("0.4", "MW")]
     assert v.power_trend.getPlotItem().getAxis("left").labelText == "MW"
+
+
+def test_a_value_that_rounds_to_zero_has_no_sign(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The balancing screenshot's ROCOF read "-0.000 Hz/s" for -0.0002 Hz/s."""
+    from core.bands import Band
+    from widgets.readout import Readout
+
+    r = Readout("ROCOF", "Hz/s", decimals=3)
+    qtbot.addWidget(r)
+    for value, shown in ((-0.0002, "0.000"), (-0.0004, "0.000"), (-0.0006, "-0.001"), (0.0004, "0.000"),
+                         (-1.25, "-1.250"), (-1234.5, "-1,234.500")):
+        r.set_value(value, Quality.GOOD, Band.NORMAL)
+        assert r.text == shown, value
