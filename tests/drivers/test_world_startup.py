@@ -86,3 +86,34 @@ async def test_the_frequency_is_served_while_the_world_is_built_then_everything(
         await client.disconnect()
         await runner.stop()
         await face.stop()
+
+
+async def test_a_world_started_with_the_collector_paused_settles_it_once_built() -> None:
+    """`energynet sim world` pauses the cyclic collector for its start (console.heap.pause_collector):
+    serve_world turns it on again once the world is built, with what the start built frozen."""
+    import gc
+
+    from drivers.sim.world.serve import serve_world
+
+    stop = asyncio.Event()
+    opcua_port, modbus_port = free_port(), free_port()
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    task = asyncio.create_task(serve_world(opcua_port=opcua_port, modbus_port=modbus_port, households=2,
+                                           stop=stop, start=START))
+    try:
+        for _ in range(1200):  # the Modbus face opens once the world is built
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", modbus_port)
+                writer.close()
+                break
+            except OSError:
+                assert not task.done()
+                await asyncio.sleep(0.05)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen + 100_000  # the world's network and households, the modules
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        gc.unfreeze()
+        gc.enable()
