@@ -26,7 +26,9 @@ from drivers.sim.world.runner import WorldRunner
 from drivers.sim.world.scenario import load_scenario
 
 if TYPE_CHECKING:
+    from drivers.sim.world.modbus_face import WorldModbusServer
     from drivers.sim.world.model import World
+    from drivers.sim.world.participants import ParticipantsFile
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +37,17 @@ DEFAULT_HOUSEHOLDS = 24  # + 9 businesses and farms + the feeder ends: ~67 Modbu
 
 def settle_collector() -> None:
     """What the start built (modules, the address space, the network, the households) lives as long as the
-    process: out of the collector's sight, and the collector on again (as console.heap.settle_heap)."""
-    gc.collect()
+    process: out of the collector's sight, and the collector on again. Unlike console.heap.settle_heap without
+    a collection first: a full one here held this loop 0.3–0.5 s on a loaded machine, while the start's
+    cyclic garbage is ~3,000 objects (frozen with the rest)."""
     gc.freeze()
-    gc.collect()
     gc.enable()
+
+
+def _modbus_face(runner: WorldRunner, host: str, port: int, households: int | None) -> WorldModbusServer:
+    from drivers.sim.world.modbus_face import WorldModbusServer
+
+    return WorldModbusServer(runner, host, port, households)
 
 
 async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_port: int = 5020,
@@ -76,10 +84,12 @@ async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_po
         log.info("world: built %.2f s after the start", time.monotonic() - t0)
         if not gc.isenabled():  # paused by the CLI for the start (console.heap.pause_collector)
             settle_collector()
-        from drivers.sim.world.modbus_face import WorldModbusServer
         from drivers.sim.world.scenario import ScenarioPlayer
 
-        modbus = await asyncio.to_thread(WorldModbusServer, runner, host, modbus_port, households)
+        # pymodbus (and below eth_account) imported in a worker thread: an import on this loop kept it from
+        # answering the console's watchdog probe, which allows 0.5 s (asyncua: min(session timeout / 2,
+        # watchdog interval)), and the console dropped the session once at every start
+        modbus = await asyncio.to_thread(_modbus_face, runner, host, modbus_port, households)
         await modbus.start()
         if played is not None:
             player = ScenarioPlayer(played, runner, modbus)
@@ -87,11 +97,15 @@ async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_po
         log.info("world: serving %d Modbus devices %.2f s after the start", len(modbus.devices),
                  time.monotonic() - t0)
         if participants_out is not None:
-            from drivers.sim.world.participants import write_participants
+            out, devices = participants_out, modbus.devices
 
-            written = await asyncio.to_thread(write_participants, participants_out, world.participants,
-                                              modbus.devices, host=host, modbus_port=modbus_port, seed=seed,
-                                              start=clock.start, keys_dir=keys_dir)
+            def write() -> ParticipantsFile:
+                from drivers.sim.world.participants import write_participants
+
+                return write_participants(out, world.participants, devices, host=host,
+                                          modbus_port=modbus_port, seed=seed, start=clock.start, keys_dir=keys_dir)
+
+            written = await asyncio.to_thread(write)
             log.info("participants file written to %s (%d participants, keystores in %s)", participants_out,
                      len(written.participants), keys_dir or participants_out.parent / "keys")
         await (stop or asyncio.Event()).wait()
