@@ -86,9 +86,10 @@ async def serve_world(host: str = "127.0.0.1", opcua_port: int = 4841, modbus_po
             settle_collector()
         from drivers.sim.world.scenario import ScenarioPlayer
 
-        # pymodbus (and below eth_account) imported in a worker thread: an import on this loop kept it from
-        # answering the console's watchdog probe, which allows 0.5 s (asyncua: min(session timeout / 2,
-        # watchdog interval)), and the console dropped the session once at every start
+        # pymodbus imported in a worker thread (as the participants module below): its import on this loop
+        # (with the collector's full run after the build) kept the loop from answering the console's watchdog
+        # probe, which asyncua allows 0.5 s (min(session timeout / 2, watchdog interval)), and the console
+        # dropped the session once, right after the build, at most starts
         modbus = await asyncio.to_thread(_modbus_face, runner, host, modbus_port, households)
         await modbus.start()
         if played is not None:
