@@ -248,7 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if written is None:
                 return 2
             args.config = written  # the operator may have chosen another place on the wizard's first page
-    pause_collector()  # until the first live frame (console.heap)
+    pause_collector()  # until the window is shown (console.heap)
     stop = StopRequest()
     stop.catch_signals_early()
     return _launch(config_mod.load(args.config), args, stop)
@@ -327,7 +327,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The simulators, a local chain and the console, started together; one ordered stop for all."""
-    pause_collector()  # until the first live frame (console.heap)
+    pause_collector()  # until the window is shown (console.heap)
     from console.bootstrap_demo import demo_settings, start_demo
     from console.shutdown import StopRequest
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.heap import pause_collector, settle_heap
+from console.heap import pause_collector, resume_collector, settle_heap
 
 
 class Node:
@@ -69,3 +69,12 @@ def test_paused_the_collector_frees_no_cycle_until_the_heap_is_settled(thawed: N
     for _ in range(50_000):
         _cycle()
     assert later() is None  # the collector ran by itself
+
+
+def test_the_collector_resumed_at_the_window_frees_cycles_by_itself(thawed: None) -> None:
+    pause_collector()
+    resume_collector()
+    later = weakref.ref(_cycle())
+    for _ in range(50_000):
+        _cycle()
+    assert gc.isenabled() and later() is None
