@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 from console import bootstrap
 from console.bootstrap_demo import DemoFailed, DemoProcesses
 from console.config import Settings
-from console.heap import settle_heap
+from console.heap import resume_collector, settle_heap
 from console.shutdown import Stoppable, StopRequest, shutdown
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def run_console(
     install_setup_menu(window, settings.path)  # issue 19: the first-run wizard, to run again
     window.show()
     log.info("window shown: monotonic=%.3f", time.monotonic())
+    resume_collector()  # paused for the imports and the window (console.heap.pause_collector)
     # The heap is settled once the first live frame is drawn (or 10 s on without one): a full collection
     # of the start-up heap here would come between the window and the drivers' first connection.
     settled = _settle_heap_once()

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from console import cli_sim, cli_users
 from console.cli_traders import register as register_traders
+from console.heap import pause_collector
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -247,6 +248,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             if written is None:
                 return 2
             args.config = written  # the operator may have chosen another place on the wizard's first page
+    pause_collector()  # until the window is shown (console.heap)
     stop = StopRequest()
     stop.catch_signals_early()
     return _launch(config_mod.load(args.config), args, stop)
@@ -325,6 +327,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The simulators, a local chain and the console, started together; one ordered stop for all."""
+    pause_collector()  # until the window is shown (console.heap)
     from console.bootstrap_demo import demo_settings, start_demo
     from console.shutdown import StopRequest
 
@@ -442,6 +445,7 @@ def _cmd_sim_meters(args: argparse.Namespace) -> int:
 
 
 def _cmd_sim_world(args: argparse.Namespace) -> int:
+    pause_collector()  # until the world is built (drivers/sim/world/serve.py)
     from console.bootstrap_sim import run_world
 
     print(f"world: opc.tcp://{args.host}:{args.opcua_port}/energynet/world, Modbus {args.host}:{args.modbus_port}"

@@ -107,3 +107,29 @@ async def test_an_unreadable_cache_is_removed_and_the_nodes_built(tmp_path, capl
         await asyncio.sleep(0.2)
     assert cache.stat().st_size > 1_000_000
     assert await init_server(Server(), cache) is True
+
+
+async def test_the_cached_nodes_are_out_of_the_collectors_sight(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The ~150,000 objects of the standard nodes go to the permanent generation when they are loaded: the
+    collector's first runs after the load walked them all, once per generation (a gen-2 run held the world's
+    GIL for over a second on a loaded machine, and a console's 2 s watchdog read timed out)."""
+    import gc
+
+    from asyncua.server.server import Server
+
+    from drivers.sim.opcua_base import init_server, write_cache
+
+    cache = tmp_path / "nodes.pickle"
+    await write_cache(cache)
+    server = Server()
+    before = gc.get_freeze_count()
+    try:
+        assert await init_server(server, cache) is True
+        nodes = server.iserver.aspace._nodes
+        assert len(nodes) > 5_000
+        assert gc.get_freeze_count() - before > 10 * len(nodes)  # each node: NodeData, its dicts, attribute values
+        young = {id(o) for g in (0, 1, 2) for o in gc.get_objects(g)}
+        server_node = nodes[ua.NodeId(ua.ObjectIds.Server)]
+        assert id(server_node) not in young and id(server_node.attributes) not in young
+    finally:
+        gc.unfreeze()

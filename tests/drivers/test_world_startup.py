@@ -86,3 +86,82 @@ async def test_the_frequency_is_served_while_the_world_is_built_then_everything(
         await client.disconnect()
         await runner.stop()
         await face.stop()
+
+
+async def test_a_world_started_with_the_collector_paused_settles_it_once_built() -> None:
+    """`energynet sim world` pauses the cyclic collector for its start (console.heap.pause_collector):
+    serve_world turns it on again once the world is built, with what the start built frozen."""
+    import gc
+
+    from drivers.sim.world.serve import serve_world
+
+    stop = asyncio.Event()
+    opcua_port, modbus_port = free_port(), free_port()
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    task = asyncio.create_task(serve_world(opcua_port=opcua_port, modbus_port=modbus_port, households=2,
+                                           stop=stop, start=START))
+    try:
+        for _ in range(1200):  # the Modbus face opens once the world is built
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", modbus_port)
+                writer.close()
+                break
+            except OSError:
+                assert not task.done()
+                await asyncio.sleep(0.05)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > frozen + 100_000  # the world's network and households, the modules
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        gc.unfreeze()
+        gc.enable()
+
+
+WATCH_IMPORTS = """
+import asyncio, sys, threading
+from pathlib import Path
+first = {}
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in ("pymodbus", "eth_account", "pandapower") and top not in first:
+            first[top] = threading.current_thread().name
+        return None
+
+sys.meta_path.insert(0, Watch())
+from drivers.sim.world.serve import serve_world
+
+async def main():
+    stop = asyncio.Event()
+    out = Path(sys.argv[3])
+    task = asyncio.create_task(serve_world(opcua_port=int(sys.argv[1]), modbus_port=int(sys.argv[2]), households=2,
+                                           participants_out=out, stop=stop))
+    while not out.exists():
+        assert not task.done()
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+
+asyncio.run(main())
+print(" ".join(f"{k}={v}" for k, v in sorted(first.items())))
+"""
+
+
+def test_the_worlds_heavy_imports_are_not_made_on_its_loop(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """pandapower (the build), pymodbus (the Modbus face) and eth_account (the keystores) are imported in worker
+    threads: an import on the loop kept the OPC-UA face from answering a console's watchdog probe, which
+    asyncua allows 0.5 s (min(session timeout / 2, watchdog interval)), and the console dropped its session."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", WATCH_IMPORTS, str(free_port()), str(free_port()),
+                          str(tmp_path / "participants.json")], capture_output=True, text=True, timeout=80,
+                         cwd=root, check=True)
+    seen = dict(item.split("=") for item in out.stdout.split())
+    assert set(seen) == {"eth_account", "pandapower", "pymodbus"}
+    assert "MainThread" not in seen.values(), seen

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from console.heap import settle_heap
+from console.heap import pause_collector, resume_collector, settle_heap
 
 
 class Node:
@@ -28,6 +28,7 @@ def thawed() -> Iterator[None]:
     """The test's own freeze is undone (everything frozen goes back to the oldest generation)."""
     yield
     gc.unfreeze()
+    gc.enable()
 
 
 def _tracked(obj: object) -> bool:
@@ -50,3 +51,30 @@ def test_settle_heap_freezes_the_living_and_collects_the_dead_first(thawed: None
     assert later() is not None and _tracked(later())
     gc.collect()
     assert later() is None
+
+
+def test_paused_the_collector_frees_no_cycle_until_the_heap_is_settled(thawed: None) -> None:
+    """A start: no collector runs between pause_collector and settle_heap (however many objects are made),
+    then the start's garbage is collected, its survivors frozen, and the collector runs again."""
+    pause_collector()
+    dead = weakref.ref(_cycle())
+    for _ in range(50_000):  # far past the young generation's threshold (2,000 allocations by default)
+        _cycle()
+    assert dead() is not None and not gc.isenabled()
+
+    settle_heap()
+
+    assert dead() is None and gc.isenabled()
+    later = weakref.ref(_cycle())
+    for _ in range(50_000):
+        _cycle()
+    assert later() is None  # the collector ran by itself
+
+
+def test_the_collector_resumed_at_the_window_frees_cycles_by_itself(thawed: None) -> None:
+    pause_collector()
+    resume_collector()
+    later = weakref.ref(_cycle())
+    for _ in range(50_000):
+        _cycle()
+    assert gc.isenabled() and later() is None
