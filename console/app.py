@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import resources
@@ -133,10 +133,19 @@ def run_console(
     # The heap is settled once the first live frame is drawn (or 10 s on without one): a full collection
     # of the start-up heap here would come between the window and the drivers' first connection.
     settled = _settle_heap_once()
-    QTimer.singleShot(10_000, settled)
+    # The demo's Modbus drivers wait for the first live frame too (or these 10 s): the world's Modbus face
+    # opens about when its OPC-UA face does, and 67 drivers connecting and decoding their first polls on the
+    # console's loop would come before the frequency's first frame instead of just after it.
+    first_frame = asyncio.Event()
+
+    def after_first_frame() -> None:
+        settled()
+        first_frame.set()
+
+    QTimer.singleShot(10_000, after_first_frame)
     app.lastWindowClosed.connect(lambda: stop.request("window closed"))
     app.aboutToQuit.connect(lambda: stop.request("Qt is quitting"))
-    _log_first_live_frame(window, acquisition, then=settled)
+    _log_first_live_frame(window, acquisition, then=after_first_frame)
     if close_window_after is not None:
         QTimer.singleShot(round(close_window_after * 1000), window.close)
     late: list[Stoppable] = []  # parts started after the application (the demo chain)
@@ -237,7 +246,8 @@ def run_console(
             if demo is not None and application.sources.writer is not None:
                 # The Modbus drivers when the world's Modbus face opens, the OPC-UA ones when its OPC-UA face
                 # listens: each without failing into a back-off while the world starts.
-                application.sources.hold(cast("SampleSource", application.sources.writer), demo.modbus_listening())
+                application.sources.hold(cast("SampleSource", application.sources.writer),
+                                         _after(demo.modbus_listening(), first_frame))
             await application.start(_ready_unless_stopped(demo.ready(), stop) if demo is not None else None)
             settle_heap()  # again: the replayed market book and what starting the services built (console.heap)
             if session is not None:
@@ -314,6 +324,12 @@ def _settle_heap_once() -> Callable[[], None]:
             settle_heap()
 
     return settle
+
+
+async def _after(gate: Awaitable[None], event: asyncio.Event) -> None:
+    """``gate``, then ``event``."""
+    await gate
+    await event.wait()
 
 
 def _log_first_live_frame(window: MainWindow, acquisition: AcquisitionService,
