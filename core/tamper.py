@@ -46,6 +46,10 @@ class MeterRules:
     reverse_tolerance_w: float = 50.0  # noise around zero is not a reversal
     max_clock_skew_s: float = 60.0
     jump_margin: float = 1.2  # allowance over rated power × elapsed time
+    # A counter register moves in steps (an SDM630 and the simulated world update theirs once a second), so
+    # two readings `elapsed` apart may lie up to one update further apart in the device's own time: a 1 s
+    # poll sees no step, then two.
+    counter_update_s: float = 1.0
     reset_fraction: float = 0.01  # a drop to below 1 % of the last value is a reset
 
 
@@ -92,7 +96,8 @@ class MeterPlausibility:
             return [self._event(point, TamperKind.COUNTER_BACKWARDS, ts, value, prev,
                                 f"{prev:.0f} Wh → {value:.0f} Wh")]
         elapsed = max(ts - prev_ts, 0.0)
-        allowed = self.rules.rated_power_w * elapsed / 3600 * self.rules.jump_margin + 1.0
+        allowed = self.rules.rated_power_w * (elapsed + self.rules.counter_update_s) / 3600 \
+            * self.rules.jump_margin + 1.0
         if value - prev > allowed:
             return [self._event(point, TamperKind.IMPLAUSIBLE_JUMP, ts, value, prev,
                                 f"+{value - prev:.0f} Wh in {elapsed:.0f} s; at most {allowed:.0f} Wh at "

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -60,6 +60,10 @@ EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal
                    11: "gateway target failed to respond"}
 
 
+DEFAULT_RATED_POWER_W = next(f.default for f in fields(ModbusDeviceSpec) if f.name == "rated_power_w")
+DEVICE_RATING_POINTS = ("nameplate.WRtg", "settings.WMax")  # SunSpec 120 / 121, W with their scale factors
+
+
 class ModbusReadError(Exception):
     """The device answered a read with a Modbus exception."""
 
@@ -75,6 +79,9 @@ class DeviceSession:
         self._on_points = on_points
         self._announced = False
         self.plausibility = MeterPlausibility(spec.name, MeterRules(spec.rated_power_w, spec.consumer_only))
+        # a SunSpec inverter names its own rating (120 WRtg, else 121 WMax): it bounds the counter when the
+        # configuration leaves rated_power_w at its default (docs/decisions.md)
+        self._rating_from_device = spec.rated_power_w == DEFAULT_RATED_POWER_W
         self.events: list[TamperEvent] = []
         self._on_samples = on_samples
         self._on_status = on_status
@@ -194,6 +201,8 @@ class DeviceSession:
                     continue
                 self._raw[p.id] = value
         failed = {f.point for f in faults}
+        if self._rating_from_device:
+            self._use_device_rating()
         for block in blocks:
             for p in block.points:
                 if p.dtype is DataType.STRING or p.id not in self._raw or f"{self.spec.name}.{p.id}" in failed:
@@ -258,6 +267,20 @@ class DeviceSession:
         message = (f"{point_id} set to {read_back:g} {p.unit} (confirmed by read-back)" if confirmed else
                    f"{point_id}: wrote {value:g} {p.unit} but read back {read_back!r}: the device did not take it")
         return WriteResult(self.spec.name, point_id, old, value, read_back, confirmed, message)
+
+    def _use_device_rating(self) -> None:
+        """Bound the counters by the inverter's own rating (nameplate.WRtg, else settings.WMax) once it is read."""
+        assert self.profile is not None
+        for pid in DEVICE_RATING_POINTS:
+            if pid not in self._raw:
+                continue
+            rated = self._scaled(pid, self._raw[pid])
+            if rated is not None and math.isfinite(rated) and rated > 0:
+                if rated != self.plausibility.rules.rated_power_w:
+                    log.info("Modbus device %r: energy counters bounded by its own rating %s = %g W",
+                             self.spec.name, pid, rated)
+                    self.plausibility.rules = replace(self.plausibility.rules, rated_power_w=rated)
+                return
 
     def _implausible(self, point_id: str, role: str, value: float, now: float) -> bool:
         events = self.plausibility.check(point_id, role, value, now)

@@ -20,7 +20,8 @@ from drivers.modbus.profile import Profile, ProfilePoint, Table
 SUNS = (0x5375, 0x6E53)  # "SunS"
 BASE_ADDRESSES = (40000, 50000, 0)
 END_MODEL = 0xFFFF
-SUPPORTED = (1, 101, 102, 103, 123, 201, 202, 203, 204, 124, 802)
+SUPPORTED = (1, 101, 102, 103, 120, 123, 201, 202, 203, 204, 124, 802)
+NAMEPLATES = (1, 120)  # read once an hour (identity): what the device is and its ratings
 
 Reader = Callable[[int, int], Awaitable[list[int]]]
 
@@ -143,7 +144,7 @@ def model_points(header: ModelHeader, poll: str = "fast") -> list[ProfilePoint]:
             words=size,
             scale=10.0 ** sf if isinstance(sf, int) else 1.0,
             sf=f"{prefix}.{sf}" if isinstance(sf, str) else None,
-            poll="identity" if header.model_id == 1 else poll,
+            poll="identity" if header.model_id in NAMEPLATES else poll,
             writable=p.get("access") == "RW",
             minimum=0.0 if "%" in str(p.get("units") or "") else -math.inf,
             maximum=100.0 if "%" in str(p.get("units") or "") else math.inf,

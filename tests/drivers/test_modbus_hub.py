@@ -15,7 +15,7 @@ from core.commands import WriteError
 from core.points import PointDef, PointKind, Quality
 from core.sources import ConnectionState, ModbusDeviceSpec
 from drivers.modbus.hub import ModbusHub
-from drivers.sim.devices import DeviceFleet, FleetDevice
+from drivers.sim.devices import DeviceFleet, FleetDevice, SunSpecInverterMap
 from tests.conftest import free_port
 from tests.drivers.test_opcua_hub import Recorder, wait_until
 
@@ -410,3 +410,41 @@ async def test_a_point_given_in_kwh_is_sampled_in_wh_and_shown_in_kwh(fleet: Dev
         assert definition.display(kwh.value) == pytest.approx(12.345, abs=0.005)
     finally:
         await hub.stop()
+
+
+class _RatedInverter(SunSpecInverterMap):
+    """The fleet's 5 kW inverter with a nameplate (model 120): WRtg 500 × 10^1 W."""
+
+    models = (1, 120, 103, 123)
+
+    def values(self) -> dict[str, float | str]:
+        return {**super().values(), "nameplate.ID": 120, "nameplate.L": 26, "nameplate.DERTyp": 4,
+                "nameplate.WRtg": 500, "nameplate.WRtg_SF": 1}
+
+
+@pytest.mark.parametrize(("configured", "bound_kw"), [(None, 5), (8_000.0, 8)])
+async def test_an_inverter_counter_is_bounded_by_its_own_rating_unless_the_config_names_one(
+        configured: float | None, bound_kw: int) -> None:
+    fleet = DeviceFleet(port=free_port(), layout=[FleetDevice(1, "meter", 1), FleetDevice(101, "pv", 1)])
+    fleet.maps[101] = _RatedInverter(fleet.houses[1], "pv")
+    house = fleet.houses[1]
+    house.start_hour = (12.0 - time.monotonic() / 3600) % 24  # simulated noon
+    await fleet.start()
+    spec = ModbusDeviceSpec("pv", fleet.host, fleet.port, 101, "sunspec", timeout_s=0.5)
+    if configured is not None:
+        spec = dataclasses.replace(spec, rated_power_w=configured)
+    rec = Recorder()
+    events: list[object] = []
+    hub = ModbusHub([spec], rec.on_samples, rec.on_status, on_event=events.append)
+    await hub.start()
+    try:
+        await wait_until(lambda: rec.count("pv.inverter_three_phase.WH") >= 2, 10)
+        assert rec.latest("pv.nameplate.WRtg").value == 5_000  # type: ignore[union-attr]
+        assert hub.sessions[0].plausibility.rules.rated_power_w == bound_kw * 1000
+        assert events == []
+        house.produced_wh += 1_000  # 1 kWh within a second
+        await wait_until(lambda: bool(events), 5)
+        assert f"at {bound_kw} kW" in events[0].detail  # type: ignore[attr-defined]
+    finally:
+        await hub.stop()
+        await fleet.stop()

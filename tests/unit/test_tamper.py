@@ -41,3 +41,13 @@ def test_serial_change_and_clock_skew() -> None:
     (skew,) = m.check("clock", "clock", 1_000_000 - 300, 1_000_000)
     assert skew.kind is TamperKind.CLOCK_SKEW and "-300 s" in skew.detail
     assert m.check("clock", "clock", 1_000_010, 1_000_000) == []
+
+
+def test_a_counter_that_steps_once_a_second_may_show_two_steps_in_one_poll() -> None:
+    # 36 kW: 10 Wh a one-second step; a 1 s poll sees no step, then two (20 Wh): within 36 kW × 2 s × 1.2 + 1
+    m = MeterPlausibility("pv", MeterRules(rated_power_w=36_000))
+    assert m.check("WH", "energy_export", 1_000, 0.0) == []
+    assert m.check("WH", "energy_export", 1_000, 1.0) == []
+    assert m.check("WH", "energy_export", 1_020, 2.0) == []  # at most 25 Wh
+    (jump,) = m.check("WH", "energy_export", 1_050, 3.0)  # three steps in a second: 108 kW
+    assert jump.kind is TamperKind.IMPLAUSIBLE_JUMP and "at most 25 Wh at 36 kW" in jump.detail

@@ -82,6 +82,32 @@ class Participant:
     ev_charger_kw: float
     heat_pump_kw: float
     wind_kw: float
+    # the connection's rating (3 phases × its fuse × 230 V): the most its meter can count (connection_rating_w)
+    connection_kw: float = 0.0
+
+
+# Standard low-voltage fuse ratings (A per phase) for a connection: a house's main fuse is 3 × 35 A; larger
+# connections (shops, farms with a large roof or a turbine) take the next size that carries their flow.
+CONNECTION_FUSES_A = (35, 50, 63, 80, 100, 125, 160, 200, 250, 315, 400, 500, 630)
+PHASE_VOLTAGE_V = 230.0
+# A connection's load stays below this × its annual mean: the daily shape peaks at 2.35 × (a shop at noon)
+# and the load noise (σ ≈ 0.34) stays within 6 σ.
+PEAK_LOAD_FACTOR = 7.0
+
+
+def connection_rating_w(peak_import_w: float, peak_export_w: float) -> tuple[float, int]:
+    """The connection's rating (W) and fuse (A per phase): the smallest standard fuse that carries the larger
+    of the most the connection can draw and the most it can feed in."""
+    need = max(peak_import_w, peak_export_w)
+    for amps in CONNECTION_FUSES_A:
+        if 3 * amps * PHASE_VOLTAGE_V >= need:
+            return 3 * amps * PHASE_VOLTAGE_V, amps
+    raise ValueError(f"community: a connection of {need / 1000:.0f} kW is larger than a low-voltage connection")
+
+
+def fuse_of(connection_kw: float) -> int:
+    """The fuse (A per phase) of a connection rated ``connection_kw``."""
+    return round(connection_kw * 1000 / 3 / PHASE_VOLTAGE_V)
 
 
 class _ConnectionLike(Protocol):
@@ -106,9 +132,19 @@ def participants_of(connections: Sequence[_ConnectionLike], assets: Assets) -> t
             ev_charger_kw=float(assets.ev_max_w[c.index]) / 1000,
             heat_pump_kw=round(float(assets.heat_pump_w[c.index]) / 1000, 2),
             wind_kw=float(assets.wind_kw[c.index]),
+            connection_kw=_connection_kw(assets, c.index),
         )
         for c in connections
     )
+
+
+def _connection_kw(a: Assets, i: int) -> float:
+    """The most connection ``i`` can draw (peak load, EV charger, heat pump, battery charging) or feed in (PV
+    at its kWp, wind at its rating, battery discharging), rounded up to a standard fuse (kW)."""
+    draw = a.mean_load_w[i] * PEAK_LOAD_FACTOR + a.ev_max_w[i] + a.heat_pump_w[i] + a.battery_max_w[i]
+    feed = a.pv_kwp[i] * 1000 + a.wind_kw[i] * 1000 + a.battery_max_w[i]
+    rating, _ = connection_rating_w(float(draw), float(feed))
+    return rating / 1000
 
 
 def draw_assets(n: int, config: CommunityConfig, rng: np.random.Generator) -> Assets:

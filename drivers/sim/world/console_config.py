@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from drivers.sim.world.community import fuse_of
 from drivers.sim.world.modbus_face import WorldDevice
 
 _HEAD = '''# EnergyNet Console against the simulated community (`energynet sim world`).
@@ -249,7 +250,8 @@ def console_config_toml(devices: Sequence[WorldDevice], feeders: int, *, seed: i
         *(_FEEDER_ALARMS.format(i=i).rstrip("\n") for i in range(1, feeders + 1)),
         _MARKET_API.rstrip("\n"),
         "",
-        "# The participants' field devices (the world's Modbus face; unit ids from its layout).",
+        "# The participants' field devices (the world's Modbus face; unit ids from its layout). rated_power_w: what\n"
+        "# the device can carry, the bound of its energy counters' plausibility check (a faster count is a tamper).",
     ]
     for d in devices:
         profile = ("energynet_flex_meter.toml" if d.flexible else "eastron_sdm630.toml") if d.kind == "meter" \
@@ -259,7 +261,24 @@ def console_config_toml(devices: Sequence[WorldDevice], feeders: int, *, seed: i
                 f'profile = "{profile}"']
         if d.connection < 0:
             out.append("read_only = true  # the background's summed devices take no setpoints")
+        out.append(f"rated_power_w = {d.rated_w:.0f}  # {_rating_note(d)}")
     return "\n".join(out) + "\n"
+
+
+def _rating_note(d: WorldDevice) -> str:
+    """What a device's ``rated_power_w`` is (the plausibility bound of its energy counter, core/tamper.py)."""
+    kw = f"{d.rated_w / 1000:g} kW"
+    if d.kind == "meter":
+        if d.connection < 0:
+            return f"the background connections' ratings summed ({kw})"
+        kind = d.participant.split(" ")[0]
+        return f"{kind} connection: 3 × {fuse_of(d.rated_w / 1000)} A at 230 V ({kw})"
+    summed = "the background's, summed: " if d.connection < 0 else ""
+    if d.kind == "pv":
+        return f"{summed}PV inverter at the array's {d.rated_w / 1000:g} kWp"
+    if d.kind == "wind":
+        return f"{summed}wind turbine rated {kw}"
+    return f"{summed}battery inverter, {kw} charging or discharging"
 
 
 def default_console_config() -> str:

@@ -63,6 +63,7 @@ MAX_DEVICE_ID = 247
 # meter reporter puts its counters on chain). Its import / export are the grid's (grid_supply_reading).
 GRID_SUPPLY_UNIT = MAX_DEVICE_ID
 GRID_SUPPLY_CONNECTION = -2
+TRANSFORMER_RATING_W = 630e3  # the network's 630 kVA MV/LV transformer (drivers/sim/world/network.py)
 WORLD_FAULTS = ("no_answer", "exception", "garbage")
 SDM630_INPUT_SIZE = 0x0050
 
@@ -76,6 +77,9 @@ class WorldDevice:
     connection: int
     participant: str
     flexible: bool = False  # a meter with the writable relay / limit registers
+    # what the device can carry (W): a meter its connection's rating (fuse; the background: the sum of its
+    # connections'; grid-supply: the transformer), PV its kWp, wind its turbine, a battery its inverter
+    rated_w: float = 0.0
 
     @property
     def name(self) -> str:
@@ -105,24 +109,33 @@ def world_layout(participants: Sequence[Participant], households: int | None,
     out: list[WorldDevice] = []
     for c in served:
         p = participants[c]
-        out.append(WorldDevice(len(out) + 1, "meter", c, p.name, flexible=p.ev_charger_kw > 0 or p.heat_pump_kw > 0))
-        for kind, size in (("pv", p.pv_kwp), ("wind", p.wind_kw), ("battery", p.battery_kwh)):
+        out.append(WorldDevice(len(out) + 1, "meter", c, p.name, flexible=p.ev_charger_kw > 0 or p.heat_pump_kw > 0,
+                               rated_w=_w(p.connection_kw)))
+        for kind, size, kw in (("pv", p.pv_kwp, p.pv_kwp), ("wind", p.wind_kw, p.wind_kw),
+                               ("battery", p.battery_kwh, p.battery_kw)):
             if size > 0:
-                out.append(WorldDevice(len(out) + 1, kind, c, p.name))
+                out.append(WorldDevice(len(out) + 1, kind, c, p.name, rated_w=_w(kw)))
     rest = [p for p in participants if p.connection not in set(served)]
     if rest:
         # the background: one meter for their net power, and their PV, wind and batteries summed into one
         # device each, so a console's consumption (grid + generation − charging) holds for them too
-        out.append(WorldDevice(len(out) + 1, "meter", -1, "background"))
-        for kind, size in (("pv", sum(p.pv_kwp for p in rest)), ("wind", sum(p.wind_kw for p in rest)),
-                           ("battery", sum(p.battery_kwh for p in rest))):
+        out.append(WorldDevice(len(out) + 1, "meter", -1, "background",
+                               rated_w=_w(sum(p.connection_kw for p in rest))))
+        pv, wind = sum(p.pv_kwp for p in rest), sum(p.wind_kw for p in rest)
+        for kind, size, kw in (("pv", pv, pv), ("wind", wind, wind),
+                               ("battery", sum(p.battery_kwh for p in rest), sum(p.battery_kw for p in rest))):
             if size > 0:
-                out.append(WorldDevice(len(out) + 1, kind, -1, "background"))
+                out.append(WorldDevice(len(out) + 1, kind, -1, "background", rated_w=_w(kw)))
     if len(out) >= GRID_SUPPLY_UNIT:
         raise ValueError(
             f"world: {len(served)} participants need {len(out)} Modbus devices, but one Modbus TCP port serves "
             f"unit ids 1–{GRID_SUPPLY_UNIT - 1}; ask for fewer with --households N (e.g. {len(served) // 2})")
     return out
+
+
+def _w(kw: float) -> float:
+    """kW → W, rounded to the watt (sums of kWp carry float noise)."""
+    return float(round(kw * 1000))
 
 
 def _power_sf(rating_w: float) -> int:
@@ -169,7 +182,8 @@ class WorldModbusServer:
         self.participants = runner.world.participants
         self.devices = world_layout(self.participants, households, runner.world.network.feeder_ends)
         self._by_id = {d.device_id: d for d in self.devices}
-        self.grid_supply = WorldDevice(GRID_SUPPLY_UNIT, "meter", GRID_SUPPLY_CONNECTION, "grid-supply")
+        self.grid_supply = WorldDevice(GRID_SUPPLY_UNIT, "meter", GRID_SUPPLY_CONNECTION, "grid-supply",
+                                       rated_w=TRANSFORMER_RATING_W)
         served = {d.connection for d in self.devices if d.connection >= 0}
         self.background = np.array([p.connection not in served for p in self.participants])
         self.battery_kwh = np.array([p.battery_kwh for p in self.participants])
