@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 PAYOUT_CALL_VALID_S = 600.0
 
 
+# How often the signed orders and dispute windows of closed matches are dropped from memory (s).
+PRUNE_EVERY_S = 10.0
+
 # A match's state as the trade tape shows it.
 _TAPE_STATES = {MatchState.MATCHED: SettlementState.MATCHED, MatchState.BATCHED: SettlementState.MATCHED,
                 MatchState.SETTLED: SettlementState.SETTLED, MatchState.PROPOSED: SettlementState.SETTLED,
@@ -103,7 +106,10 @@ class SettlementService:
         self._wake = asyncio.Event()
         self._pending_orders: list[tuple[SignedOrder, asyncio.Future[None]]] = []
         self._order_wake = asyncio.Event()
-        self._nonces: dict[tuple[str, str], str] = {}  # (signer, nonce) -> order id, of orders seen this run
+        # (signer, nonce) -> order id of the signed orders on their way to the store (the store answers for
+        # the stored ones): at most the orders in flight.
+        self._nonces: dict[tuple[str, str], str] = {}
+        self._pruned_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -186,7 +192,10 @@ class SettlementService:
                         fut.set_exception(SettlementUnavailable(f"signed orders cannot be stored: {exc}"))
                 continue
             for o, fut in batch:
-                self._orders[o.order_id] = o
+                # Stored: the store answers for its nonce from now on, and a batch or payout that needs the
+                # signed order reads it back (most orders never trade; keeping each here grew without bound).
+                if self._nonces.get(key := (o.participant.lower(), str(o.message["nonce"]))) == o.order_id:
+                    del self._nonces[key]
                 if not fut.done():
                     fut.set_result(None)
 
@@ -238,6 +247,19 @@ class SettlementService:
         await self._track_batches()
         await self._follow_events()
         await self._after_delivery()
+        if self.clock() - self._pruned_at >= PRUNE_EVERY_S:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep in memory only what an open match still needs: the signed orders it names (its batch and its
+        payout calls read them) and its dispute window end. A paid or failed match's orders are in the store;
+        a match retried by the operator reads them back."""
+        self._pruned_at = self.clock()
+        open_ = [m for m in self._matches.values() if m.state.open]
+        named = {i for m in open_ for i in (m.buy_id, m.sell_id)}
+        self._orders = {k: o for k, o in self._orders.items() if k in named}
+        waiting = {m.seq for m in open_}
+        self._final_after = {s: t for s, t in self._final_after.items() if s in waiting}
 
     async def _take_trades(self) -> None:
         sub, fresh = self._sub, []
