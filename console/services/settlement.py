@@ -251,15 +251,17 @@ class SettlementService:
             self._prune()
 
     def _prune(self) -> None:
-        """Keep in memory only what an open match still needs: the signed orders it names (its batch and its
-        payout calls read them) and its dispute window end. A paid or failed match's orders are in the store;
-        a match retried by the operator reads them back."""
+        """Keep in memory only what a match on its way to the chain still needs: the signed orders of the
+        matches not yet settled (their batch carries the messages and signatures, the contract's events name
+        their digests), and the dispute window end of each open match. Once settled, a match's payout calls
+        read its two orders back from the store when they are due (only their participants are needed); a
+        match retried by the operator reads them back too."""
         self._pruned_at = self.clock()
-        open_ = [m for m in self._matches.values() if m.state.open]
-        named = {i for m in open_ for i in (m.buy_id, m.sell_id)}
+        unsettled = (MatchState.MATCHED, MatchState.BATCHED)
+        named = {i for m in self._matches.values() if m.state in unsettled for i in (m.buy_id, m.sell_id)}
         self._orders = {k: o for k, o in self._orders.items() if k in named}
-        waiting = {m.seq for m in open_}
-        self._final_after = {s: t for s, t in self._final_after.items() if s in waiting}
+        self._final_after = {s: t for s, t in self._final_after.items()
+                             if s in self._matches and self._matches[s].state.open}
 
     async def _take_trades(self) -> None:
         sub, fresh = self._sub, []
@@ -468,12 +470,18 @@ class SettlementService:
         now_chain = await self.chain.chain_time()
         if now_chain is None:
             return
+        due = [m for m in due if m.delivery_end is not None and now_chain >= m.delivery_end]
+        for m in proposed:
+            assert m.trade_id is not None
+            if m.seq not in self._final_after:  # the proposal's dispute window end, as the contract keeps it
+                self._final_after[m.seq] = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
+        proposed = [m for m in proposed if now_chain >= self._final_after[m.seq]]
+        # the signed orders (their participants) of the calls made now only: read back from the store, not held
+        # for every match waiting for its delivery to end
         await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
         changes = []
         for m in due:
             assert m.delivery_end is not None and m.trade_id is not None and m.value is not None
-            if now_chain < m.delivery_end:
-                continue
             key = f"propose-{m.trade_id}-{now_chain}"  # a new key per attempt: the outbox never resends a key
             self.chain.submit(ChainCommand(key, "Settlement", "proposeSettlement", self._terms(m),
                                            f"propose settlement of trade {m.trade_id} (match {m.seq})",
@@ -481,12 +489,6 @@ class SettlementService:
             changes.append(replace(m, state=MatchState.PROPOSED, batch=key, updated=self.clock()))
         for m in proposed:
             assert m.trade_id is not None
-            until = self._final_after.get(m.seq)
-            if until is None:  # the proposal's dispute window end, as the contract keeps it
-                until = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
-                self._final_after[m.seq] = until
-            if now_chain < until:
-                continue
             key = f"finalize-{m.trade_id}-{now_chain}"
             self.chain.submit(ChainCommand(key, "Settlement", "finalize", self._terms(m),
                                            f"finalize trade {m.trade_id} (match {m.seq})",

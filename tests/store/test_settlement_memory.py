@@ -1,5 +1,6 @@
-"""The settlement service's memory stays bounded: signed orders and their nonces live in the store once written,
-and only an open match keeps its two signed orders (and its dispute window end) in memory (issue 11, soak)."""
+"""The settlement service's memory stays bounded (issue 11, soak): signed orders and their nonces live in the
+store once written; only a match not yet settled keeps its two signed orders in memory, an open one its dispute
+window end."""
 
 from __future__ import annotations
 
@@ -59,28 +60,30 @@ def test_signed_orders_and_nonces_are_not_kept_once_stored(db_url: str) -> None:
     store.close()
 
 
-def test_only_open_matches_keep_their_signed_orders(db_url: str) -> None:
+def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url: str) -> None:
     store = SqlSettlementStore(db_url)
     clock = Clock()
     service = SettlementService(store, chain=None, market=None, clock=clock)  # type: ignore[arg-type]
-    # 10 matches between orders b<i> / s<i>: 6 paid, 2 failed, 2 still open (one settled, one in its dispute window)
-    states = [MatchState.PAID] * 6 + [MatchState.FAILED] * 2 + [MatchState.SETTLED, MatchState.DELIVERED]
+    # 10 matches between orders b<i> / s<i>: 4 paid, 2 failed, one settled (escrowed, waiting for its delivery to
+    # end), one in its dispute window, one matched (waiting for a batch), one batched (its settleBatch sent)
+    states = [MatchState.PAID] * 4 + [MatchState.FAILED] * 2 + [
+        MatchState.SETTLED, MatchState.DELIVERED, MatchState.MATCHED, MatchState.BATCHED]
     for i, state in enumerate(states):
         m = MatchRecord(i, PRODUCT - 100, PRODUCT, 200, 1000, f"b{i}", f"s{i}", recorded=1.0, updated=1.0)
         service._matches[i] = replace(m, state=state)
         service._final_after[i] = PRODUCT + 3600
-    for i in range(10):
         for side, who in (("b", BOB), ("s", ALICE)):
             service._orders[f"{side}{i}"] = SignedOrder(f"{side}{i}", who, _message(who, i), "0x" + "11" * 65)
     assert len(service._orders) == 20
 
     service._prune()
-    assert sorted(service._orders) == ["b8", "b9", "s8", "s9"]  # the two open matches' orders, 4 of 20
-    assert sorted(service._final_after) == [8, 9]
-    # the match in its dispute window is paid: the next prune, PRUNE_EVERY_S later, lets its orders go too
-    service._matches[9] = replace(service._matches[9], state=MatchState.PAID)
+    assert sorted(service._orders) == ["b8", "b9", "s8", "s9"]  # the unsettled two's orders: 4 of 20
+    assert sorted(service._final_after) == [6, 7, 8, 9]  # the open four
+    # the batch settles and the match in its dispute window is paid: the next prune, PRUNE_EVERY_S later
+    service._matches[9] = replace(service._matches[9], state=MatchState.SETTLED)
+    service._matches[7] = replace(service._matches[7], state=MatchState.PAID)
     clock.t += PRUNE_EVERY_S
     service._prune()
     assert sorted(service._orders) == ["b8", "s8"]
-    assert sorted(service._final_after) == [8]
+    assert sorted(service._final_after) == [6, 8, 9]
     store.close()
