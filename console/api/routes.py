@@ -92,7 +92,8 @@ class Api:
         # matches can settle on chain (None: an off-chain market, nothing settles).
         self.contract, self.signed_orders = contract, signed_orders
         # Off chain no store checks nonces: the digests of executes taken here, so a signed execute replayed
-        # under a new Idempotency-Key is refused rather than trading again.
+        # under a new Idempotency-Key is refused rather than trading again (on chain it stays empty: the
+        # settlement store's nonce check refuses the replay, and a set of every execute would grow forever).
         self.executed: set[str] = set()
 
 
@@ -370,7 +371,8 @@ async def execute(body: ExecuteIn, api: ApiDep,
                 await _check_escrow(api, participant, spec.quantity, spec.price)
                 outcome = await _submit_execute(api, spec, message, body.signature)
         _refused(outcome)
-        api.executed.add(digest)
+        if api.signed_orders is None:  # on chain the settlement store refuses the nonce again (nonce-reused)
+            api.executed.add(digest)
         return outcome_out(outcome, participant.id)
     order = api.market.book.orders[order_id].spec
     _verify(api, participant, "Order", order_message(participant.address, {

@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 PAYOUT_CALL_VALID_S = 600.0
 
 
+# How often the signed orders and dispute windows of closed matches are dropped from memory (s).
+PRUNE_EVERY_S = 10.0
+
 # A match's state as the trade tape shows it.
 _TAPE_STATES = {MatchState.MATCHED: SettlementState.MATCHED, MatchState.BATCHED: SettlementState.MATCHED,
                 MatchState.SETTLED: SettlementState.SETTLED, MatchState.PROPOSED: SettlementState.SETTLED,
@@ -103,7 +106,10 @@ class SettlementService:
         self._wake = asyncio.Event()
         self._pending_orders: list[tuple[SignedOrder, asyncio.Future[None]]] = []
         self._order_wake = asyncio.Event()
-        self._nonces: dict[tuple[str, str], str] = {}  # (signer, nonce) -> order id, of orders seen this run
+        # (signer, nonce) -> order id of the signed orders on their way to the store (the store answers for
+        # the stored ones): at most the orders in flight.
+        self._nonces: dict[tuple[str, str], str] = {}
+        self._pruned_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -186,7 +192,10 @@ class SettlementService:
                         fut.set_exception(SettlementUnavailable(f"signed orders cannot be stored: {exc}"))
                 continue
             for o, fut in batch:
-                self._orders[o.order_id] = o
+                # Stored: the store answers for its nonce from now on, and a batch or payout that needs the
+                # signed order reads it back (most orders never trade; keeping each here grew without bound).
+                if self._nonces.get(key := (o.participant.lower(), str(o.message["nonce"]))) == o.order_id:
+                    del self._nonces[key]
                 if not fut.done():
                     fut.set_result(None)
 
@@ -238,6 +247,21 @@ class SettlementService:
         await self._track_batches()
         await self._follow_events()
         await self._after_delivery()
+        if self.clock() - self._pruned_at >= PRUNE_EVERY_S:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep in memory only what a match on its way to the chain still needs: the signed orders of the
+        matches not yet settled (their batch carries the messages and signatures, the contract's events name
+        their digests), and the dispute window end of each open match. Once settled, a match's payout calls
+        read its two orders back from the store when they are due (only their participants are needed); a
+        match retried by the operator reads them back too."""
+        self._pruned_at = self.clock()
+        unsettled = (MatchState.MATCHED, MatchState.BATCHED)
+        named = {i for m in self._matches.values() if m.state in unsettled for i in (m.buy_id, m.sell_id)}
+        self._orders = {k: o for k, o in self._orders.items() if k in named}
+        self._final_after = {s: t for s, t in self._final_after.items()
+                             if s in self._matches and self._matches[s].state.open}
 
     async def _take_trades(self) -> None:
         sub, fresh = self._sub, []
@@ -446,12 +470,18 @@ class SettlementService:
         now_chain = await self.chain.chain_time()
         if now_chain is None:
             return
+        due = [m for m in due if m.delivery_end is not None and now_chain >= m.delivery_end]
+        for m in proposed:
+            assert m.trade_id is not None
+            if m.seq not in self._final_after:  # the proposal's dispute window end, as the contract keeps it
+                self._final_after[m.seq] = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
+        proposed = [m for m in proposed if now_chain >= self._final_after[m.seq]]
+        # the signed orders (their participants) of the calls made now only: read back from the store, not held
+        # for every match waiting for its delivery to end
         await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
         changes = []
         for m in due:
             assert m.delivery_end is not None and m.trade_id is not None and m.value is not None
-            if now_chain < m.delivery_end:
-                continue
             key = f"propose-{m.trade_id}-{now_chain}"  # a new key per attempt: the outbox never resends a key
             self.chain.submit(ChainCommand(key, "Settlement", "proposeSettlement", self._terms(m),
                                            f"propose settlement of trade {m.trade_id} (match {m.seq})",
@@ -459,12 +489,6 @@ class SettlementService:
             changes.append(replace(m, state=MatchState.PROPOSED, batch=key, updated=self.clock()))
         for m in proposed:
             assert m.trade_id is not None
-            until = self._final_after.get(m.seq)
-            if until is None:  # the proposal's dispute window end, as the contract keeps it
-                until = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
-                self._final_after[m.seq] = until
-            if now_chain < until:
-                continue
             key = f"finalize-{m.trade_id}-{now_chain}"
             self.chain.submit(ChainCommand(key, "Settlement", "finalize", self._terms(m),
                                            f"finalize trade {m.trade_id} (match {m.seq})",

@@ -240,6 +240,12 @@ async def test_a_refused_batch_fails_its_matches_until_an_operator_retries_and_a
                 "signature": sign("Order", taker, CHAIN_ID, KEYS[BOB], dep.addresses["OrderSettlement"])})
             assert r.status_code == 200, r.text
             assert [(t["quantity"], t["price"]) for t in r.json()["trades"]] == [(100, 300)]
+            # The same signed execute under another key: the settlement store knows its nonce, nothing trades
+            # (on chain no set of every execute is kept in memory for this).
+            r = await http.put("/api/v1/trades/execute", headers={"Idempotency-Key": "take-0002"}, json={
+                "participant": "bob", "offer_id": offer_id, "quantity": 100, "price": 300, "nonce": 7,
+                "signature": sign("Order", taker, CHAIN_ID, KEYS[BOB], dep.addresses["OrderSettlement"])})
+            assert r.status_code == 409 and r.json()["rule"] == "nonce-reused", r.text
         await until(lambda: [x.state for x in console.settlement.matches()] == [MatchState.SETTLED] * 2)
         assert len(s.orders.events.OrderSettled().get_logs(from_block=0)) == 2
         assert s.balance(BOB) == bob - 30  # 100 Wh × 300 / 1 000 into escrow
