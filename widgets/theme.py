@@ -98,7 +98,8 @@ def light(dark_hex: str) -> str:
             out = _readable_on_light(h, min(lum, 0.36), max(s, 0.6))
         else:  # a grey or a dark tinted background: mirror the lightness
             out = _hex(colorsys.hls_to_rgb(h, 1.0 - lum, s))
-    _to_dark.setdefault(out, key)
+    if out not in _DARK_VALUES:  # a dark palette colour stays itself in dark(): '#d4d7da' is the dark text
+        _to_dark.setdefault(out, key)  # and also the light twin of '#25282b', the light text mirrored again
     return out
 
 
@@ -147,6 +148,8 @@ _DARK_PALETTE = {name: getattr(palette, name) for name in _PALETTE_NAMES}
 _DARK_SERIES = tuple(palette.SERIES)
 _DARK_STATES = dict(palette.STATE_COLOURS)
 _DARK_PRIORITY = dict(alarm_style.PRIORITY_COLOUR)
+_DARK_VALUES = frozenset(c.lower() for c in (*_DARK_PALETTE.values(), *_DARK_SERIES, *_DARK_STATES.values(),
+                                             *_DARK_PRIORITY.values()))
 
 
 def _set_palette(theme: str) -> None:

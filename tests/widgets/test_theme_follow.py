@@ -53,6 +53,15 @@ def test_a_late_widget_keeps_the_light_colours_it_read() -> None:
     assert theme.to_light(theme.light("#f2c12e")) == theme.light("#f2c12e")
 
 
+def test_a_light_colour_mirrored_again_does_not_redefine_the_dark_text() -> None:
+    """A pen already light ('#25282b', the light text) recoloured to light once more comes out as '#d4d7da',
+    which is the dark theme's text: that must not make '#d4d7da' read as a light-derived colour afterwards
+    (the full suite failed on this order: a plot built in light, then the light theme applied again)."""
+    assert theme.light("#25282b") == "#d4d7da"
+    assert theme.dark("#d4d7da") == "#d4d7da"
+    assert theme.to_light("#d4d7da") == "#25282b"
+
+
 def test_banner_built_and_drawn_in_light_uses_the_light_colours(qtbot) -> None:  # type: ignore[no-untyped-def]
     theme.apply(theme.LIGHT, [])
     banner = AlarmBanner(fmt_time=utc)
