@@ -16,8 +16,11 @@ def pause_collector() -> None:
 
 
 def resume_collector() -> None:
-    """The collector on again after :func:`pause_collector` (its next full run walks the start's heap once,
-    until :func:`settle_heap` freezes it)."""
+    """The collector on again after :func:`pause_collector`, with what the start built so far (modules, the
+    window) moved to the permanent generation first: otherwise the collector's first full run walks all of
+    it between the window and the first live frame. Cyclic garbage of the imports is kept with it (once,
+    bounded); :func:`settle_heap` later collects and freezes what the services built."""
+    gc.freeze()
     gc.enable()
 
 
