@@ -24,7 +24,6 @@ WIDTH, HEIGHT = 1366, 768
 
 async def shoot(out: Path, scale: str) -> None:
     import qasync  # noqa: F401  (the loop is set by main)
-    from PySide6.QtWidgets import QApplication
 
     from console import app as console_app
     from console.bootstrap import build, build_production
@@ -72,12 +71,13 @@ async def shoot(out: Path, scale: str) -> None:
                 for i in range(window.tabs.count()):
                     window.tabs.setCurrentIndex(i)
                     key = window.tabs.tabText(i).split("(")[0].strip().lower().replace(" ", "-")
-                    for _ in range(8):  # a few frames: the tab's refresh runs while it is shown
-                        await asyncio.sleep(0.3)
-                        QApplication.processEvents()
+                    # A few frames: the tab's refresh runs while it is shown. Sleeping lets qasync run Qt's
+                    # events; a nested processEvents() here re-entered the loop from inside a task ("Cannot
+                    # enter into task") and the OPC-UA client's tasks stopped: the world read stale ~40 s in.
+                    await asyncio.sleep(2.4)
                     if key == "participants" and window.participants_view is not None:
                         window.participants_view.select("house-02")
-                        QApplication.processEvents()
+                        await asyncio.sleep(0.3)
                     suffix = "200pct" if scale != "1" else f"{WIDTH}x{HEIGHT}"
                     window.grab().save(str(out / f"{name}-{suffix}-{key}.png"))
                     problems = clipped(window)
