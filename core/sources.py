@@ -61,6 +61,11 @@ class OpcUaSourceSpec:
     password: str | None = field(default=None, repr=False)
 
 
+# A meter's plausibility bound when its configuration names no rating (3 × 35 A at 230 V, core.tamper): not a
+# device's rating, so the screens and the hub tell it apart from a configured one.
+DEFAULT_RATED_POWER_W = 25_000.0
+
+
 @dataclass(frozen=True, slots=True)
 class ModbusDeviceSpec:
     """One Modbus TCP device: where it is and which profile decodes it.
@@ -78,7 +83,7 @@ class ModbusDeviceSpec:
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 10.0
     poll_overrides: tuple[tuple[str, float], ...] = ()  # (poll group, interval s)
-    rated_power_w: float = 25_000.0  # plausibility: the most energy the meter can count per hour
+    rated_power_w: float = DEFAULT_RATED_POWER_W  # plausibility: the most energy the meter can count per hour
     consumer_only: bool = False  # plausibility: negative power means a reversed CT
     participant: str = ""  # the market participant (house, farm) the device belongs to; "" = its own name
     asset: str = ""  # meter | pv | wind | battery; "" = pv for SunSpec, else meter

@@ -4,7 +4,6 @@ every device's communication, and the live decoded values of the selected device
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import math
 import time
@@ -51,7 +50,7 @@ from core.participants import AssetKind, EnergyBalance, PowerAlignment, RoleInde
 from core.points import Quality
 from core.roles import Role
 from core.series import SeriesBuffer
-from core.sources import ConnectionState, ModbusDeviceSpec, SourceStatus
+from core.sources import DEFAULT_RATED_POWER_W, ConnectionState, ModbusDeviceSpec, SourceStatus
 from core.tamper import TamperEvent
 from widgets.device_table import DeviceRow, DeviceTable
 from widgets.palette import combined_state, source_state
@@ -311,7 +310,7 @@ class DevicesView(QWidget):
         rated = first_value(self._snap, device, points)
         spec = self._specs.get(device)
         if not math.isfinite(rated) and spec is not None and kind is not AssetKind.METER \
-                and spec.rated_power_w != _DEFAULT_RATED_W:
+                and spec.rated_power_w != DEFAULT_RATED_POWER_W:
             rated = spec.rated_power_w  # the 25 kW default is a meter's plausibility bound, not a rating
         return rated
 
@@ -522,7 +521,6 @@ class DevicesView(QWidget):
             self.load_history()
 
 
-_DEFAULT_RATED_W = next(f.default for f in dataclasses.fields(ModbusDeviceSpec) if f.name == "rated_power_w")
 
 
 def _value(reading: Reading | None) -> float:

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -27,7 +27,7 @@ from core.commands import WriteError, WriteResult
 from core.points import PointDef, PointKind, Quality, Sample
 from core.ports import PointSink, SampleSink, StatusSink
 from core.quantities import UNITS
-from core.sources import ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
+from core.sources import DEFAULT_RATED_POWER_W, ConnectionState, ModbusDeviceSpec, PointFault, SourceStatus
 from core.tamper import MeterPlausibility, MeterRules, TamperEvent
 from drivers.backoff import Backoff, wait_or_reachable
 from drivers.errors import connect_failure, describe_connection_error
@@ -60,7 +60,6 @@ EXCEPTION_NAMES = {1: "illegal function", 2: "illegal data address", 3: "illegal
                    11: "gateway target failed to respond"}
 
 
-DEFAULT_RATED_POWER_W = next(f.default for f in fields(ModbusDeviceSpec) if f.name == "rated_power_w")
 DEVICE_RATING_POINTS = ("nameplate.WRtg", "settings.WMax")  # SunSpec 120 / 121, W with their scale factors
 
 
@@ -280,6 +279,7 @@ class DeviceSession:
                     log.info("Modbus device %r: energy counters bounded by its own rating %s = %g W",
                              self.spec.name, pid, rated)
                     self.plausibility.rules = replace(self.plausibility.rules, rated_power_w=rated)
+                self._rating_from_device = False  # a nameplate: read once, not looked up again every poll
                 return
 
     def _implausible(self, point_id: str, role: str, value: float, now: float) -> bool:
