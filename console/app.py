@@ -89,6 +89,9 @@ def run_console(
     """
     os.environ.setdefault("QT_API", "pyside6")
     tune_malloc()
+    from console.ui import pyside_scan
+
+    pyside_scan.install()  # before the window's imports: PySide6 would keep their whole source (pyside_scan)
     import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
