@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 TAMPER_HOLD_S = 60.0  # a finding keeps its alarm active this long (then it is latched until reset)
 TX_FAILED_HOLD_S = 60.0
 _ABSENT = (ConnectionState.DISCONNECTED, ConnectionState.CONNECTING)
+SILENT_OFF_DELAY_S = 10.0  # a silent Modbus device's alarm clears after it has answered this long
 
 
 def source_lost_id(source: str) -> str:
@@ -114,9 +115,9 @@ class SettlementEvents(Protocol):
 
 
 def _external(ident: str, point: str, priority: Priority, message: str, consequence: str, response: str,
-              on_delay_s: float = 0.0, latching: bool = False) -> AlarmDef:
+              on_delay_s: float = 0.0, latching: bool = False, off_delay_s: float = 0.0) -> AlarmDef:
     return AlarmDef(ident, point, ExternalCondition(), priority, message, consequence, response,
-                    on_delay_s=on_delay_s, latching=latching)
+                    on_delay_s=on_delay_s, off_delay_s=off_delay_s, latching=latching)
 
 
 def builtin_definitions(opcua_sources: Iterable[str], modbus_devices: Iterable[str], chain: bool,
@@ -130,7 +131,10 @@ def builtin_definitions(opcua_sources: Iterable[str], modbus_devices: Iterable[s
     for d in modbus_devices:
         defs.append(_external(device_silent_id(d), d, Priority.MEDIUM, f"Modbus device {d} silent",
                               "Its meter readings and setpoints are unavailable",
-                              f"Check the device {d} and its link; readings resume when it answers", on_delay_s=5.0))
+                              f"Check the device {d} and its link; readings resume when it answers", on_delay_s=5.0,
+                              # A device that answers a read, then times out again, cycles: it is back once it
+                              # has answered for 10 s (an off-delay, ISA-18.2's remedy for chattering alarms).
+                              off_delay_s=SILENT_OFF_DELAY_S))
         defs.append(_external(tamper_id(d), d, Priority.MEDIUM, f"Meter {d}: tamper check failed",
                               "Its energy readings may be wrong; settlements on them may be disputed",
                               "Inspect the meter (journal has the finding); reset once checked", latching=True))
@@ -208,6 +212,8 @@ class AlarmSources:
         self._conditions: dict[str, bool] = {}
         self._held_until: dict[str, float] = {}
         self._reads_at_loss: dict[str, int] = {}  # device → its good reads when it went silent
+        # Sources whose first connection attempt has ended (connected or failed) since the console started.
+        self._attempted: set[str] = set()
         self._failed_seen: set[str] | None = None  # None: not polled yet (failures before start are old news)
 
     def _set(self, alarm: str, active: bool, value: float = math.nan) -> None:
@@ -251,7 +257,16 @@ class AlarmSources:
         """Acquisition status listener: a source or device away (disconnected, or not connected yet).
 
         A Modbus device that accepts the connection but answers no read reconnects in a cycle
-        (connected for a moment, then timed out): it is back only once a read succeeded again."""
+        (connected for a moment, then timed out): it is back only once a read succeeded again.
+
+        The first connection attempt after the start is not an absence: every driver starts in CONNECTING,
+        and a console (re)started while 69 devices connect would otherwise open with a flood of "silent"
+        alarms that clear seconds later (ISA-18.2: no alarms from start-up transients). The attempt
+        fails into DISCONNECTED when the device is really away, and that is alarmed (after the on-delay);
+        an alarm restored active from the journal stays as it is until the first attempt has ended."""
+        if status.state is ConnectionState.CONNECTING and status.source not in self._attempted:
+            return
+        self._attempted.add(status.source)
         if status.source not in self._modbus:
             self._set(source_lost_id(status.source), status.state in _ABSENT)
             return

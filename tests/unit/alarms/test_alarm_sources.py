@@ -59,7 +59,9 @@ def test_builtins_cover_what_is_configured_and_a_config_entry_replaces_one() -> 
 def test_a_source_lost_and_back_and_a_device_silent_until_it_reads_again() -> None:
     sink = Sink()
     src = AlarmSources(sink, ["source.g.lost", "modbus.m.silent"], ["m"])
-    src.on_status(status("g", ConnectionState.CONNECTING))
+    src.on_status(status("g", ConnectionState.CONNECTING))  # the first attempt after the start: no news
+    src.on_status(status("g", ConnectionState.CONNECTED))
+    src.on_status(status("g", ConnectionState.CONNECTING))  # a reconnect after this start: absent
     src.on_status(status("g", ConnectionState.CONNECTED))
     src.on_status(status("g", ConnectionState.DISCONNECTED))
     src.on_status(status("g", ConnectionState.DISCONNECTED))  # no news: not reported twice
@@ -69,8 +71,21 @@ def test_a_source_lost_and_back_and_a_device_silent_until_it_reads_again() -> No
     src.on_status(status("m", ConnectionState.DISCONNECTED, reads_ok=10))
     src.on_status(status("m", ConnectionState.CONNECTED, reads_ok=11))  # a read answered: back
     src.on_status(status("other", ConnectionState.DISCONNECTED))  # no alarm defined for it: ignored
-    assert sink.calls == [("source.g.lost", True), ("source.g.lost", False), ("source.g.lost", True),
-                          ("modbus.m.silent", False), ("modbus.m.silent", True), ("modbus.m.silent", False)]
+    assert sink.calls == [("source.g.lost", False), ("source.g.lost", True), ("source.g.lost", False),
+                          ("source.g.lost", True), ("modbus.m.silent", False), ("modbus.m.silent", True),
+                          ("modbus.m.silent", False)]
+
+
+def test_start_up_connecting_raises_nothing_a_failed_first_attempt_does_and_a_restored_alarm_waits() -> None:
+    sink = Sink()
+    src = AlarmSources(sink, ["modbus.a.silent", "modbus.b.silent", "modbus.c.silent"], ["a", "b", "c"])
+    for d in "abc":
+        src.on_status(status(d, ConnectionState.CONNECTING))  # 3 drivers starting: no alarm, no clear
+    assert sink.calls == []
+    src.on_status(status("a", ConnectionState.CONNECTED, reads_ok=1))  # a answers: its alarm (if any) clears
+    src.on_status(status("b", ConnectionState.DISCONNECTED))  # b's first attempt failed: silent
+    src.on_status(status("b", ConnectionState.CONNECTING))  # b's retry: still silent, not news
+    assert sink.calls == [("modbus.a.silent", False), ("modbus.b.silent", True)]
 
 
 def test_tamper_held_then_cleared_chain_down_and_a_new_failure_and_the_historian_spooling() -> None:
@@ -139,3 +154,19 @@ def test_settlement_reports_raise_failed_and_disputed_until_each_batch_is_settle
     # condition gone, but both latch until an operator resets them
     assert not engine.state(SETTLEMENT_FAILED).active and engine.state(SETTLEMENT_FAILED).latched
     assert not engine.state(SETTLEMENT_DISPUTED).active and engine.state(SETTLEMENT_DISPUTED).latched
+
+
+def test_a_chattering_device_stays_silent_until_it_has_answered_10_s() -> None:
+    from console.services.alarm_sources import builtin_definitions
+    from core.alarms import AlarmEngine, EventKind
+
+    silent = [d for d in builtin_definitions([], ["m"], chain=False, historian=False) if d.id == "modbus.m.silent"]
+    eng = AlarmEngine(silent)
+    eng.set_external("modbus.m.silent", True, 100.0)  # first attempt failed at t = 100
+    assert [e.kind for e in eng.tick(105.0)] == [EventKind.ACTIVATED]  # 5 s on-delay
+    eng.set_external("modbus.m.silent", False, 106.0)  # a read answered ...
+    eng.set_external("modbus.m.silent", True, 109.0)  # ... and the next timed out 3 s later
+    assert eng.tick(120.0) == []  # still the same occurrence: no clear, no second activation
+    eng.set_external("modbus.m.silent", False, 121.0)
+    assert eng.tick(130.9) == []  # answering for 9.9 s
+    assert [(e.ts, e.kind) for e in eng.tick(131.0)] == [(131.0, EventKind.CLEARED)]
