@@ -233,9 +233,6 @@ class SettlementService:
         """How many matches of the store are in each state (the states present), kept as they change."""
         return {s: n for s, n in self._counts.items() if n}
 
-    def open_matches(self) -> list[MatchRecord]:
-        return [self._matches[s] for s in sorted(self._matches)]
-
     def _known(self, seq: int) -> MatchRecord | None:
         """The match ``seq`` from memory, else from the store (kept among the recent ones then)."""
         m = self._matches.get(seq) or self._recent.get(seq)
