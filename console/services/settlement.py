@@ -642,10 +642,13 @@ class SettlementService:
     async def _save(self, changed: Sequence[MatchRecord]) -> None:
         if not changed:
             return
-        await asyncio.to_thread(self.store.save, changed)
-        # each match's state before this save, looked up before any is put (putting one may push an older one
-        # out of the recent ones)
+        # each match's state before this save (for the counts and the alarms), looked up before any is put:
+        # putting one may push an older one out of the recent ones; a recorded match in neither is read back
         prior = {m.seq: self._matches.get(m.seq) or self._recent.get(m.seq) for m in changed}
+        unknown = [s for s, p in prior.items() if p is None and s <= self._last_seq]
+        if unknown:
+            prior.update(await asyncio.to_thread(lambda: {s: self.store.match(s) for s in unknown}))
+        await asyncio.to_thread(self.store.save, changed)
         for m in changed:
             before, prior[m.seq] = prior[m.seq], m
             self._put(m, before)
