@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -64,6 +65,12 @@ PAYOUT_CALL_VALID_S = 600.0
 # How often the signed orders and dispute windows of closed matches are dropped from memory (s).
 PRUNE_EVERY_S = 10.0
 
+# Finished (paid or failed) matches stay in memory only once stored, and only this many of the most recent (or
+# read back): for matches() and the trade tape; any older one is read from the store (issue 11).
+RECENT_FINISHED = 500
+
+_OPEN_STATES = tuple(s for s in MatchState if s.open)
+
 # A match's state as the trade tape shows it.
 _TAPE_STATES = {MatchState.MATCHED: SettlementState.MATCHED, MatchState.BATCHED: SettlementState.MATCHED,
                 MatchState.SETTLED: SettlementState.SETTLED, MatchState.PROPOSED: SettlementState.SETTLED,
@@ -97,8 +104,14 @@ class SettlementService:
         self.listeners: list[Callable[[Mismatch], None]] = []
         self._reports: list[SettlementListener] = []  # the alarms' settlement hook (subscribe)
         self.latencies: deque[float] = deque(maxlen=10_000)  # match recorded -> settled on chain, s
-        self._matches: dict[int, MatchRecord] = {}
-        self._by_trade: dict[int, int] = {}
+        # Memory is bounded by the OPEN matches (issue 11): a paid or failed match leaves once it is stored.
+        self._matches: dict[int, MatchRecord] = {}  # seq -> the open matches only
+        self._by_state: dict[MatchState, dict[int, MatchRecord]] = {s: {} for s in _OPEN_STATES}
+        self._due: list[tuple[int, int]] = []  # heap of (delivery end, seq) of settled matches (stale ones skipped)
+        self._recent: OrderedDict[int, MatchRecord] = OrderedDict()  # finished, most recent last (RECENT_FINISHED)
+        self._counts: dict[MatchState, int] = {}  # every stored match, per state (kept as the states change)
+        self._last_seq = -1  # the highest match recorded: a trade after it is not recorded yet
+        self._by_trade: dict[int, int] = {}  # trade id -> seq, of the open matches
         self._orders: dict[str, SignedOrder] = {}
         self._cursor: tuple[int, int] = (-1, -1)
         self._sub: Any = None
@@ -115,22 +128,8 @@ class SettlementService:
 
     async def start(self) -> None:
         """Rebuild from store and journal, re-queue lost batches, reconcile with the chain, then run."""
-        matches = await asyncio.to_thread(self.store.matches)
-        self._matches = {m.seq: m for m in matches}
-        self._by_trade = {m.trade_id: m.seq for m in matches if m.trade_id is not None}
-        last = max(self._matches, default=-1)
-        missing = await asyncio.to_thread(self.store.journal_fills_after, last)
-        if missing:
-            now = self.clock()
-            fresh = [replace(m, recorded=now, updated=now) for m in missing]
-            await asyncio.to_thread(self.store.record, fresh)
-            self._matches.update({m.seq: m for m in fresh})
-            log.info("settlement: %d journaled trade(s) recorded at start (the console stopped before it had)",
-                     len(fresh))
-        stored_cursor = await asyncio.to_thread(self.store.cursor)
-        self._cursor = stored_cursor if stored_cursor is not None else (-1, -1)
-        journal = {m.seq for m in await asyncio.to_thread(self.store.journal_fills_after, -1)}
-        for seq in sorted(set(self._matches) - journal):
+        await self._load()
+        for seq in await asyncio.to_thread(self.store.unjournaled):
             self._report("unknown-match", seq, "a settlement record for a trade the market journal does not have")
         self._sub = self.market.subscribe(maxsize=100_000)
         await self._follow_events()
@@ -138,8 +137,27 @@ class SettlementService:
         await self._check_last_seq()
         self._tasks = [asyncio.create_task(self._run(), name="settlement"),
                        asyncio.create_task(self._order_writer(), name="settlement-orders")]
-        log.info("settlement: %d match(es), %d open, cursor %s, %d mismatch(es)", len(self._matches),
-                 sum(m.state.open for m in self._matches.values()), self._cursor, len(self.mismatches))
+        log.info("settlement: %d match(es), %d open, cursor %s, %d mismatch(es)", sum(self._counts.values()),
+                 len(self._matches), self._cursor, len(self.mismatches))
+
+    async def _load(self) -> None:
+        """The store's open matches into memory (the finished ones only counted, read when asked for), the
+        journaled trades never recorded recorded now, and the chain event cursor."""
+        # only the open matches come back into memory; the finished ones are counted and read when asked for
+        for m in await asyncio.to_thread(self.store.matches, True):
+            self._put(m)
+        self._counts = await asyncio.to_thread(self.store.counts)
+        last = await asyncio.to_thread(self.store.last_seq)
+        self._last_seq = -1 if last is None else last
+        missing = await asyncio.to_thread(self.store.journal_fills_after, self._last_seq)
+        if missing:
+            now = self.clock()
+            fresh = [replace(m, recorded=now, updated=now) for m in missing]
+            await self._record(fresh)
+            log.info("settlement: %d journaled trade(s) recorded at start (the console stopped before it had)",
+                     len(fresh))
+        stored_cursor = await asyncio.to_thread(self.store.cursor)
+        self._cursor = stored_cursor if stored_cursor is not None else (-1, -1)
 
     async def stop(self) -> None:
         await cancel_all_and_wait(self._tasks)
@@ -202,24 +220,75 @@ class SettlementService:
     # -- reads ---------------------------------------------------------------------------------------------
 
     def match(self, seq: int) -> MatchRecord | None:
-        return self._matches.get(seq)
+        """A match by its journal position: an open or recently finished one from memory, an older finished one
+        read from the store (one primary-key row, on the caller's thread)."""
+        return self._known(seq)
 
     def matches(self) -> list[MatchRecord]:
-        return [self._matches[s] for s in sorted(self._matches)]
+        """The open matches and the most recently finished (or read back) ones, at most RECENT_FINISHED of
+        those, by seq. Every match of the run is in the store (settlement_matches)."""
+        return sorted([*self._matches.values(), *self._recent.values()], key=lambda m: m.seq)
 
     def counts(self) -> dict[MatchState, int]:
-        out: dict[MatchState, int] = {}
-        for m in self._matches.values():
-            out[m.state] = out.get(m.state, 0) + 1
-        return out
+        """How many matches of the store are in each state (the states present), kept as they change."""
+        return {s: n for s, n in self._counts.items() if n}
+
+    def _known(self, seq: int) -> MatchRecord | None:
+        """The match ``seq`` from memory, else from the store (kept among the recent ones then)."""
+        m = self._matches.get(seq) or self._recent.get(seq)
+        if m is None and 0 <= seq <= self._last_seq:
+            m = self.store.match(seq)
+            if m is not None and not m.state.open:
+                self._remember_finished(m)
+        return m
+
+    def _remember_finished(self, m: MatchRecord) -> None:
+        self._recent[m.seq] = m
+        self._recent.move_to_end(m.seq)
+        while len(self._recent) > RECENT_FINISHED:
+            self._recent.popitem(last=False)
+
+    def _put(self, m: MatchRecord, before: MatchRecord | None = None) -> None:
+        """Keep the stored ``m`` as the match's state in memory (``before`` its previous state, None if new):
+        an open match in its state's index (a settled one in the delivery-end heap), a finished one only
+        among the recent ones; the counts per state follow."""
+        if before is not None:
+            self._counts[before.state] = self._counts.get(before.state, 0) - 1
+            if before.state.open:
+                self._by_state[before.state].pop(m.seq, None)
+        self._counts[m.state] = self._counts.get(m.state, 0) + 1
+        self._last_seq = max(self._last_seq, m.seq)
+        if m.state.open:
+            self._recent.pop(m.seq, None)
+            self._matches[m.seq] = m
+            self._by_state[m.state][m.seq] = m
+            if m.trade_id is not None:
+                self._by_trade[m.trade_id] = m.seq
+            if m.state is MatchState.SETTLED and m.delivery_end is not None and (
+                    before is None or before.state is not MatchState.SETTLED
+                    or before.delivery_end != m.delivery_end):
+                heapq.heappush(self._due, (m.delivery_end, m.seq))
+            return
+        self._matches.pop(m.seq, None)
+        self._final_after.pop(m.seq, None)
+        if m.trade_id is not None and self._by_trade.get(m.trade_id) == m.seq:
+            del self._by_trade[m.trade_id]
+        self._remember_finished(m)
+
+    async def _record(self, fresh: Sequence[MatchRecord]) -> None:
+        """Store new matches (journaled trades) and keep them, matched, in memory."""
+        await asyncio.to_thread(self.store.record, fresh)
+        for m in fresh:
+            if m.seq not in self._matches:
+                self._put(m)
 
     # -- operator ------------------------------------------------------------------------------------------
 
     async def retry(self, seqs: Sequence[int]) -> list[int]:
         """Batch these failed matches again (an operator's decision, e.g. after unpausing); the seqs taken.
         The contract still refuses any that settled, or a seq below the last settled one."""
-        chosen = [self._matches[s] for s in seqs if s in self._matches
-                  and self._matches[s].state is MatchState.FAILED and self._matches[s].trade_id is None]
+        known = [self._known(s) for s in seqs]  # failed ones are finished: recent, or one stored row each
+        chosen = [m for m in known if m is not None and m.state is MatchState.FAILED and m.trade_id is None]
         now = self.clock()
         again = [replace(m, state=MatchState.MATCHED, batch=None, error=None, updated=now) for m in chosen]
         await self._save(again)
@@ -258,10 +327,13 @@ class SettlementService:
         match retried by the operator reads them back too."""
         self._pruned_at = self.clock()
         unsettled = (MatchState.MATCHED, MatchState.BATCHED)
-        named = {i for m in self._matches.values() if m.state in unsettled for i in (m.buy_id, m.sell_id)}
+        named = {i for state in unsettled for m in self._by_state[state].values() for i in (m.buy_id, m.sell_id)}
         self._orders = {k: o for k, o in self._orders.items() if k in named}
-        self._final_after = {s: t for s, t in self._final_after.items()
-                             if s in self._matches and self._matches[s].state.open}
+        self._final_after = {s: t for s, t in self._final_after.items() if s in self._matches}
+        settled = self._by_state[MatchState.SETTLED]
+        if len(self._due) > 2 * len(settled) + 64:  # mostly stale entries (matches that moved on): rebuilt
+            self._due = [(m.delivery_end, m.seq) for m in settled.values() if m.delivery_end is not None]
+            heapq.heapify(self._due)
 
     async def _take_trades(self) -> None:
         sub, fresh = self._sub, []
@@ -271,18 +343,17 @@ class SettlementService:
             if update is None:
                 break
             fresh += [MatchRecord(t.seq, t.ts, t.product, t.price, t.quantity, t.buy_id, t.sell_id,
-                                  recorded=now, updated=now) for t in update.trades if t.seq not in self._matches]
+                                  recorded=now, updated=now) for t in update.trades if t.seq > self._last_seq]
         if sub is not None and sub.lagged:  # it dropped updates: read what the journal has instead
             self._sub = self.market.subscribe(maxsize=100_000)
-            fresh = await asyncio.to_thread(self.store.journal_fills_after, max(self._matches, default=-1))
+            fresh = await asyncio.to_thread(self.store.journal_fills_after, self._last_seq)
             fresh = [replace(m, recorded=now, updated=now) for m in fresh]
             log.warning("settlement lagged behind the market; %d trade(s) read back from the journal", len(fresh))
         if fresh:
-            await asyncio.to_thread(self.store.record, fresh)
-            self._matches.update({m.seq: m for m in fresh})
+            await self._record(fresh)
 
     async def _batch(self) -> None:
-        waiting = sorted((m for m in self._matches.values() if m.state is MatchState.MATCHED), key=lambda m: m.seq)
+        waiting = sorted(self._by_state[MatchState.MATCHED].values(), key=lambda m: m.seq)
         if not waiting:
             return
         if len(waiting) < self.batch_size and self.clock() - waiting[0].recorded < self.max_wait_s:
@@ -325,8 +396,8 @@ class SettlementService:
 
     def _requeue_lost_batches(self) -> None:
         by_batch: dict[str, list[MatchRecord]] = {}
-        for m in self._matches.values():
-            if m.state is MatchState.BATCHED and m.batch is not None:
+        for m in self._by_state[MatchState.BATCHED].values():
+            if m.batch is not None:
                 by_batch.setdefault(m.batch, []).append(m)
         for key, chunk in by_batch.items():
             if self.chain.record(key) is None:
@@ -352,21 +423,22 @@ class SettlementService:
                 self._report("parameters-differ", None, f"OrderSettlement has period {period} s and gate closure "
                              f"{gate} s, the market {rules.period_s} s and {rules.gate_closure_s} s: trades near "
                              "gate closure would fail on chain; align [market] or the contract (setParameters)")
-        ours = max((m.seq for m in self._matches.values() if m.trade_id is not None), default=0)
+        ours = await asyncio.to_thread(self.store.last_seq, True) or 0
         if on_chain > ours:
             self._report("chain-ahead", on_chain, f"the contract settled up to match {on_chain}, the journal's last "
                          f"settled match is {ours}: a match was settled that this console did not make")
 
     async def _track_batches(self) -> None:
         now, failed = self.clock(), []
-        batches = {m.batch for m in self._matches.values() if m.state is MatchState.BATCHED and m.batch}
+        batched = self._by_state[MatchState.BATCHED]
+        batches = {m.batch for m in batched.values() if m.batch}
         for key in batches:
             rec = self.chain.record(key)
             if rec is None or not rec.state.done or rec.state is TxState.CONFIRMED:
                 continue  # confirmed: each match's fate comes with its event
             reason = f"batch {key} {rec.state.value}: {rec.error or 'no reason given'}"
             failed += [replace(m, state=MatchState.FAILED, error=reason, updated=now)
-                       for m in self._matches.values() if m.batch == key and m.state is MatchState.BATCHED]
+                       for m in batched.values() if m.batch == key]
             log.warning("settlement: %s (%d match(es) failed; an operator may retry them)", reason,
                         sum(1 for m in failed if m.batch == key))
         await self._save(failed)
@@ -404,7 +476,9 @@ class SettlementService:
         now = self.clock()
         if ev.contract == CONTRACT and ev.name in ("OrderSettled", "MatchFailed"):
             seq = _int(ev.arg("seq"))
-            m = self._matches.get(seq)
+            # a finished match (failed, then settled after all; or an event read again after a restart) is read
+            # back from the store
+            m = self._known(seq)
             if m is None:
                 self._report("unknown-match", seq, f"{ev.name} in block {ev.block} for a match the journal lacks")
                 return None
@@ -463,22 +537,68 @@ class SettlementService:
 
     async def _after_delivery(self) -> None:
         """Propose settlement of trades whose delivery has ended, finalise those past their dispute window."""
-        due = [m for m in self._matches.values() if m.state is MatchState.SETTLED and m.delivery_end is not None]
-        proposed = [m for m in self._matches.values() if m.state is MatchState.DELIVERED]
-        if not due and not proposed:
-            return
-        now_chain = await self.chain.chain_time()
-        if now_chain is None:
-            return
-        due = [m for m in due if m.delivery_end is not None and now_chain >= m.delivery_end]
-        for m in proposed:
-            assert m.trade_id is not None
-            if m.seq not in self._final_after:  # the proposal's dispute window end, as the contract keeps it
-                self._final_after[m.seq] = int((await self.chain.read("Settlement", "proposals", m.trade_id))[1])
-        proposed = [m for m in proposed if now_chain >= self._final_after[m.seq]]
-        # the signed orders (their participants) of the calls made now only: read back from the store, not held
-        # for every match waiting for its delivery to end
-        await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
+        settled = self._by_state[MatchState.SETTLED]
+        while self._due and (settled.get(self._due[0][1]) is None
+                             or settled[self._due[0][1]].delivery_end != self._due[0][0]):
+            heapq.heappop(self._due)  # that match moved on (or its delivery end changed): a stale entry
+        proposed = list(self._by_state[MatchState.DELIVERED].values())
+        changes: list[MatchRecord] = []
+        if self._due or proposed:
+            now_chain = await self.chain.chain_time()
+            if now_chain is not None:
+                changes = await self._payout_calls(now_chain, proposed)
+        # A proposal or finalisation the chain refused goes back a step, with the reason, and is tried again
+        # (new key) after `retry_after_s`: the trade's escrow is on chain and only these calls pay it out.
+        for state in (MatchState.PROPOSED, MatchState.FINALIZING):
+            for m in self._by_state[state].values():
+                if m.batch is None:
+                    continue
+                rec = self.chain.record(m.batch)
+                if rec is None or not rec.state.done or rec.state is TxState.CONFIRMED:
+                    continue
+                if self.clock() - rec.updated < self.retry_after_s:
+                    continue
+                back = MatchState.SETTLED if m.state is MatchState.PROPOSED else MatchState.DELIVERED
+                log.warning("settlement: %s for match %d %s (%s); trying again", rec.description, m.seq,
+                            rec.state.value, rec.error)
+                changes.append(replace(m, state=back, error=f"{rec.description}: {rec.state.value}: {rec.error}",
+                                       updated=self.clock()))
+        try:
+            await self._save(changes)
+        except Exception:  # not stored: the proposals taken off the heap are due again at the next step
+            self._due_again([c for c in changes if c.state is MatchState.PROPOSED])
+            raise
+
+    def _due_again(self, matches: Sequence[MatchRecord]) -> None:
+        """Put the settled ones of ``matches`` back on the delivery-end heap (their step did not complete)."""
+        for c in matches:
+            kept = self._by_state[MatchState.SETTLED].get(c.seq)
+            if kept is not None and kept.delivery_end is not None:
+                heapq.heappush(self._due, (kept.delivery_end, kept.seq))
+
+    async def _payout_calls(self, now_chain: int, proposed: list[MatchRecord]) -> list[MatchRecord]:
+        """The proposals of the settled matches whose delivery ended by ``now_chain`` (taken off the heap) and the
+        finalisations of ``proposed`` past their dispute window: submitted, and the matches' new states."""
+        settled, due, seen = self._by_state[MatchState.SETTLED], [], set()
+        while self._due and self._due[0][0] <= now_chain:
+            end, seq = heapq.heappop(self._due)
+            m = settled.get(seq)
+            if m is not None and m.delivery_end == end and seq not in seen:
+                seen.add(seq)
+                due.append(m)
+        try:
+            for m in proposed:
+                assert m.trade_id is not None
+                if m.seq not in self._final_after:  # the proposal's dispute window end, as the contract keeps it
+                    self._final_after[m.seq] = int((await self.chain.read("Settlement", "proposals",
+                                                                          m.trade_id))[1])
+            proposed = [m for m in proposed if now_chain >= self._final_after[m.seq]]
+            # the signed orders (their participants) of the calls made now only: read back from the store, not
+            # held for every match waiting for its delivery to end
+            await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
+        except BaseException:
+            self._due_again(due)
+            raise
         changes = []
         for m in due:
             assert m.delivery_end is not None and m.trade_id is not None and m.value is not None
@@ -494,22 +614,7 @@ class SettlementService:
                                            f"finalize trade {m.trade_id} (match {m.seq})",
                                            valid_until=self.clock() + PAYOUT_CALL_VALID_S))
             changes.append(replace(m, state=MatchState.FINALIZING, batch=key, updated=self.clock()))
-        # A proposal or finalisation the chain refused goes back a step, with the reason, and is tried again
-        # (new key) after `retry_after_s`: the trade's escrow is on chain and only these calls pay it out.
-        for m in self._matches.values():
-            if m.state not in (MatchState.PROPOSED, MatchState.FINALIZING) or m.batch is None:
-                continue
-            rec = self.chain.record(m.batch)
-            if rec is None or not rec.state.done or rec.state is TxState.CONFIRMED:
-                continue
-            if self.clock() - rec.updated < self.retry_after_s:
-                continue
-            back = MatchState.SETTLED if m.state is MatchState.PROPOSED else MatchState.DELIVERED
-            log.warning("settlement: %s for match %d %s (%s); trying again", rec.description, m.seq, rec.state.value,
-                        rec.error)
-            changes.append(replace(m, state=back, error=f"{rec.description}: {rec.state.value}: {rec.error}",
-                                   updated=self.clock()))
-        await self._save(changes)
+        return changes
 
     async def _load_orders(self, ids: Sequence[str]) -> None:
         missing = sorted(set(ids) - set(self._orders))
@@ -524,7 +629,7 @@ class SettlementService:
 
     def state_of(self, trade: Any) -> SettlementView:
         """Where the market's trade (its journal ``seq``) stands on its way to paid, for the trade tape."""
-        m = self._matches.get(int(trade.seq))
+        m = self._known(int(trade.seq))  # the tape's trades are recent: open or recently finished, in memory
         if m is None:
             return SettlementView(SettlementState.MATCHED, None, "")
         return SettlementView(_TAPE_STATES[m.state], m.tx_hash, m.error or "")
@@ -537,10 +642,16 @@ class SettlementService:
     async def _save(self, changed: Sequence[MatchRecord]) -> None:
         if not changed:
             return
+        # each match's state before this save (for the counts and the alarms), looked up before any is put:
+        # putting one may push an older one out of the recent ones; a recorded match in neither is read back
+        prior = {m.seq: self._matches.get(m.seq) or self._recent.get(m.seq) for m in changed}
+        unknown = [s for s, p in prior.items() if p is None and s <= self._last_seq]
+        if unknown:
+            prior.update(await asyncio.to_thread(lambda: {s: self.store.match(s) for s in unknown}))
         await asyncio.to_thread(self.store.save, changed)
         for m in changed:
-            before = self._matches.get(m.seq)
-            self._matches[m.seq] = m
+            before, prior[m.seq] = prior[m.seq], m
+            self._put(m, before)
             outcome = _OUTCOMES.get(m.state)
             if outcome is None and before is not None and before.state in _OUTCOMES:
                 outcome = SettlementOutcome.RESOLVED if before.state is MatchState.DISPUTED else \

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Engine,
     Table,
     delete,
+    func,
     select,
     update,
 )
@@ -113,6 +114,36 @@ class SqlSettlementStore:
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [_record(dict(r)) for r in rows]
+
+    def match(self, seq: int) -> MatchRecord | None:
+        """One stored match by its journal position (the primary key)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(settlement_matches).where(settlement_matches.c.seq == seq)).mappings().first()
+        return None if row is None else _record(dict(row))
+
+    def counts(self) -> dict[MatchState, int]:
+        """How many stored matches are in each state (one grouped count over the state index)."""
+        c = settlement_matches.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.state, func.count()).group_by(c.state)).all()
+        return {MatchState(state): int(n) for state, n in rows}
+
+    def last_seq(self, settled_only: bool = False) -> int | None:
+        """The highest stored match (of those settled on chain, with a trade id, if ``settled_only``)."""
+        c = settlement_matches.c
+        q = select(func.max(c.seq))
+        if settled_only:
+            q = q.where(c.trade_id.is_not(None))
+        with self.engine.connect() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else int(found)
+
+    def unjournaled(self) -> list[int]:
+        """The stored matches whose trade the market journal (``market_fills``) does not have."""
+        c, f = settlement_matches.c, market_fills.c
+        with self.engine.connect() as conn:
+            return [int(s) for s in conn.execute(select(c.seq).where(c.seq.notin_(select(f.seq))).order_by(c.seq))
+                    .scalars()]
 
     def journal_fills_after(self, seq: int) -> list[MatchRecord]:
         c = market_fills.c

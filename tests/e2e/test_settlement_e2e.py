@@ -114,7 +114,11 @@ async def test_signed_orders_to_paid_out_across_restarts(tmp_path: Path) -> None
         await console.start()
         await asyncio.sleep(0.5)
         assert console.settlement.mismatches == []
-        assert [m.state for m in console.settlement.matches()] == [MatchState.PAID] * 2
+        # both paid: none of them is loaded into memory again (only open matches are), the store answers
+        assert console.settlement.matches() == []
+        assert console.settlement.counts() == {MatchState.PAID: 2}
+        stored = [console.settlement.match(m.seq) for m in (m1, m2)]
+        assert [None if m is None else m.state for m in stored] == [MatchState.PAID] * 2
         assert console.gateway.outbox.counts() == outbox
         await console.stop()
 

@@ -70,7 +70,7 @@ def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url:
         MatchState.SETTLED, MatchState.DELIVERED, MatchState.MATCHED, MatchState.BATCHED]
     for i, state in enumerate(states):
         m = MatchRecord(i, PRODUCT - 100, PRODUCT, 200, 1000, f"b{i}", f"s{i}", recorded=1.0, updated=1.0)
-        service._matches[i] = replace(m, state=state)
+        service._put(replace(m, state=state))
         service._final_after[i] = PRODUCT + 3600
         for side, who in (("b", BOB), ("s", ALICE)):
             service._orders[f"{side}{i}"] = SignedOrder(f"{side}{i}", who, _message(who, i), "0x" + "11" * 65)
@@ -80,8 +80,9 @@ def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url:
     assert sorted(service._orders) == ["b8", "b9", "s8", "s9"]  # the unsettled two's orders: 4 of 20
     assert sorted(service._final_after) == [6, 7, 8, 9]  # the open four
     # the batch settles and the match in its dispute window is paid: the next prune, PRUNE_EVERY_S later
-    service._matches[9] = replace(service._matches[9], state=MatchState.SETTLED)
-    service._matches[7] = replace(service._matches[7], state=MatchState.PAID)
+    for seq, state in ((9, MatchState.SETTLED), (7, MatchState.PAID)):
+        before = service._matches[seq]
+        service._put(replace(before, state=state), before)
     clock.t += PRUNE_EVERY_S
     service._prune()
     assert sorted(service._orders) == ["b8", "s8"]
