@@ -17,11 +17,12 @@ import asyncio
 import bisect
 import contextlib
 import enum
+import itertools
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from console.services.guard import permit, record
@@ -38,12 +39,12 @@ from core.market import (
     OrderView,
     PriceComponents,
     PricingConfig,
+    ProductClosed,
     Rejected,
     RejectReason,
     Side,
     Traded,
     reference_price,
-    replay,
 )
 from core.market import Action as BookAction
 from core.market.ports import JournalBatch, JournalEntry, MarketJournal, SettlementPort
@@ -202,6 +203,7 @@ class MarketService:
         clock: Callable[[], float] = time.time,
         depth_levels: int = 10,
         recent: int = 50,
+        history: int = 1000,
     ) -> None:
         if tick_hz < 1.0:
             raise ValueError(f"market tick_hz must be >= 1 (activations happen only in ticks), got {tick_hz}")
@@ -222,8 +224,18 @@ class MarketService:
         self.reference: PriceComponents | None = None
         self.unsettled: deque[Traded] = deque()  # matched, waiting for the settlement port
         self._recent: deque[TradeView] = deque(maxlen=recent)
-        self._trades_of: dict[str, list[TradeView]] = {}
+        # The last ``history`` trades of each participant (what the API's history reads: at most 1000); older
+        # ones are in the store (market_fills).
+        self._history = history
+        self._trades_of: dict[str, deque[TradeView]] = {}
+        # The ids of each participant's orders still in the book (oldest first); the book forgets the orders of
+        # a closed product (compaction) and the store answers for them (order_history, find_order).
         self._orders_of: dict[str, list[str]] = {}
+        self.compacted_orders = 0  # orders the book has forgotten since start (their products closed)
+        # Each participant's trades in compacted products, by product: [bought Wh, sold Wh, cost, earnings],
+        # and (trades, gain vs reference) per participant (positions() adds the products still held).
+        self._closed_positions: dict[str, dict[int, list[float]]] = {}
+        self._closed_totals: dict[str, list[float]] = {}
         self._volume: dict[int, int] = {}
         self._subscribers: set[Subscription] = set()
         self._pending: list[tuple[JournalBatch, asyncio.Future[None]]] = []
@@ -242,15 +254,23 @@ class MarketService:
         stored = await asyncio.to_thread(self.journal.stored_orders)
         problems = [f"journal position {e.seq} where {i} was expected (events lost or out of order)"
                     for i, e in enumerate(entries) if e.seq != i][:10]
-        self.book = replay(self.rules, (e.event for e in entries))
+        # The replay holds only the open state: each product's orders leave memory once it has closed (as
+        # they do live), after their replayed state is compared with the stored rows.
+        self.book = Book(self.rules)
+        rows = {v.order_id: v for v in stored}
         for entry in entries:
+            self.book.apply(entry.event)
             self._index(entry.seq, entry.event)
-        problems += reconcile(self.book, stored)
+            if isinstance(entry.event, ProductClosed):
+                problems += self._compact(rows)
+        problems += self._compact(rows)
+        del entries, stored
+        problems += reconcile(self.book, list(rows.values()))
         self.mismatches = tuple(problems)
         for p in problems:
             log.error("market journal mismatch (not corrected; investigate before trading on): %s", p)
-        log.info("market: %d journal events replayed, %d orders, %d mismatches", len(entries),
-                 len(self.book.orders), len(problems))
+        log.info("market: %d journal events replayed, %d orders held (%d of closed products compacted), "
+                 "%d mismatches", len(self.book.journal), len(self.book.orders), self.compacted_orders, len(problems))
         self._wake = asyncio.Event()
         self._started = True
         self._tasks = [asyncio.create_task(self._write_loop(), name="market-journal"),
@@ -284,12 +304,17 @@ class MarketService:
         """Decide and journal one order (the entrypoint has checked who signed it)."""
         self.check_trading(spec.product)
         refused = self._refuse_suspended(spec.participant, spec.order_id, BookAction.SUBMIT)
+        if refused is None:
+            refused = await self._refuse_compacted(spec.order_id, spec.participant, BookAction.SUBMIT)
         if refused is not None:
             return refused
         events = self._decide(lambda now: self.book.submit(spec, now, self._grid_view()))
         return await self._commit(events, spec.order_id)
 
     async def cancel(self, order_id: str, participant: str) -> Outcome:
+        refused = await self._refuse_compacted(order_id, participant, BookAction.CANCEL)
+        if refused is not None:
+            return refused
         events = self._decide(lambda now: self.book.cancel(order_id, participant, now))
         return await self._commit(events, order_id)
 
@@ -299,6 +324,8 @@ class MarketService:
         if view is not None:
             self.check_trading(view.product)
         refused = self._refuse_suspended(participant, order_id, BookAction.MODIFY)
+        if refused is None:
+            refused = await self._refuse_compacted(order_id, participant, BookAction.MODIFY)
         if refused is not None:
             return refused
         events = self._decide(lambda now: self.book.modify(order_id, participant, now, price, quantity))
@@ -351,6 +378,24 @@ class MarketService:
             return None
         return Outcome((Rejected(self.now(), action, order_id, RejectReason.INVALID_PARTICIPANT, detail),), None, ())
 
+    async def _refuse_compacted(self, order_id: str, participant: str, action: BookAction) -> Outcome | None:
+        """The book's answer for an order it has forgotten (its product closed and was compacted), from the
+        stored row, before the book (nothing journaled): a new order with its id is a duplicate, a cancel or
+        modification is of a closed order (or of another's). None when the book decides (it holds the id, or
+        never forgot an order, or the id was never stored)."""
+        if not self.compacted_orders or order_id in self.book.orders:
+            return None
+        row = await asyncio.to_thread(self.journal.stored_order, order_id)
+        if row is None or order_id in self.book.orders:
+            return None
+        if action is BookAction.SUBMIT:
+            reason, detail = RejectReason.DUPLICATE_ORDER_ID, f"order id {order_id!r} is empty or already used"
+        elif row.participant != participant:
+            reason, detail = RejectReason.NOT_OWNER, f"order {order_id!r} belongs to another participant"
+        else:
+            reason, detail = RejectReason.ORDER_CLOSED, f"order {order_id!r} is {row.status.value}"
+        return Outcome((Rejected(self.now(), action, order_id, reason, detail),), None, ())
+
     def now(self) -> int:
         """The market's time: the clock in whole seconds, never before the book's last event."""
         now = int(self.clock())
@@ -368,13 +413,35 @@ class MarketService:
         return None if order is None else order.spec
 
     def orders_of(self, participant: str, open_only: bool = False) -> list[OrderView]:
-        """The participant's orders, oldest first (every one ever accepted unless ``open_only``)."""
+        """The participant's orders the book holds, oldest first (every one in a product not yet closed and
+        compacted unless ``open_only``; :meth:`order_history` has the closed products' too)."""
         views = [v for v in (self.book.order(i) for i in self._orders_of.get(participant, ())) if v is not None]
         return [v for v in views if v.status.is_open] if open_only else views
 
+    async def order_history(self, participant: str) -> list[OrderView]:
+        """Every order the participant ever had accepted, oldest first: the stored rows, with the book's state
+        for the orders it holds (newer than the stored row while a decision is being stored)."""
+        stored = await asyncio.to_thread(self.journal.stored_orders_of, participant)
+        held = {v.order_id: v for v in self.orders_of(participant)}
+        out = [held.pop(v.order_id, v) for v in stored]
+        return out + list(held.values())
+
+    async def find_order(self, order_id: str) -> OrderView | None:
+        """An order's state: the book's if it holds it, else the stored row (a compacted order's final state)."""
+        view = self.book.order(order_id)
+        if view is not None or not self.compacted_orders:
+            return view
+        return await asyncio.to_thread(self.journal.stored_order, order_id)
+
+    async def trades_of_order(self, order_id: str, participant: str) -> list[TradeView]:
+        """The trades of ``participant``'s order, oldest first (from the store: every committed trade)."""
+        rows = await asyncio.to_thread(self.journal.fills_of_order, order_id, participant)
+        return [TradeView(int(r["seq"]), int(r["ts"]), int(r["product"]), int(r["price"]), int(r["quantity"]),
+                          r["buyer"], r["seller"], r["buy_id"], r["sell_id"], Side(r["aggressor"])) for r in rows]
+
     def trades_of(self, participant: str, limit: int = 100) -> list[TradeView]:
-        """The participant's trades, newest first."""
-        return self._trades_of.get(participant, [])[-limit:][::-1]
+        """The participant's trades, newest first (the last ``history`` of them: the store has the rest)."""
+        return list(itertools.islice(reversed(self._trades_of.get(participant, ())), limit))
 
     def available(self, product: int | None = None) -> list[OrderView]:
         """Resting orders (what can be traded against now), by product, side and price priority."""
@@ -407,8 +474,7 @@ class MarketService:
         self.audit: AuditWriter | None = None  # where suspend/resume are audited (bootstrap: the historian)
         self._halts: dict[int | None, Suspension] = {}  # None: the whole market
         self._halt_version = 0
-        self._product_trades: dict[int, list[TradeView]] = {}
-        self._scanned = 0  # journal position up to which _product_trades is built
+        self._product_trades: dict[int, list[TradeView]] = {}  # of the products the book holds
         self._references: deque[PriceComponents] = deque(maxlen=8000)
 
     def revision(self) -> tuple[int, int, int]:
@@ -447,16 +513,8 @@ class MarketService:
                             base.volume_wh, base.gate_closure_in_s)
 
     def trades_in(self, product: int) -> list[TradeView]:
-        """Every trade of ``product``, oldest first (built once from the journal, then incrementally)."""
-        journal = self.book.journal
-        orders = self.book.orders
-        for seq in range(self._scanned, len(journal)):
-            ev = journal[seq]
-            if isinstance(ev, Traded):
-                self._product_trades.setdefault(ev.product, []).append(TradeView(
-                    seq, ev.ts, ev.product, ev.price, ev.quantity, orders[ev.buy_id].participant,
-                    orders[ev.sell_id].participant, ev.buy_id, ev.sell_id, ev.aggressor))
-        self._scanned = len(journal)
+        """Every trade of ``product``, oldest first, while the book holds it (kept as each trade is journaled;
+        a closed product's leave memory with its orders)."""
         return self._product_trades.get(product, [])
 
     def participants(self) -> list[str]:
@@ -492,31 +550,42 @@ class MarketService:
         """Every participant's trading so far, by product: energy bought and sold, what it cost and
         earned, and the gain against the reference price at each trade's time (a buyer gains what it
         paid below it, a seller what it got above it; trades before the first reference price count 0)."""
+        per_who: dict[str, dict[int, list[float]]] = {w: {p: list(r) for p, r in rows.items()}
+                                                      for w, rows in self._closed_positions.items()}
+        totals = {w: list(t) for w, t in self._closed_totals.items()}
+        self._fold_positions(self._product_trades.values(), per_who, totals)
+        out = []
+        for who in sorted(per_who):
+            per = per_who[who]
+            products = tuple(ProductPosition(p, int(r[0]), int(r[1]), r[2], r[3]) for p, r in sorted(per.items()))
+            out.append(ParticipantPosition(who, products, int(totals[who][0]), totals[who][1]))
+        return out
+
+    def _fold_positions(self, trade_lists: Iterable[list[TradeView]], per_who: dict[str, dict[int, list[float]]],
+                        totals: dict[str, list[float]]) -> None:
+        """Add the trades to the positions: per participant and product [bought, sold, cost, earnings], and per
+        participant [trades, gain vs the reference price at each trade's time]."""
         refs = self.reference_history()
         ref_ts = [r.ts for r in refs]
-        out = []
-        for who in sorted(self._trades_of):
-            per: dict[int, list[float]] = {}
-            gain = 0.0
-            trades = self._trades_of[who]
+        for trades in trade_lists:
             for t in trades:
-                row = per.setdefault(t.product, [0, 0, 0.0, 0.0])
                 value = t.price * t.quantity / 1000
                 i = bisect.bisect_right(ref_ts, t.ts) - 1
                 ref = refs[i].price if i >= 0 else None
-                if t.buyer == who:
-                    row[0] += t.quantity
-                    row[2] += value
-                    if ref is not None:
-                        gain += (ref - t.price) * t.quantity / 1000
-                if t.seller == who:
-                    row[1] += t.quantity
-                    row[3] += value
-                    if ref is not None:
-                        gain += (t.price - ref) * t.quantity / 1000
-            products = tuple(ProductPosition(p, int(r[0]), int(r[1]), r[2], r[3]) for p, r in sorted(per.items()))
-            out.append(ParticipantPosition(who, products, len(trades), gain))
-        return out
+                for who in dict.fromkeys((t.buyer, t.seller)):
+                    row = per_who.setdefault(who, {}).setdefault(t.product, [0, 0, 0.0, 0.0])
+                    total = totals.setdefault(who, [0, 0.0])
+                    total[0] += 1
+                    if t.buyer == who:
+                        row[0] += t.quantity
+                        row[2] += value
+                        if ref is not None:
+                            total[1] += (ref - t.price) * t.quantity / 1000
+                    if t.seller == who:
+                        row[1] += t.quantity
+                        row[3] += value
+                        if ref is not None:
+                            total[1] += (t.price - ref) * t.quantity / 1000
 
     # suspension: the operator halts trading (all products or one) with a reason; cancels stay allowed, so
     # participants can always take their orders out of a halted market.
@@ -600,6 +669,10 @@ class MarketService:
         trades = tuple(t for t in (self._index(e.seq, e.event) for e in entries) if t is not None)
         touched = dict.fromkeys(oid for ev in events for oid in _order_ids(ev))
         views = tuple(v for v in (self.book.order(i) for i in touched) if v is not None)
+        # Every journaled event has now been handed to its command's entries (each command reads its events
+        # before it awaits): the in-memory journal keeps none of them (the store has them once written).
+        self.book.journal.discard_below(first + len(entries))
+        closes = any(type(ev) is ProductClosed for ev in events)
         fills = tuple((t.seq, e.event, t.buyer, t.seller) for t, e in zip(trades, traded, strict=True)
                       if isinstance(e.event, Traded))
         if entries:
@@ -610,13 +683,18 @@ class MarketService:
             self._wake.set()
             await done
             self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
+            if closes:  # the closed products' final rows are stored: the store answers for them from now on
+                self._compact()
             if self._subscribers:  # the depth of the touched products is computed only for someone to read
                 products = {ev.product for ev in events if isinstance(ev, Traded)}
                 products |= {self.book.orders[i].spec.product for i in touched if i in self.book.orders}
                 now = self.now()
                 books = tuple(self._depth(p, now) for p in sorted(products) if p in self.book.products)
                 self._publish(MarketUpdate(first + len(entries), trades, books, self.reference))
-        return Outcome(tuple(events), self.book.order(order_id) if order_id else None, trades)
+        order = None
+        if order_id:  # (the view decided, if a gate closure has compacted the order while it was stored)
+            order = self.book.order(order_id) or next((v for v in views if v.order_id == order_id), None)
+        return Outcome(tuple(events), order, trades)
 
     async def _write_loop(self) -> None:
         assert self._wake is not None
@@ -682,10 +760,42 @@ class MarketService:
         t = TradeView(seq, ev.ts, ev.product, ev.price, ev.quantity, buyer, seller, ev.buy_id, ev.sell_id,
                       ev.aggressor)
         self._recent.append(t)
-        self._trades_of.setdefault(buyer, []).append(t)
-        self._trades_of.setdefault(seller, []).append(t)
+        of = self._trades_of
+        (of.get(buyer) or of.setdefault(buyer, deque(maxlen=self._history))).append(t)
+        if seller != buyer:
+            (of.get(seller) or of.setdefault(seller, deque(maxlen=self._history))).append(t)
+        self._product_trades.setdefault(ev.product, []).append(t)
         self._volume[ev.product] = self._volume.get(ev.product, 0) + ev.quantity
         return t
+
+    def _compact(self, rows: dict[str, OrderView] | None = None) -> list[str]:
+        """Let the book forget its closed products (their orders, trades by product, volumes) and drop their
+        ids from the participants' indexes; with ``rows`` (the stored rows, at start) each forgotten order is
+        compared with its row first (the problems found) and the row is taken out of ``rows``."""
+        gone = self.book.compact()
+        if not gone:
+            return []
+        problems: list[str] = []
+        if rows is not None:
+            for order in gone:
+                live = order.view()
+                row = rows.pop(order.order_id, None)
+                if row is None:
+                    problems.append(f"order {order.order_id}: in the journal but has no stored row")
+                elif live != row:
+                    problems.append(_diff(order.order_id, row, live))
+        products = {o.spec.product for o in gone}
+        trades = [self._product_trades.pop(p, []) for p in sorted(products)]
+        self._fold_positions(trades, self._closed_positions, self._closed_totals)
+        for p in products:
+            self._volume.pop(p, None)
+        held = self.book.orders
+        for who, ids in self._orders_of.items():
+            if (ids and ids[0] not in held) or any(i not in held for i in ids):
+                self._orders_of[who] = [i for i in ids if i in held]
+        self.compacted_orders += len(gone)
+        self._snapshot = None
+        return problems
 
     def _depth(self, product: int, now: int) -> ProductDepth:
         bids, asks = self.book.depth(product, self.depth_levels)
@@ -722,10 +832,14 @@ def reconcile(book: Book, stored: Sequence[OrderView]) -> list[str]:
         elif live is None:
             problems.append(f"order {order_id}: stored row {row.status.value} but the journal never accepted it")
         elif live != row:
-            diff = ", ".join(f"{f} stored {getattr(row, f)!r} replayed {getattr(live, f)!r}"
-                             for f in live._fields if getattr(row, f) != getattr(live, f))
-            problems.append(f"order {order_id}: {diff}")
+            problems.append(_diff(order_id, row, live))
     return problems
+
+
+def _diff(order_id: str, row: OrderView, live: OrderView) -> str:
+    diff = ", ".join(f"{f} stored {getattr(row, f)!r} replayed {getattr(live, f)!r}"
+                     for f in live._fields if getattr(row, f) != getattr(live, f))
+    return f"order {order_id}: {diff}"
 
 
 # -- screens ----------------------------------------------------------------------------------------------

@@ -104,12 +104,31 @@ class SqlMarketJournal:
             ) from exc
 
     def stored_orders(self) -> list[OrderView]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_ORDER_VIEW.order_by(market_orders.c.order_id)).all()
+        return [_view(r) for r in rows]
+
+    def stored_order(self, order_id: str) -> OrderView | None:
+        """One order's stored row (the market asks for the orders its book has forgotten)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_ORDER_VIEW.where(market_orders.c.order_id == order_id)).first()
+        return None if row is None else _view(row)
+
+    def stored_orders_of(self, participant: str) -> list[OrderView]:
+        """The participant's stored order rows, oldest (first accepted) first."""
         c = market_orders.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.order_id, c.participant, c.product, c.side, c.price, c.status, c.submitted,
-                                       c.filled, c.cancelled, c.remaining).order_by(c.order_id)).all()
-        return [OrderView(r[0], r[1], int(r[2]), Side(r[3]), None if r[4] is None else int(r[4]), OrderStatus(r[5]),
-                          int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in rows]
+            rows = conn.execute(_ORDER_VIEW.where(c.participant == participant).order_by(c.accepted_seq)).all()
+        return [_view(r) for r in rows]
+
+    def fills_of_order(self, order_id: str, participant: str) -> list[dict[str, Any]]:
+        """The trades of one order of ``participant``, oldest first (through the buyer and seller indexes)."""
+        c = market_fills.c
+        with self.engine.connect() as conn:
+            mine = ((c.buyer == participant) & (c.buy_id == order_id)) | ((c.seller == participant)
+                                                                          & (c.sell_id == order_id))
+            rows = conn.execute(select(market_fills).where(mine).order_by(c.seq)).mappings().all()
+        return [dict(r) for r in rows]
 
     def fills_of(self, participant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The participant's trades, newest first (for reports and tools; the API reads the live book)."""
@@ -139,6 +158,15 @@ def _full_sync(dbapi_conn: Any, _record: Any) -> None:
 _UPDATE_ORDER = update(market_orders).where(market_orders.c.order_id == bindparam("key")).values(
     {c: bindparam(c) for c in ("participant", "product", "side", "price", "status", "submitted", "filled",
                                "cancelled", "remaining", "updated_seq")})
+
+
+_ORDER_VIEW = select(*(market_orders.c[k] for k in ("order_id", "participant", "product", "side", "price", "status",
+                                                     "submitted", "filled", "cancelled", "remaining")))
+
+
+def _view(r: Any) -> OrderView:
+    return OrderView(r[0], r[1], int(r[2]), Side(r[3]), None if r[4] is None else int(r[4]), OrderStatus(r[5]),
+                     int(r[6]), int(r[7]), int(r[8]), int(r[9]))
 
 
 def event_view(ev: Accepted) -> OrderView:
