@@ -114,3 +114,36 @@ def test_the_window_reads_by_position() -> None:
     assert w.discard_below(99) == 2 and len(w) == 5 and w[5:] == []
     with pytest.raises(ValueError):
         w[::2]
+
+
+def test_memory_held_after_10_000_orders_into_closed_products_is_bounded() -> None:
+    """20 products of 500 orders (a resting sell and a buy that fills it at once, 100 Wh at 200, by two
+    traders), each product closed and compacted in turn. Uncompacted, a book holds ~700 B per order
+    (docs/BENCHMARKS.md): 10 000 orders ≈ 7 MB. Compacted, what is held at the end must be below what 100
+    orders would hold (70 000 B): nothing of the run is kept but the book's fixed state."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        book = Book(RULES)
+        n = 0
+        for k in range(20):
+            product = P + 900 * k
+            now = product - 1200  # the previous product's gate closure
+            for _ in range(250):
+                book.decide_submit(OrderSpec(f"s{n}", "seller", product, Side.SELL, 100, 200), now)
+                book.decide_submit(OrderSpec(f"b{n}", "buyer", product, Side.BUY, 100, 200), now)
+                n += 1
+            _ = book.journal
+            assert book.tick(product - 300)[-1] == ProductClosed(product - 300, product)
+            book.compact()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    # 20 × 250 × (Accepted, Rested, Accepted, Traded) + 20 ProductClosed = 20 020 events, none held.
+    assert len(book.journal) == 20_020 and list(book.journal) == [] and book.orders == {}
+    assert held < 100 * 700, held
