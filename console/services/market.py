@@ -682,7 +682,8 @@ class MarketService:
             assert self._wake is not None
             self._wake.set()
             await done
-            self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
+            if self.settlement is not None:  # (without a port nobody drains it: it held every trade of the run)
+                self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
             if closes:  # the closed products' final rows are stored: the store answers for them from now on
                 self._compact()
             if self._subscribers:  # the depth of the touched products is computed only for someone to read
