@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from console.services.guard import permit, record
@@ -48,9 +48,12 @@ from core.market import (
 )
 from core.market import Action as BookAction
 from core.market.ports import JournalBatch, JournalEntry, MarketJournal, SettlementPort
+from core.market.state import Order
 from core.points import PointKind
 
 log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 10_000  # journal events read per page on start (and forgotten orders checked per query)
 
 
 class MarketUnavailable(RuntimeError):
@@ -232,6 +235,7 @@ class MarketService:
         # a closed product (compaction) and the store answers for them (order_history, find_order).
         self._orders_of: dict[str, list[str]] = {}
         self.compacted_orders = 0  # orders the book has forgotten since start (their products closed)
+        self.replay_page = REPLAY_PAGE
         # Each participant's trades in compacted products, by product: [bought Wh, sold Wh, cost, earnings],
         # and (trades, gain vs reference) per participant (positions() adds the products still held).
         self._closed_positions: dict[str, dict[int, list[float]]] = {}
@@ -249,23 +253,41 @@ class MarketService:
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Replay the journal into the book, reconcile the stored derived state, start writer and ticks."""
-        entries = await asyncio.to_thread(self.journal.load)
-        stored = await asyncio.to_thread(self.journal.stored_orders)
-        problems = [f"journal position {e.seq} where {i} was expected (events lost or out of order)"
-                    for i, e in enumerate(entries) if e.seq != i][:10]
-        # The replay holds only the open state: each product's orders leave memory once it has closed (as
-        # they do live), after their replayed state is compared with the stored rows.
+        """Replay the journal into the book, reconcile the stored derived state, start writer and ticks.
+
+        The journal is read in pages and the book compacted at each product closure, so what is held is the
+        open state (never the run's history); each forgotten order is compared with its stored row first."""
         self.book = Book(self.rules)
-        rows = {v.order_id: v for v in stored}
-        for entry in entries:
-            self.book.apply(entry.event)
-            self._index(entry.seq, entry.event)
-            if isinstance(entry.event, ProductClosed):
-                problems += self._compact(rows)
-        problems += self._compact(rows)
-        del entries, stored
-        problems += reconcile(self.book, list(rows.values()))
+        problems: list[str] = []
+        gaps: list[str] = []
+        forgotten: list[OrderView] = []
+        accepted = 0
+        i, last = 0, -1
+        while True:
+            page = await asyncio.to_thread(self.journal.load_after, last, self.replay_page)
+            if not page:
+                break
+            for entry in page:
+                if entry.seq != i and len(gaps) < 10:
+                    gaps.append(f"journal position {entry.seq} where {i} was expected (events lost or out of order)")
+                i += 1
+                ev = entry.event
+                self.book.apply(ev)
+                self._index(entry.seq, ev)
+                if type(ev) is Accepted:
+                    accepted += 1
+                elif type(ev) is ProductClosed:
+                    forgotten += [o.view() for o in self._compact()]
+            last = page[-1].seq
+            if len(forgotten) >= self.replay_page:
+                problems += await self._check_rows(forgotten)
+                forgotten = []
+        forgotten += [o.view() for o in self._compact()]
+        problems += await self._check_rows(forgotten + [o.view() for o in self.book.orders.values()])
+        if await asyncio.to_thread(self.journal.count_orders) != accepted:  # rows of orders never accepted
+            problems += [f"order {row.order_id}: stored row {row.status.value} but the journal never accepted it"
+                         for row in await asyncio.to_thread(self.journal.orders_never_accepted)]
+        problems = gaps + problems
         self.mismatches = tuple(problems)
         for p in problems:
             log.error("market journal mismatch (not corrected; investigate before trading on): %s", p)
@@ -769,22 +791,25 @@ class MarketService:
         self._volume[ev.product] = self._volume.get(ev.product, 0) + ev.quantity
         return t
 
-    def _compact(self, rows: dict[str, OrderView] | None = None) -> list[str]:
+    async def _check_rows(self, views: list[OrderView]) -> list[str]:
+        """The differences between these replayed orders and their stored rows, one line each (sorted by id)."""
+        rows = {r.order_id: r for r in await asyncio.to_thread(self.journal.stored_orders_in,
+                                                                [v.order_id for v in views])}
+        problems = []
+        for live in sorted(views, key=lambda v: v.order_id):
+            row = rows.get(live.order_id)
+            if row is None:
+                problems.append(f"order {live.order_id}: in the journal but has no stored row")
+            elif live != row:
+                problems.append(_diff(live.order_id, row, live))
+        return problems
+
+    def _compact(self) -> list[Order]:
         """Let the book forget its closed products (their orders, trades by product, volumes) and drop their
-        ids from the participants' indexes; with ``rows`` (the stored rows, at start) each forgotten order is
-        compared with its row first (the problems found) and the row is taken out of ``rows``."""
+        ids from the participants' indexes; the orders forgotten."""
         gone = self.book.compact()
         if not gone:
             return []
-        problems: list[str] = []
-        if rows is not None:
-            for order in gone:
-                live = order.view()
-                row = rows.pop(order.order_id, None)
-                if row is None:
-                    problems.append(f"order {order.order_id}: in the journal but has no stored row")
-                elif live != row:
-                    problems.append(_diff(order.order_id, row, live))
         products = {o.spec.product for o in gone}
         trades = [self._product_trades.pop(p, []) for p in sorted(products)]
         self._fold_positions(trades, self._closed_positions, self._closed_totals)
@@ -796,7 +821,7 @@ class MarketService:
                 self._orders_of[who] = [i for i in ids if i in held]
         self.compacted_orders += len(gone)
         self._snapshot = None
-        return problems
+        return gone
 
     def _depth(self, product: int, now: int) -> ProductDepth:
         bids, asks = self.book.depth(product, self.depth_levels)
@@ -819,22 +844,6 @@ def _order_ids(ev: Event) -> Iterator[str]:
         oid = getattr(ev, "order_id", None)
         if isinstance(oid, str):
             yield oid
-
-
-def reconcile(book: Book, stored: Sequence[OrderView]) -> list[str]:
-    """Differences between the replayed book's orders and the stored derived rows, one line each."""
-    problems: list[str] = []
-    rows = {v.order_id: v for v in stored}
-    for order_id in sorted(set(book.orders) | set(rows)):
-        live = book.order(order_id)
-        row = rows.get(order_id)
-        if row is None:
-            problems.append(f"order {order_id}: in the journal but has no stored row")
-        elif live is None:
-            problems.append(f"order {order_id}: stored row {row.status.value} but the journal never accepted it")
-        elif live != row:
-            problems.append(_diff(order_id, row, live))
-    return problems
 
 
 def _diff(order_id: str, row: OrderView, live: OrderView) -> str:

@@ -42,6 +42,22 @@ class MarketJournal(Protocol):
         """The derived order rows as stored (compared with the replayed book at start)."""
         ...
 
+    def load_after(self, seq: int, limit: int) -> list[JournalEntry]:
+        """Up to ``limit`` stored events after position ``seq``, in journal order (a page of the replay)."""
+        ...
+
+    def stored_orders_in(self, order_ids: Sequence[str]) -> list[OrderView]:
+        """The stored rows of these orders (ids without a row left out)."""
+        ...
+
+    def count_orders(self) -> int:
+        """How many order rows are stored."""
+        ...
+
+    def orders_never_accepted(self) -> list[OrderView]:
+        """Stored rows of orders no stored ``Accepted`` event names."""
+        ...
+
     def stored_order(self, order_id: str) -> OrderView | None:
         """One order's stored row (None: never accepted)."""
         ...

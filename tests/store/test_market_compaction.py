@@ -148,3 +148,35 @@ async def test_a_restart_reports_a_forgotten_order_whose_row_disagrees(db_url: s
         assert "p7" not in again.book.orders
     finally:
         await again.stop()
+
+
+async def test_a_restart_reads_the_journal_in_pages_and_reports_a_row_never_accepted(db_url: str) -> None:
+    from sqlalchemy import insert
+
+    from console.store.schema import market_orders
+
+    clock = Clock(NOW)
+    svc = service(db_url, clock)
+    await svc.start()
+    try:
+        await fill(svc)
+        clock.t = GATE
+        await closed(svc)
+        snap = svc.book.snapshot()
+    finally:
+        await svc.stop()
+    journal = SqlMarketJournal(db_url)
+    with journal.engine.begin() as conn:
+        conn.execute(insert(market_orders).values(
+            order_id="ghost", participant="s0", product=LATER, side="buy", price=100, status="resting",
+            submitted=100, filled=0, cancelled=0, remaining=100, accepted_seq=999, updated_seq=999))
+    journal.close()
+    again = service(db_url, clock)
+    again.replay_page = 7  # 102 events: 15 pages (14 of 7, one of 4); forgotten orders checked every >= 7
+    await again.start()
+    try:
+        assert again.mismatches == ("order ghost: stored row resting but the journal never accepted it",)
+        assert len(again.book.journal) == 102 and again.book.snapshot() == snap
+        assert again.compacted_orders == N + 1
+    finally:
+        await again.stop()
