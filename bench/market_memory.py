@@ -94,9 +94,21 @@ async def run_service(products: int, orders: int, seed: int = 1) -> dict[str, in
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - base
         tracemalloc.stop()
-        out = {"orders": n, "held_bytes": held, "per_order_bytes": round(held / n),
-               "orders_held": len(svc.book.orders), "journal_next_seq": len(svc.book.journal)}
+        out: dict[str, int] = {"orders": n, "held_bytes": held, "per_order_bytes": round(held / n),
+                               "orders_held": len(svc.book.orders), "journal_next_seq": len(svc.book.journal)}
         await svc.stop()
+        # A restart on the same journal: what the replayed service holds, and the peak while it replayed.
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        again = MarketService(rules, SqlMarketJournal(f"sqlite:///{tmp}/m.sqlite"), clock=lambda: clock_t[0])
+        await again.start()
+        gc.collect()
+        held, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out |= {"restart_held_bytes": held - base, "restart_peak_bytes": peak - base,
+                "restart_orders_held": len(again.book.orders)}
+        await again.stop()
     return out
 
 
