@@ -17,6 +17,7 @@ import asyncio
 import bisect
 import contextlib
 import enum
+import hashlib
 import itertools
 import logging
 import math
@@ -235,6 +236,8 @@ class MarketService:
         # a closed product (compaction) and the store answers for them (order_history, find_order).
         self._orders_of: dict[str, list[str]] = {}
         self.compacted_orders = 0  # orders the book has forgotten since start (their products closed)
+        # Their ids in a fixed-size Bloom filter: a new order's id (never forgotten) needs no store lookup.
+        self._forgotten = IdFilter()
         self.replay_page = REPLAY_PAGE
         # Each participant's trades in compacted products, by product: [bought Wh, sold Wh, cost, earnings],
         # and (trades, gain vs reference) per participant (positions() adds the products still held).
@@ -405,7 +408,7 @@ class MarketService:
         stored row, before the book (nothing journaled): a new order with its id is a duplicate, a cancel or
         modification is of a closed order (or of another's). None when the book decides (it holds the id, or
         never forgot an order, or the id was never stored)."""
-        if not self.compacted_orders or order_id in self.book.orders:
+        if not self.compacted_orders or order_id in self.book.orders or not self._forgotten.may_hold(order_id):
             return None
         row = await asyncio.to_thread(self.journal.stored_order, order_id)
         if row is None or order_id in self.book.orders:
@@ -817,8 +820,10 @@ class MarketService:
             self._volume.pop(p, None)
         held = self.book.orders
         for who, ids in self._orders_of.items():
-            if (ids and ids[0] not in held) or any(i not in held for i in ids):
+            if any(i not in held for i in ids):
                 self._orders_of[who] = [i for i in ids if i in held]
+        for order in gone:
+            self._forgotten.add(order.order_id)
         self.compacted_orders += len(gone)
         self._snapshot = None
         return gone
@@ -832,6 +837,32 @@ class MarketService:
     def _publish(self, update: MarketUpdate) -> None:
         for sub in list(self._subscribers):
             sub.offer(update)
+
+
+class IdFilter:
+    """A Bloom filter of order ids in a fixed ``2**bits`` bits (1 MiB by default): ``may_hold`` is False for an
+    id never added, True for every id added (and, rarely, for one that was not: the caller then asks the store).
+    With 1 M ids the false-positive rate is ~1 %; it grows with the ids added, its memory does not."""
+
+    __slots__ = ("_bits", "_mask")
+
+    def __init__(self, bits: int = 23) -> None:
+        self._bits = bytearray(1 << (bits - 3))
+        self._mask = (1 << bits) - 1
+
+    def _positions(self, order_id: str) -> tuple[int, int, int]:
+        h = int.from_bytes(hashlib.blake2b(order_id.encode(), digest_size=16).digest(), "little")
+        m = self._mask
+        return h & m, (h >> 40) & m, (h >> 80) & m
+
+    def add(self, order_id: str) -> None:
+        bits = self._bits
+        for p in self._positions(order_id):
+            bits[p >> 3] |= 1 << (p & 7)
+
+    def may_hold(self, order_id: str) -> bool:
+        bits = self._bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(order_id))
 
 
 def _order_ids(ev: Event) -> Iterator[str]:

@@ -180,3 +180,18 @@ async def test_a_restart_reads_the_journal_in_pages_and_reports_a_row_never_acce
         assert again.compacted_orders == N + 1
     finally:
         await again.stop()
+
+
+def test_the_filter_of_forgotten_ids_holds_every_id_added() -> None:
+    from console.services.market import IdFilter
+
+    f = IdFilter()
+    for i in range(1000):
+        f.add(f"o{i}")
+    assert all(f.may_hold(f"o{i}") for i in range(1000))
+    # 3 000 bits set of 2**23: a false positive has odds ~(3000 / 8.4 M)**3 ≈ 5e-11 per id; none of 1 000 here.
+    assert sum(f.may_hold(f"n{i}") for i in range(1000)) == 0
+    tiny = IdFilter(bits=3)  # 8 bits: after a few ids nearly every id "may" be held (the store then answers)
+    for i in range(20):
+        tiny.add(f"o{i}")
+    assert all(tiny.may_hold(f"o{i}") for i in range(20)) and tiny.may_hold("never-added")
