@@ -341,7 +341,7 @@ async def execute(body: ExecuteIn, api: ApiDep,
     participant = _signer(api, body.participant)
     # The order id is derived from (participant, key): a repeat is the same order, even after a restart.
     order_id = "x:" + hashlib.sha256(f"{participant.id}\n{idempotency_key}".encode()).hexdigest()
-    previous = api.market.order(order_id)
+    previous = await api.market.find_order(order_id)  # (the store's row once its product has closed)
     if previous is None:
         offer_view = api.market.order(body.offer_id)
         if offer_view is None or offer_view.status is not OrderStatus.RESTING or offer_view.price is None:
@@ -374,15 +374,14 @@ async def execute(body: ExecuteIn, api: ApiDep,
         if api.signed_orders is None:  # on chain the settlement store refuses the nonce again (nonce-reused)
             api.executed.add(digest)
         return outcome_out(outcome, participant.id)
-    order = api.market.book.orders[order_id].spec
     _verify(api, participant, "Order", order_message(participant.address, {
-        "product": order.product, "side": order.side.value, "quantity": body.quantity, "price": body.price,
+        "product": previous.product, "side": previous.side.value, "quantity": body.quantity, "price": body.price,
         "kind": "limit", "tif": "ioc", "nonce": body.nonce}), body.signature)  # a repeat is signed too
-    if order.quantity != body.quantity:
+    if previous.submitted != body.quantity:  # (an IOC order is never modified: submitted is its signed quantity)
         raise ApiProblem(409, "header.Idempotency-Key", "idempotency-key-reused",
                          "this Idempotency-Key was used for another request (a different quantity)")
-    trades = [t for t in api.market.trades_of(participant.id, limit=10**9) if order_id in (t.buy_id, t.sell_id)]
-    return OutcomeOut(order=order_out(previous), trades=[trade_out(t, participant.id) for t in reversed(trades)],
+    trades = await api.market.trades_of_order(order_id, participant.id)
+    return OutcomeOut(order=order_out(previous), trades=[trade_out(t, participant.id) for t in trades],
                       events=[])
 
 
@@ -398,7 +397,8 @@ async def history(me: Reader, api: ApiDep, limit: Annotated[int, Query(ge=1, le=
 @router.get("/orders", response_model=list[OrderOut], responses=responses(401, 403, 422, 429))
 async def my_orders(me: Reader, api: ApiDep, open: bool = False) -> list[OrderOut]:
     """The caller's orders, oldest first (only open ones with ``open=true``)."""
-    return [order_out(v) for v in api.market.orders_of(me.id, open_only=open)]
+    views = api.market.orders_of(me.id, open_only=True) if open else await api.market.order_history(me.id)
+    return [order_out(v) for v in views]
 
 
 @router.delete("/orders/{order_id}", response_model=OrderOut, responses=responses(401, 403, 404, 409, 429, 503))

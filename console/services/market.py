@@ -17,11 +17,13 @@ import asyncio
 import bisect
 import contextlib
 import enum
+import hashlib
+import itertools
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from console.services.guard import permit, record
@@ -38,18 +40,21 @@ from core.market import (
     OrderView,
     PriceComponents,
     PricingConfig,
+    ProductClosed,
     Rejected,
     RejectReason,
     Side,
     Traded,
     reference_price,
-    replay,
 )
 from core.market import Action as BookAction
 from core.market.ports import JournalBatch, JournalEntry, MarketJournal, SettlementPort
+from core.market.state import Order
 from core.points import PointKind
 
 log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 10_000  # journal events read per page on start (and forgotten orders checked per query)
 
 
 class MarketUnavailable(RuntimeError):
@@ -202,6 +207,7 @@ class MarketService:
         clock: Callable[[], float] = time.time,
         depth_levels: int = 10,
         recent: int = 50,
+        history: int = 1000,
     ) -> None:
         if tick_hz < 1.0:
             raise ValueError(f"market tick_hz must be >= 1 (activations happen only in ticks), got {tick_hz}")
@@ -222,8 +228,21 @@ class MarketService:
         self.reference: PriceComponents | None = None
         self.unsettled: deque[Traded] = deque()  # matched, waiting for the settlement port
         self._recent: deque[TradeView] = deque(maxlen=recent)
-        self._trades_of: dict[str, list[TradeView]] = {}
+        # The last ``history`` trades of each participant (what the API's history reads: at most 1000); older
+        # ones are in the store (market_fills).
+        self._history = history
+        self._trades_of: dict[str, deque[TradeView]] = {}
+        # The ids of each participant's orders still in the book (oldest first); the book forgets the orders of
+        # a closed product (compaction) and the store answers for them (order_history, find_order).
         self._orders_of: dict[str, list[str]] = {}
+        self.compacted_orders = 0  # orders the book has forgotten since start (their products closed)
+        # Their ids in a fixed-size Bloom filter: a new order's id (never forgotten) needs no store lookup.
+        self._forgotten = IdFilter()
+        self.replay_page = REPLAY_PAGE
+        # Each participant's trades in compacted products, by product: [bought Wh, sold Wh, cost, earnings],
+        # and (trades, gain vs reference) per participant (positions() adds the products still held).
+        self._closed_positions: dict[str, dict[int, list[float]]] = {}
+        self._closed_totals: dict[str, list[float]] = {}
         self._volume: dict[int, int] = {}
         self._subscribers: set[Subscription] = set()
         self._pending: list[tuple[JournalBatch, asyncio.Future[None]]] = []
@@ -237,20 +256,46 @@ class MarketService:
     # -- lifecycle -----------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Replay the journal into the book, reconcile the stored derived state, start writer and ticks."""
-        entries = await asyncio.to_thread(self.journal.load)
-        stored = await asyncio.to_thread(self.journal.stored_orders)
-        problems = [f"journal position {e.seq} where {i} was expected (events lost or out of order)"
-                    for i, e in enumerate(entries) if e.seq != i][:10]
-        self.book = replay(self.rules, (e.event for e in entries))
-        for entry in entries:
-            self._index(entry.seq, entry.event)
-        problems += reconcile(self.book, stored)
+        """Replay the journal into the book, reconcile the stored derived state, start writer and ticks.
+
+        The journal is read in pages and the book compacted at each product closure, so what is held is the
+        open state (never the run's history); each forgotten order is compared with its stored row first."""
+        self.book = Book(self.rules)
+        problems: list[str] = []
+        gaps: list[str] = []
+        forgotten: list[OrderView] = []
+        accepted = 0
+        i, last = 0, -1
+        while True:
+            page = await asyncio.to_thread(self.journal.load_after, last, self.replay_page)
+            if not page:
+                break
+            for entry in page:
+                if entry.seq != i and len(gaps) < 10:
+                    gaps.append(f"journal position {entry.seq} where {i} was expected (events lost or out of order)")
+                i += 1
+                ev = entry.event
+                self.book.apply(ev)
+                self._index(entry.seq, ev)
+                if type(ev) is Accepted:
+                    accepted += 1
+                elif type(ev) is ProductClosed:
+                    forgotten += [o.view() for o in self._compact()]
+            last = page[-1].seq
+            if len(forgotten) >= self.replay_page:
+                problems += await self._check_rows(forgotten)
+                forgotten = []
+        forgotten += [o.view() for o in self._compact()]
+        problems += await self._check_rows(forgotten + [o.view() for o in self.book.orders.values()])
+        if await asyncio.to_thread(self.journal.count_orders) != accepted:  # rows of orders never accepted
+            problems += [f"order {row.order_id}: stored row {row.status.value} but the journal never accepted it"
+                         for row in await asyncio.to_thread(self.journal.orders_never_accepted)]
+        problems = gaps + problems
         self.mismatches = tuple(problems)
         for p in problems:
             log.error("market journal mismatch (not corrected; investigate before trading on): %s", p)
-        log.info("market: %d journal events replayed, %d orders, %d mismatches", len(entries),
-                 len(self.book.orders), len(problems))
+        log.info("market: %d journal events replayed, %d orders held (%d of closed products compacted), "
+                 "%d mismatches", len(self.book.journal), len(self.book.orders), self.compacted_orders, len(problems))
         self._wake = asyncio.Event()
         self._started = True
         self._tasks = [asyncio.create_task(self._write_loop(), name="market-journal"),
@@ -284,12 +329,17 @@ class MarketService:
         """Decide and journal one order (the entrypoint has checked who signed it)."""
         self.check_trading(spec.product)
         refused = self._refuse_suspended(spec.participant, spec.order_id, BookAction.SUBMIT)
+        if refused is None:
+            refused = await self._refuse_compacted(spec.order_id, spec.participant, BookAction.SUBMIT)
         if refused is not None:
             return refused
         events = self._decide(lambda now: self.book.submit(spec, now, self._grid_view()))
         return await self._commit(events, spec.order_id)
 
     async def cancel(self, order_id: str, participant: str) -> Outcome:
+        refused = await self._refuse_compacted(order_id, participant, BookAction.CANCEL)
+        if refused is not None:
+            return refused
         events = self._decide(lambda now: self.book.cancel(order_id, participant, now))
         return await self._commit(events, order_id)
 
@@ -299,6 +349,8 @@ class MarketService:
         if view is not None:
             self.check_trading(view.product)
         refused = self._refuse_suspended(participant, order_id, BookAction.MODIFY)
+        if refused is None:
+            refused = await self._refuse_compacted(order_id, participant, BookAction.MODIFY)
         if refused is not None:
             return refused
         events = self._decide(lambda now: self.book.modify(order_id, participant, now, price, quantity))
@@ -351,6 +403,24 @@ class MarketService:
             return None
         return Outcome((Rejected(self.now(), action, order_id, RejectReason.INVALID_PARTICIPANT, detail),), None, ())
 
+    async def _refuse_compacted(self, order_id: str, participant: str, action: BookAction) -> Outcome | None:
+        """The book's answer for an order it has forgotten (its product closed and was compacted), from the
+        stored row, before the book (nothing journaled): a new order with its id is a duplicate, a cancel or
+        modification is of a closed order (or of another's). None when the book decides (it holds the id, or
+        never forgot an order, or the id was never stored)."""
+        if not self.compacted_orders or order_id in self.book.orders or not self._forgotten.may_hold(order_id):
+            return None
+        row = await asyncio.to_thread(self.journal.stored_order, order_id)
+        if row is None or order_id in self.book.orders:
+            return None
+        if action is BookAction.SUBMIT:
+            reason, detail = RejectReason.DUPLICATE_ORDER_ID, f"order id {order_id!r} is empty or already used"
+        elif row.participant != participant:
+            reason, detail = RejectReason.NOT_OWNER, f"order {order_id!r} belongs to another participant"
+        else:
+            reason, detail = RejectReason.ORDER_CLOSED, f"order {order_id!r} is {row.status.value}"
+        return Outcome((Rejected(self.now(), action, order_id, reason, detail),), None, ())
+
     def now(self) -> int:
         """The market's time: the clock in whole seconds, never before the book's last event."""
         now = int(self.clock())
@@ -368,13 +438,35 @@ class MarketService:
         return None if order is None else order.spec
 
     def orders_of(self, participant: str, open_only: bool = False) -> list[OrderView]:
-        """The participant's orders, oldest first (every one ever accepted unless ``open_only``)."""
+        """The participant's orders the book holds, oldest first (every one in a product not yet closed and
+        compacted unless ``open_only``; :meth:`order_history` has the closed products' too)."""
         views = [v for v in (self.book.order(i) for i in self._orders_of.get(participant, ())) if v is not None]
         return [v for v in views if v.status.is_open] if open_only else views
 
+    async def order_history(self, participant: str) -> list[OrderView]:
+        """Every order the participant ever had accepted, oldest first: the stored rows, with the book's state
+        for the orders it holds (newer than the stored row while a decision is being stored)."""
+        stored = await asyncio.to_thread(self.journal.stored_orders_of, participant)
+        held = {v.order_id: v for v in self.orders_of(participant)}
+        out = [held.pop(v.order_id, v) for v in stored]
+        return out + list(held.values())
+
+    async def find_order(self, order_id: str) -> OrderView | None:
+        """An order's state: the book's if it holds it, else the stored row (a compacted order's final state)."""
+        view = self.book.order(order_id)
+        if view is not None or not self.compacted_orders:
+            return view
+        return await asyncio.to_thread(self.journal.stored_order, order_id)
+
+    async def trades_of_order(self, order_id: str, participant: str) -> list[TradeView]:
+        """The trades of ``participant``'s order, oldest first (from the store: every committed trade)."""
+        rows = await asyncio.to_thread(self.journal.fills_of_order, order_id, participant)
+        return [TradeView(int(r["seq"]), int(r["ts"]), int(r["product"]), int(r["price"]), int(r["quantity"]),
+                          r["buyer"], r["seller"], r["buy_id"], r["sell_id"], Side(r["aggressor"])) for r in rows]
+
     def trades_of(self, participant: str, limit: int = 100) -> list[TradeView]:
-        """The participant's trades, newest first."""
-        return self._trades_of.get(participant, [])[-limit:][::-1]
+        """The participant's trades, newest first (the last ``history`` of them: the store has the rest)."""
+        return list(itertools.islice(reversed(self._trades_of.get(participant, ())), limit))
 
     def available(self, product: int | None = None) -> list[OrderView]:
         """Resting orders (what can be traded against now), by product, side and price priority."""
@@ -407,8 +499,7 @@ class MarketService:
         self.audit: AuditWriter | None = None  # where suspend/resume are audited (bootstrap: the historian)
         self._halts: dict[int | None, Suspension] = {}  # None: the whole market
         self._halt_version = 0
-        self._product_trades: dict[int, list[TradeView]] = {}
-        self._scanned = 0  # journal position up to which _product_trades is built
+        self._product_trades: dict[int, list[TradeView]] = {}  # of the products the book holds
         self._references: deque[PriceComponents] = deque(maxlen=8000)
 
     def revision(self) -> tuple[int, int, int]:
@@ -447,16 +538,8 @@ class MarketService:
                             base.volume_wh, base.gate_closure_in_s)
 
     def trades_in(self, product: int) -> list[TradeView]:
-        """Every trade of ``product``, oldest first (built once from the journal, then incrementally)."""
-        journal = self.book.journal
-        orders = self.book.orders
-        for seq in range(self._scanned, len(journal)):
-            ev = journal[seq]
-            if isinstance(ev, Traded):
-                self._product_trades.setdefault(ev.product, []).append(TradeView(
-                    seq, ev.ts, ev.product, ev.price, ev.quantity, orders[ev.buy_id].participant,
-                    orders[ev.sell_id].participant, ev.buy_id, ev.sell_id, ev.aggressor))
-        self._scanned = len(journal)
+        """Every trade of ``product``, oldest first, while the book holds it (kept as each trade is journaled;
+        a closed product's leave memory with its orders)."""
         return self._product_trades.get(product, [])
 
     def participants(self) -> list[str]:
@@ -492,31 +575,42 @@ class MarketService:
         """Every participant's trading so far, by product: energy bought and sold, what it cost and
         earned, and the gain against the reference price at each trade's time (a buyer gains what it
         paid below it, a seller what it got above it; trades before the first reference price count 0)."""
+        per_who: dict[str, dict[int, list[float]]] = {w: {p: list(r) for p, r in rows.items()}
+                                                      for w, rows in self._closed_positions.items()}
+        totals = {w: list(t) for w, t in self._closed_totals.items()}
+        self._fold_positions(self._product_trades.values(), per_who, totals)
+        out = []
+        for who in sorted(per_who):
+            per = per_who[who]
+            products = tuple(ProductPosition(p, int(r[0]), int(r[1]), r[2], r[3]) for p, r in sorted(per.items()))
+            out.append(ParticipantPosition(who, products, int(totals[who][0]), totals[who][1]))
+        return out
+
+    def _fold_positions(self, trade_lists: Iterable[list[TradeView]], per_who: dict[str, dict[int, list[float]]],
+                        totals: dict[str, list[float]]) -> None:
+        """Add the trades to the positions: per participant and product [bought, sold, cost, earnings], and per
+        participant [trades, gain vs the reference price at each trade's time]."""
         refs = self.reference_history()
         ref_ts = [r.ts for r in refs]
-        out = []
-        for who in sorted(self._trades_of):
-            per: dict[int, list[float]] = {}
-            gain = 0.0
-            trades = self._trades_of[who]
+        for trades in trade_lists:
             for t in trades:
-                row = per.setdefault(t.product, [0, 0, 0.0, 0.0])
                 value = t.price * t.quantity / 1000
                 i = bisect.bisect_right(ref_ts, t.ts) - 1
                 ref = refs[i].price if i >= 0 else None
-                if t.buyer == who:
-                    row[0] += t.quantity
-                    row[2] += value
-                    if ref is not None:
-                        gain += (ref - t.price) * t.quantity / 1000
-                if t.seller == who:
-                    row[1] += t.quantity
-                    row[3] += value
-                    if ref is not None:
-                        gain += (t.price - ref) * t.quantity / 1000
-            products = tuple(ProductPosition(p, int(r[0]), int(r[1]), r[2], r[3]) for p, r in sorted(per.items()))
-            out.append(ParticipantPosition(who, products, len(trades), gain))
-        return out
+                for who in dict.fromkeys((t.buyer, t.seller)):
+                    row = per_who.setdefault(who, {}).setdefault(t.product, [0, 0, 0.0, 0.0])
+                    total = totals.setdefault(who, [0, 0.0])
+                    total[0] += 1
+                    if t.buyer == who:
+                        row[0] += t.quantity
+                        row[2] += value
+                        if ref is not None:
+                            total[1] += (ref - t.price) * t.quantity / 1000
+                    if t.seller == who:
+                        row[1] += t.quantity
+                        row[3] += value
+                        if ref is not None:
+                            total[1] += (t.price - ref) * t.quantity / 1000
 
     # suspension: the operator halts trading (all products or one) with a reason; cancels stay allowed, so
     # participants can always take their orders out of a halted market.
@@ -600,6 +694,10 @@ class MarketService:
         trades = tuple(t for t in (self._index(e.seq, e.event) for e in entries) if t is not None)
         touched = dict.fromkeys(oid for ev in events for oid in _order_ids(ev))
         views = tuple(v for v in (self.book.order(i) for i in touched) if v is not None)
+        # Every journaled event has now been handed to its command's entries (each command reads its events
+        # before it awaits): the in-memory journal keeps none of them (the store has them once written).
+        self.book.journal.discard_below(first + len(entries))
+        closes = any(type(ev) is ProductClosed for ev in events)
         fills = tuple((t.seq, e.event, t.buyer, t.seller) for t, e in zip(trades, traded, strict=True)
                       if isinstance(e.event, Traded))
         if entries:
@@ -609,14 +707,20 @@ class MarketService:
             assert self._wake is not None
             self._wake.set()
             await done
-            self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
+            if self.settlement is not None:  # (without a port nobody drains it: it held every trade of the run)
+                self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
+            if closes:  # the closed products' final rows are stored: the store answers for them from now on
+                self._compact()
             if self._subscribers:  # the depth of the touched products is computed only for someone to read
                 products = {ev.product for ev in events if isinstance(ev, Traded)}
                 products |= {self.book.orders[i].spec.product for i in touched if i in self.book.orders}
                 now = self.now()
                 books = tuple(self._depth(p, now) for p in sorted(products) if p in self.book.products)
                 self._publish(MarketUpdate(first + len(entries), trades, books, self.reference))
-        return Outcome(tuple(events), self.book.order(order_id) if order_id else None, trades)
+        order = None
+        if order_id:  # (the view decided, if a gate closure has compacted the order while it was stored)
+            order = self.book.order(order_id) or next((v for v in views if v.order_id == order_id), None)
+        return Outcome(tuple(events), order, trades)
 
     async def _write_loop(self) -> None:
         assert self._wake is not None
@@ -682,10 +786,47 @@ class MarketService:
         t = TradeView(seq, ev.ts, ev.product, ev.price, ev.quantity, buyer, seller, ev.buy_id, ev.sell_id,
                       ev.aggressor)
         self._recent.append(t)
-        self._trades_of.setdefault(buyer, []).append(t)
-        self._trades_of.setdefault(seller, []).append(t)
+        of = self._trades_of
+        (of.get(buyer) or of.setdefault(buyer, deque(maxlen=self._history))).append(t)
+        if seller != buyer:
+            (of.get(seller) or of.setdefault(seller, deque(maxlen=self._history))).append(t)
+        self._product_trades.setdefault(ev.product, []).append(t)
         self._volume[ev.product] = self._volume.get(ev.product, 0) + ev.quantity
         return t
+
+    async def _check_rows(self, views: list[OrderView]) -> list[str]:
+        """The differences between these replayed orders and their stored rows, one line each (sorted by id)."""
+        rows = {r.order_id: r for r in await asyncio.to_thread(self.journal.stored_orders_in,
+                                                                [v.order_id for v in views])}
+        problems = []
+        for live in sorted(views, key=lambda v: v.order_id):
+            row = rows.get(live.order_id)
+            if row is None:
+                problems.append(f"order {live.order_id}: in the journal but has no stored row")
+            elif live != row:
+                problems.append(_diff(live.order_id, row, live))
+        return problems
+
+    def _compact(self) -> list[Order]:
+        """Let the book forget its closed products (their orders, trades by product, volumes) and drop their
+        ids from the participants' indexes; the orders forgotten."""
+        gone = self.book.compact()
+        if not gone:
+            return []
+        products = {o.spec.product for o in gone}
+        trades = [self._product_trades.pop(p, []) for p in sorted(products)]
+        self._fold_positions(trades, self._closed_positions, self._closed_totals)
+        for p in products:
+            self._volume.pop(p, None)
+        held = self.book.orders
+        for who, ids in self._orders_of.items():
+            if any(i not in held for i in ids):
+                self._orders_of[who] = [i for i in ids if i in held]
+        for order in gone:
+            self._forgotten.add(order.order_id)
+        self.compacted_orders += len(gone)
+        self._snapshot = None
+        return gone
 
     def _depth(self, product: int, now: int) -> ProductDepth:
         bids, asks = self.book.depth(product, self.depth_levels)
@@ -696,6 +837,32 @@ class MarketService:
     def _publish(self, update: MarketUpdate) -> None:
         for sub in list(self._subscribers):
             sub.offer(update)
+
+
+class IdFilter:
+    """A Bloom filter of order ids in a fixed ``2**bits`` bits (1 MiB by default): ``may_hold`` is False for an
+    id never added, True for every id added (and, rarely, for one that was not: the caller then asks the store).
+    With 1 M ids the false-positive rate is ~1 %; it grows with the ids added, its memory does not."""
+
+    __slots__ = ("_bits", "_mask")
+
+    def __init__(self, bits: int = 23) -> None:
+        self._bits = bytearray(1 << (bits - 3))
+        self._mask = (1 << bits) - 1
+
+    def _positions(self, order_id: str) -> tuple[int, int, int]:
+        h = int.from_bytes(hashlib.blake2b(order_id.encode(), digest_size=16).digest(), "little")
+        m = self._mask
+        return h & m, (h >> 40) & m, (h >> 80) & m
+
+    def add(self, order_id: str) -> None:
+        bits = self._bits
+        for p in self._positions(order_id):
+            bits[p >> 3] |= 1 << (p & 7)
+
+    def may_hold(self, order_id: str) -> bool:
+        bits = self._bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(order_id))
 
 
 def _order_ids(ev: Event) -> Iterator[str]:
@@ -710,22 +877,10 @@ def _order_ids(ev: Event) -> Iterator[str]:
             yield oid
 
 
-def reconcile(book: Book, stored: Sequence[OrderView]) -> list[str]:
-    """Differences between the replayed book's orders and the stored derived rows, one line each."""
-    problems: list[str] = []
-    rows = {v.order_id: v for v in stored}
-    for order_id in sorted(set(book.orders) | set(rows)):
-        live = book.order(order_id)
-        row = rows.get(order_id)
-        if row is None:
-            problems.append(f"order {order_id}: in the journal but has no stored row")
-        elif live is None:
-            problems.append(f"order {order_id}: stored row {row.status.value} but the journal never accepted it")
-        elif live != row:
-            diff = ", ".join(f"{f} stored {getattr(row, f)!r} replayed {getattr(live, f)!r}"
-                             for f in live._fields if getattr(row, f) != getattr(live, f))
-            problems.append(f"order {order_id}: {diff}")
-    return problems
+def _diff(order_id: str, row: OrderView, live: OrderView) -> str:
+    diff = ", ".join(f"{f} stored {getattr(row, f)!r} replayed {getattr(live, f)!r}"
+                     for f in live._fields if getattr(row, f) != getattr(live, f))
+    return f"order {order_id}: {diff}"
 
 
 # -- screens ----------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
@@ -53,6 +53,14 @@ class SqlMarketJournal:
             rows = conn.execute(
                 select(market_events.c.seq, market_events.c.kind, market_events.c.payload).order_by(market_events.c.seq)
             ).all()
+        return [JournalEntry(seq, decode(kind, json.loads(payload))) for seq, kind, payload in rows]
+
+    def load_after(self, seq: int, limit: int) -> list[JournalEntry]:
+        """Up to ``limit`` stored events after position ``seq``, in order (a replay reads the journal in such
+        pages, never whole)."""
+        c = market_events.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.seq, c.kind, c.payload).where(c.seq > seq).order_by(c.seq).limit(limit)).all()
         return [JournalEntry(seq, decode(kind, json.loads(payload))) for seq, kind, payload in rows]
 
     def next_seq(self) -> int:
@@ -104,12 +112,52 @@ class SqlMarketJournal:
             ) from exc
 
     def stored_orders(self) -> list[OrderView]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(_ORDER_VIEW.order_by(market_orders.c.order_id)).all()
+        return [_view(r) for r in rows]
+
+    def stored_order(self, order_id: str) -> OrderView | None:
+        """One order's stored row (the market asks for the orders its book has forgotten)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(_ORDER_VIEW.where(market_orders.c.order_id == order_id)).first()
+        return None if row is None else _view(row)
+
+    def stored_orders_in(self, order_ids: Sequence[str]) -> list[OrderView]:
+        """The stored rows of these orders (by primary key; ids without a row are left out)."""
+        out: list[OrderView] = []
+        with self.engine.connect() as conn:
+            for i in range(0, len(order_ids), 500):
+                chunk = list(order_ids[i:i + 500])
+                out += [_view(r) for r in conn.execute(_ORDER_VIEW.where(market_orders.c.order_id.in_(chunk)))]
+        return out
+
+    def count_orders(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(market_orders)).scalar_one())
+
+    def orders_never_accepted(self) -> list[OrderView]:
+        """Stored rows of orders no stored ``Accepted`` event names (a store that disagrees with its journal)."""
+        accepted = select(market_events.c.order_id).where(market_events.c.kind == "Accepted")
+        with self.engine.connect() as conn:
+            rows = conn.execute(_ORDER_VIEW.where(market_orders.c.order_id.not_in(accepted))
+                                .order_by(market_orders.c.order_id)).all()
+        return [_view(r) for r in rows]
+
+    def stored_orders_of(self, participant: str) -> list[OrderView]:
+        """The participant's stored order rows, oldest (first accepted) first."""
         c = market_orders.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(c.order_id, c.participant, c.product, c.side, c.price, c.status, c.submitted,
-                                       c.filled, c.cancelled, c.remaining).order_by(c.order_id)).all()
-        return [OrderView(r[0], r[1], int(r[2]), Side(r[3]), None if r[4] is None else int(r[4]), OrderStatus(r[5]),
-                          int(r[6]), int(r[7]), int(r[8]), int(r[9])) for r in rows]
+            rows = conn.execute(_ORDER_VIEW.where(c.participant == participant).order_by(c.accepted_seq)).all()
+        return [_view(r) for r in rows]
+
+    def fills_of_order(self, order_id: str, participant: str) -> list[dict[str, Any]]:
+        """The trades of one order of ``participant``, oldest first (through the buyer and seller indexes)."""
+        c = market_fills.c
+        with self.engine.connect() as conn:
+            mine = ((c.buyer == participant) & (c.buy_id == order_id)) | ((c.seller == participant)
+                                                                          & (c.sell_id == order_id))
+            rows = conn.execute(select(market_fills).where(mine).order_by(c.seq)).mappings().all()
+        return [dict(r) for r in rows]
 
     def fills_of(self, participant: str, limit: int = 100) -> list[dict[str, Any]]:
         """The participant's trades, newest first (for reports and tools; the API reads the live book)."""
@@ -139,6 +187,15 @@ def _full_sync(dbapi_conn: Any, _record: Any) -> None:
 _UPDATE_ORDER = update(market_orders).where(market_orders.c.order_id == bindparam("key")).values(
     {c: bindparam(c) for c in ("participant", "product", "side", "price", "status", "submitted", "filled",
                                "cancelled", "remaining", "updated_seq")})
+
+
+_ORDER_VIEW = select(*(market_orders.c[k] for k in ("order_id", "participant", "product", "side", "price", "status",
+                                                     "submitted", "filled", "cancelled", "remaining")))
+
+
+def _view(r: Any) -> OrderView:
+    return OrderView(r[0], r[1], int(r[2]), Side(r[3]), None if r[4] is None else int(r[4]), OrderStatus(r[5]),
+                     int(r[6]), int(r[7]), int(r[8]), int(r[9]))
 
 
 def event_view(ev: Accepted) -> OrderView:

@@ -39,7 +39,7 @@ from core.market.events import (
 from core.market.orders import GridGate, OrderKind, OrderSpec, OrderStatus, OrderView, Side, TimeInForce
 from core.market.pricing import PriceComponents, PricingConfig, PricingConfigError, TouBand, reference_price
 from core.market.products import PERIOD_S, MarketRules, MarketRulesError, SelfTradePolicy
-from core.market.state import BookSnapshot
+from core.market.state import BookSnapshot, CompactedError, JournalWindow
 
 __all__ = [
     "PERIOD_S",
@@ -52,6 +52,7 @@ __all__ = [
     "CancelReason",
     "Cancelled",
     "ClockError",
+    "CompactedError",
     "Condition",
     "ConditionSyntaxError",
     "Event",
@@ -62,6 +63,7 @@ __all__ = [
     "GridMetric",
     "GridObserved",
     "GridView",
+    "JournalWindow",
     "MarketRules",
     "MarketRulesError",
     "Modified",

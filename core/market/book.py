@@ -509,17 +509,17 @@ class Book(BookState):
         expiries = self.expiries
         while gates and gates[0][0] <= now:
             _, start = heapq.heappop(gates)
-            product = self.products[start]
-            if product.closed:
-                continue  # already closed (a stale index entry after replay)
+            product = self.products.get(start)
+            if product is None or product.closed:
+                continue  # already closed (a stale index entry after replay), or compacted
             for order in product.open_orders():
                 self._emit(GateClosed(now, order.order_id, order.remaining), out)
             self._emit(ProductClosed(now, start), out)
         while expiries and expiries[0][0] <= now:
             _, _, order_id = heapq.heappop(expiries)
-            order = self.orders[order_id]
-            if order.status.is_open:
-                self._emit(Expired(now, order_id, order.remaining), out)
+            expiring = self.orders.get(order_id)
+            if expiring is not None and expiring.status.is_open:  # (None: compacted with its closed product)
+                self._emit(Expired(now, order_id, expiring.remaining), out)
         self._due_at = min(gates[0][0] if gates else NEVER, expiries[0][0] if expiries else NEVER)
 
     def _due(self, order: Order, now: int) -> ActivationReason | None:
@@ -741,8 +741,18 @@ class Book(BookState):
         return None
 
 
-def replay(rules: MarketRules, journal: Iterable[Event]) -> Book:
-    """Rebuild a book from its journal (no decision is taken again; every event is applied)."""
+def replay(rules: MarketRules, journal: Iterable[Event], *, compact: bool = False) -> Book:
+    """Rebuild a book from its journal (no decision is taken again; every event is applied). With
+    ``compact``, each product's orders and the events read so far leave memory once the product closes
+    (:meth:`BookState.compact`), so only the open state is held: the book then equals a live book compacted
+    at the same journal position, and ``len(book.journal)`` is still the number of events replayed."""
     book = Book(rules)
-    book.apply_all(journal)
+    if not compact:
+        book.apply_all(journal)
+        return book
+    for event in journal:
+        book.apply(event)
+        if type(event) is ProductClosed:
+            book.compact()
+    book.compact()
     return book

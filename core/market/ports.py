@@ -4,7 +4,7 @@ that takes its trades (the console's adapters implement these; core only names t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from core.market.events import Event, Traded
 from core.market.orders import OrderView
@@ -40,6 +40,34 @@ class MarketJournal(Protocol):
 
     def stored_orders(self) -> list[OrderView]:
         """The derived order rows as stored (compared with the replayed book at start)."""
+        ...
+
+    def load_after(self, seq: int, limit: int) -> list[JournalEntry]:
+        """Up to ``limit`` stored events after position ``seq``, in journal order (a page of the replay)."""
+        ...
+
+    def stored_orders_in(self, order_ids: Sequence[str]) -> list[OrderView]:
+        """The stored rows of these orders (ids without a row left out)."""
+        ...
+
+    def count_orders(self) -> int:
+        """How many order rows are stored."""
+        ...
+
+    def orders_never_accepted(self) -> list[OrderView]:
+        """Stored rows of orders no stored ``Accepted`` event names."""
+        ...
+
+    def stored_order(self, order_id: str) -> OrderView | None:
+        """One order's stored row (None: never accepted)."""
+        ...
+
+    def stored_orders_of(self, participant: str) -> list[OrderView]:
+        """The participant's stored rows, in acceptance order."""
+        ...
+
+    def fills_of_order(self, order_id: str, participant: str) -> list[dict[str, Any]]:
+        """The stored trades of ``participant``'s order ``order_id``, oldest first (``market_fills`` rows)."""
         ...
 
     def close(self) -> None:

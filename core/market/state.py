@@ -12,8 +12,8 @@ names, and the object-level step (``_accept``, ``_fill``, ``_rest``,
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple, overload
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
@@ -160,6 +160,72 @@ class Product:
         return [o for o in self.accepted if o.status.is_open]
 
 
+class CompactedError(LookupError):
+    """A journal position below the in-memory window (its event was compacted: read the stored journal)."""
+
+
+class JournalWindow:
+    """The in-memory tail of the journal, addressed by global journal position (sequence number).
+
+    ``len()`` is the next position (every event ever journaled, compacted or not); ``window[seq]`` and
+    ``window[seq:]`` read held events by position; a position below ``base`` was compacted
+    (:meth:`BookState.compact`) and raises :class:`CompactedError`. Iteration and equality see the held
+    events only (a window that never compacted is the whole journal, equal to the list of its events).
+    """
+
+    __slots__ = ("base", "events")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.base = 0
+        self.events = events  # the held events, positions base, base + 1, ...
+
+    def __len__(self) -> int:
+        return self.base + len(self.events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, JournalWindow):
+            return self.base == other.base and self.events == other.events
+        if isinstance(other, list):
+            return self.base == 0 and self.events == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    @overload
+    def __getitem__(self, seq: int) -> Event: ...
+    @overload
+    def __getitem__(self, seq: slice) -> list[Event]: ...
+
+    def __getitem__(self, seq: int | slice) -> Event | list[Event]:
+        base = self.base
+        if type(seq) is slice:
+            start, stop, step = seq.start, seq.stop, seq.step
+            if step is not None or (start is not None and start < 0) or (stop is not None and stop < 0):
+                raise ValueError("a journal window slices forward from a position: window[seq:] or window[a:b]")
+            start = 0 if start is None else start
+            if start < base:
+                raise CompactedError(f"journal positions {start}…{base - 1} were compacted (held from {base})")
+            return self.events[start - base: None if stop is None else max(stop - base, 0)]
+        assert isinstance(seq, int)
+        if seq < 0:
+            seq += len(self)
+        if seq < base:
+            raise CompactedError(f"journal position {seq} was compacted (held from {base})")
+        return self.events[seq - base]
+
+    def discard_below(self, seq: int) -> int:
+        """Drop the held events below position ``seq`` (at most up to the next position); how many."""
+        n = min(seq, len(self)) - self.base
+        if n <= 0:
+            return 0
+        del self.events[:n]
+        self.base += n
+        return n
+
+
 class BookSnapshot(NamedTuple):
     """Everything that determines the book's future decisions, as comparable values."""
 
@@ -193,7 +259,12 @@ class BookState:
         # The journal: events, then the records the book appended since it was last read (see
         # core/market/records.py; ``journal`` turns them into events).
         self._events: list[Event] = []
+        self._window = JournalWindow(self._events)
         self._pending: list[Any] = []
+        # Products closed since the last compact() (their orders may leave memory then), and the count of
+        # expiry entries ever pushed (the tie-break of equal expiry times: acceptance order).
+        self._closed: list[int] = []
+        self._expiry_n = 0
         # The time of the last TIME record in ``_pending`` (None: none since the journal was last read).
         self._record_ts: int | None = None
         self._apply: dict[type, Callable[[Any], None]] = {
@@ -212,12 +283,38 @@ class BookState:
         }
 
     @property
-    def journal(self) -> list[Event]:
-        """Every event in order (the records appended since the last read are turned into events now)."""
+    def journal(self) -> JournalWindow:
+        """The events in order, by journal position (the records appended since the last read are turned
+        into events now): every event of the run until :meth:`compact` drops a prefix."""
         if self._pending:
             materialise(self._pending, self._events, self.orders)
             self._record_ts = None  # the next record starts with a TIME record again
-        return self._events
+        return self._window
+
+    def compact(self, keep_from: int | None = None) -> list[Order]:
+        """Forget what no future decision needs, and return the orders forgotten.
+
+        The orders (and book) of every product closed since the last call leave memory: a closed product
+        has no open order, and no request can reach it again (it is past gate closure). The in-memory
+        journal drops its events below position ``keep_from`` (None: every event so far; each reader must
+        have read what it needs below it); positions stay global (``len(journal)`` does not change).
+        Cancels and duplicate ids of forgotten orders are for the caller to answer from its store."""
+        window = self.journal  # pending records read the orders about to go
+        gone: list[Order] = []
+        if self._closed:
+            closed = set(self._closed)
+            self._closed = []
+            for start in closed:
+                self.products.pop(start, None)
+            keep: dict[str, Order] = {}
+            for oid, order in self.orders.items():
+                if order.spec.product in closed:
+                    gone.append(order)
+                else:
+                    keep[oid] = order
+            self.orders = keep  # a new dict: a dict does not shrink when keys are deleted
+        window.discard_below(len(window) if keep_from is None else keep_from)
+        return gone
 
     # -- the fold ------------------------------------------------------------------------------------------
 
@@ -249,8 +346,9 @@ class BookState:
             if closes < self._due_at:
                 self._due_at = closes
         product.accepted.append(order)
-        if spec.valid_until is not None:  # ties by acceptance order (orders are never removed from the dict)
-            heapq.heappush(self.expiries, (spec.valid_until, len(self.orders), oid))
+        if spec.valid_until is not None:  # ties by acceptance order
+            self._expiry_n += 1
+            heapq.heappush(self.expiries, (spec.valid_until, self._expiry_n, oid))
             if spec.valid_until < self._due_at:
                 self._due_at = spec.valid_until
         if not active:
@@ -347,6 +445,7 @@ class BookState:
         product = self.products[ev.product]
         product.closed = True
         product.accepted = []  # every order of it is closed now
+        self._closed.append(ev.product)
         self.now = ev.ts
 
     def apply_grid_observed(self, ev: GridObserved) -> None:

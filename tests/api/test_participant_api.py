@@ -260,3 +260,37 @@ async def test_an_execute_repeated_after_a_restart_trades_nothing_more(market: M
     finally:
         await server.stop()
         await service.stop()
+
+
+async def test_once_the_product_closed_the_store_answers_for_its_orders(market: Market) -> None:
+    """Alice's 1000 Wh offer, carol takes 300 of it by an execute; the product's gate closes (P - 300) and the
+    book forgets both orders: the execute repeated answers as the first did, /orders still lists them, a
+    cancel of the closed offer is order-closed (409) and another's is not-owner (404)."""
+    import asyncio
+
+    m = market
+    offer_id = (await offer(m, "alice", side="sell", quantity=1000, price=200)).json()["order"]["order_id"]
+    body = m.traders["carol"].execute(offer_id, 300, 200)
+    first = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "closed-key-1"})
+    assert first.status_code == 200, first.text
+    m.clock.t = PRODUCT - 300
+    await m.service.tick()
+    for _ in range(500):  # (the tick task may have decided the closure first: its commit compacts)
+        if m.service.compacted_orders:
+            break
+        await asyncio.sleep(0.01)
+    assert m.service.compacted_orders == 2 and m.service.order(offer_id) is None
+    again = await m.client.put("/api/v1/trades/execute", json=body, headers={"Idempotency-Key": "closed-key-1"})
+    assert again.status_code == 200, again.text
+    assert again.json()["trades"] == first.json()["trades"]
+    assert again.json()["order"] == first.json()["order"]  # the IOC order: filled 300 when it was taken
+    mine = (await m.client.get("/api/v1/orders", headers=m.traders["alice"].auth)).json()
+    assert [(o["order_id"], o["status"], o["filled"], o["cancelled"]) for o in mine] == \
+        [(offer_id, "gate-closed", 300, 700)]
+    assert (await m.client.get("/api/v1/orders", headers=m.traders["alice"].auth, params={"open": True})).json() == []
+    hist = (await m.client.get("/api/v1/trades/history", headers=m.traders["carol"].auth)).json()
+    assert [(t["quantity"], t["price"]) for t in hist] == [(300, 200)]
+    problem(await m.client.delete(f"/api/v1/orders/{offer_id}", headers=m.traders["alice"].auth),
+            409, "order_id", "order-closed")
+    problem(await m.client.delete(f"/api/v1/orders/{offer_id}", headers=m.traders["bob"].auth),
+            404, "order_id", "not-owner")
