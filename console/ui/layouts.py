@@ -480,7 +480,7 @@ class LayoutManager(QObject):
         self.showing_default = False  # the role's default is shown: a sign-in of another role changes it
         self._pending: Layout | None = None  # states for screens that arrive later (chain, DR, admin)
         self._pending_screen: str | None = None
-        # Builds a screen that is configured but not built yet (MainWindow.screen: its tabs are built when
+        # Builds a screen that is configured but not built yet (MainWindow.built_or_build: its tabs are built when
         # first shown); None: every screen is built when it is added.
         self.build_screen: Callable[[str], object] | None = None
         self.tabs.currentChanged.connect(self._user_moved)

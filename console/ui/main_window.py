@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, cast
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from core.participants import EnergyBalance
     from core.sources import ModbusDeviceSpec
 
+BACKLOG_FRAMES = 4 * 600  # the devices' totals kept for a screen not built yet: 10 min at 4 Hz
 WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
 
 
@@ -152,9 +154,12 @@ class MainWindow(QMainWindow):
         # (alarms, market, chain, DR), which exists from the start; the devices screen's totals trend is fed
         # the snapshots it missed when it is built.
         self._factories: dict[str, tuple[str, Callable[[], QWidget]]] = {}
+        self._background = False  # build_screens_later has run: a screen added later is built in the background
         self._placeholders: dict[str, QWidget] = {}
         self._screens: dict[str, QWidget] = {}
-        self._totals_backlog: list[GridSnapshot] = []  # the devices trend's 4 Hz totals until it is built
+        # the devices trend's 4 Hz snapshots until it is built (seconds after the first frame; bounded for a
+        # window whose screens are never built in the background: a test's, a screenshot script's)
+        self._totals_backlog: deque[GridSnapshot] = deque(maxlen=BACKLOG_FRAMES)
         self._trend_window_s = settings.console.trend_window_s
         self._desk: Desk | None = None  # the market desk's signer, for a trading screen built later
         self._alarm_user: object = desktop_user(settings).name  # the alarm screen's acting user (a User)
@@ -248,7 +253,7 @@ class MainWindow(QMainWindow):
         self.command_palette = CommandPalette(self, self.palette_entries)
         QShortcut(QKeySequence("Ctrl+K"), self, activated=self.open_palette)
         self.layout_menus = LayoutMenus(self, ui_settings, desktop_user(settings).role)  # View, Layouts
-        self.layout_menus.manager.build_screen = self.screen  # a layout's screen is built to be shown
+        self.layout_menus.manager.build_screen = self.built_or_build  # a layout's screen is built to be shown
         self._build_help_menu()
         # 1600 x 900 where the screen has room; never larger than the screen's free area (a 1366 x 768
         # laptop): a window wider than its screen hides the clock, buttons and readouts off its edge. The
@@ -275,6 +280,8 @@ class MainWindow(QMainWindow):
         layouts: LayoutMenus | None = getattr(self, "layout_menus", None)  # None while __init__ adds the first
         if layouts is not None and layouts.manager.pending_screen == key:
             self._build(key)  # the layout shown wants this late screen (admin, chain, DR): it shows now
+        elif self._background:
+            QTimer.singleShot(50, self.build_screens_later)  # a late screen (chain, DR) after the first frame
 
     def has_screen(self, key: str) -> bool:
         """The screen is configured here (built or not)."""
@@ -284,14 +291,14 @@ class MainWindow(QMainWindow):
         """The screen if it is built; None while it is a placeholder (nothing is built here)."""
         return self._screens.get(key)
 
-    def screen(self, key: str) -> QWidget | None:
+    def built_or_build(self, key: str) -> QWidget | None:
         """The screen, built now if it was not yet; None when it is not configured."""
         if key in self._factories:
             self._build(key)
         return self._screens.get(key)
 
     def show_screen(self, key: str) -> None:
-        widget = self.screen(key)
+        widget = self.built_or_build(key)
         if widget is not None:
             self.tabs.setCurrentWidget(widget)
 
@@ -307,6 +314,7 @@ class MainWindow(QMainWindow):
         """Build the screens not built yet, one every ``slice_ms`` (each ≈ 10–90 ms of CPU on a quiet
         machine): the live frames and the drivers run between them. The console calls it after its first
         live frame (or 10 s on without one)."""
+        self._background = True
         if not self._factories:
             return
         self._build(next(iter(self._factories)))
@@ -374,31 +382,31 @@ class MainWindow(QMainWindow):
     # The screens by name, built on first use (tests and the app reach them so).
     @property
     def devices_view(self) -> DevicesView | None:
-        return cast("DevicesView | None", self.screen("devices"))
+        return cast("DevicesView | None", self.built_or_build("devices"))
 
     @property
     def chain_view(self) -> ChainView | None:
-        return cast("ChainView | None", self.screen("chain"))
+        return cast("ChainView | None", self.built_or_build("chain"))
 
     @property
     def trading_view(self) -> TradingView | None:
-        return cast("TradingView | None", self.screen("market"))
+        return cast("TradingView | None", self.built_or_build("market"))
 
     @property
     def participants_view(self) -> ParticipantsView | None:
-        return cast("ParticipantsView | None", self.screen("participants"))
+        return cast("ParticipantsView | None", self.built_or_build("participants"))
 
     @property
     def alarms_view(self) -> AlarmsView | None:
-        return cast("AlarmsView | None", self.screen("alarms"))
+        return cast("AlarmsView | None", self.built_or_build("alarms"))
 
     @property
     def analytics_view(self) -> AnalyticsView | None:
-        return cast("AnalyticsView | None", self.screen("analytics"))
+        return cast("AnalyticsView | None", self.built_or_build("analytics"))
 
     @property
     def dr_view(self) -> DrView | None:
-        return cast("DrView | None", self.screen("dr"))
+        return cast("DrView | None", self.built_or_build("dr"))
 
     # ---- command palette (Ctrl+K) ---------------------------------------------------------------
 

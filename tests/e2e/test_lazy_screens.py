@@ -124,3 +124,8 @@ def test_the_screens_not_shown_are_built_one_per_pass_of_the_loop(qtbot, tmp_pat
     assert win.tabs.currentWidget() is win.view  # nothing pulled the operator off the grid
     assert [type(win.tabs.widget(i)).__name__ for i in range(win.tabs.count())] == \
         ["GridView", "DevicesView", "AlarmsView"]
+    # A screen that arrives after that (the demo's chain, DR) is built in the background too.
+    win.add_screen("late", "Late  (F12)", QWidget)
+    assert win.unbuilt_screens() == ["late"]
+    qtbot.waitUntil(lambda: win.unbuilt_screens() == [], timeout=2000)
+    assert win.tabs.tabText(3) == "Late  (F12)" and win.tabs.currentWidget() is win.view
