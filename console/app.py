@@ -22,6 +22,8 @@ from console.heap import resume_collector, settle_heap
 from console.shutdown import Stoppable, StopRequest, shutdown
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
     from console.services.acquisition import AcquisitionService
     from console.services.chain import ChainService
     from console.services.market import MarketService
@@ -118,16 +120,11 @@ def run_console(
                         application.chain, application.chain_error, application.alarms, application.market,
                         bootstrap.build_production(settings), dr=application.dr,
                         achievements=application.achievements)
-    if window.trading_view is not None:
-        window.trading_view.desk = application.maker  # the grid's own orders are signed with its key
+    window.set_desk(application.maker)  # the grid's own orders are signed with its key
     if demo is not None and demo.chain is not None:
         window.show_chain_starting()
-    if view == "devices" and window.devices_view is not None:
-        window.tabs.setCurrentWidget(window.devices_view)
-    if view == "chain" and window.chain_view is not None:
-        window.tabs.setCurrentWidget(window.chain_view)
-    if view == "market" and window.trading_view is not None:
-        window.tabs.setCurrentWidget(window.trading_view)
+    if view in ("devices", "chain", "market"):
+        window.show_screen(view)  # built now; the other screens after the first live frame
     session = _session(window, application, settings)  # issue 18: login at start, idle lock, admin screen (F8)
     install_setup_menu(window, settings.path)  # issue 19: the first-run wizard, to run again
     window.show()
@@ -144,6 +141,7 @@ def run_console(
     def after_first_frame() -> None:
         settled()
         first_frame.set()
+        window.build_screens_later()  # the screens not shown yet, one per pass of the loop
 
     QTimer.singleShot(10_000, after_first_frame)
     app.lastWindowClosed.connect(lambda: stop.request("window closed"))
@@ -211,8 +209,7 @@ def run_console(
             log.info("demo: the grid's market-maker starts quoting as %s", maker.signer.address)
             late.insert(0, maker)  # stopped first: no quote is signed into a stopping settlement
             await maker.start()
-            if window.trading_view is not None:
-                window.trading_view.desk = maker
+            window.set_desk(maker)
         await start_demo_trading(with_chain, market, settlement, chain)
 
     async def start_demo_trading(with_chain: Settings, market: MarketService, settlement: SettlementService | None,
@@ -355,20 +352,27 @@ def _log_first_live_frame(window: MainWindow, acquisition: AcquisitionService,
 
 def _session(window: MainWindow, application: bootstrap.Application, settings: Settings) -> SessionGuard | None:
     """The login at start and the idle lock (with a user database), and the admin screen on F8."""
+    from PySide6.QtCore import Qt
+
     from console.services.users import desktop_user
-    from console.ui.admin_view import install_admin_view
     from console.ui.login_dialog import SessionGuard, act_as
 
     users = application.users
     session = None
     if users is not None:
         session = SessionGuard(window, users, desktop_user(settings), settings.console.idle_lock_s,
-                               on_user=lambda u: act_as(u, application.commands, application.chain,
-                                                        balancing_commands(application),
-                                                        alarms_view=window.alarms_view))
+                               on_user=lambda u: (act_as(u, application.commands, application.chain,
+                                                         balancing_commands(application)),
+                                                  window.set_alarm_user(u)))
         session.changed.connect(window.layout_menus.user_changed)  # the signed-in role's default layout
-    install_admin_view(window, window.tabs, application.participants, users,
-                       (lambda: session.user) if session is not None else (lambda: None), trust=application.trust)
+    actor = (lambda: session.user) if session is not None else (lambda: None)
+
+    def admin_view() -> QWidget:
+        from console.ui.admin_view import AdminView  # with its dialogs, when the screen is first shown
+
+        return AdminView(application.participants, users, actor, None, application.trust)
+
+    window.add_screen("admin", "Admin  (F8)", admin_view, Qt.Key.Key_F8)
     return session
 
 

@@ -28,9 +28,6 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
-
 from console.services.guard import permit, record
 from console.services.market import MarketService
 from core.access import Action, AuditWriter, User
@@ -67,7 +64,17 @@ def token_hash(token: str) -> str:
 
 def meter_chain_id(device: str) -> str:
     """The meter's bytes32 id on chain: keccak256 of its device name (as the demo registers its houses)."""
+    from eth_utils.crypto import keccak  # eth_utils costs ~0.2 s CPU to import: not on the way to the window
+
     return "0x" + keccak(text=device).hex()
+
+
+def to_checksum_address(address: str) -> str:
+    """The EIP-55 form of a wallet address (eth_utils, imported when first needed: ~0.2 s CPU, which the
+    console's start would spend before its window for a register it only reads)."""
+    from eth_utils.address import to_checksum_address as checksum
+
+    return checksum(address)
 
 
 def summary(d: ParticipantDraft | ParticipantRecord) -> str:

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QDate, Qt
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -25,11 +24,9 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMainWindow,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -301,10 +298,3 @@ class AnalyticsView(QWidget):
         label.setText(text)
         label.setStyleSheet(f"color: {ALARM};" if math.isfinite(sk.ratio) and sk.ratio > 1 else "")
 
-
-def add_analytics_tab(window: QMainWindow, tabs: QTabWidget, service: ProductionService) -> AnalyticsView:
-    """The analytics tab on ``tabs`` with its key F7."""
-    view = AnalyticsView(service)
-    tabs.addTab(view, "Analytics  (F7)")
-    QShortcut(QKeySequence(Qt.Key.Key_F7), window, lambda: tabs.setCurrentWidget(view))
-    return view

@@ -11,14 +11,12 @@ from datetime import datetime, tzinfo
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDoubleSpinBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMainWindow,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -284,12 +282,10 @@ class DrView(QWidget):
         set_style_property(self.result, "state", "alert" if alert else "normal")
 
 
-def install_dr_screen(window: QMainWindow, tabs: QTabWidget, service: DrService) -> DrView:
-    """The DR tab on F9 of the main window (one line there); refreshed with the window's timer while shown."""
+def dr_screen(tabs: QTabWidget, service: DrService) -> DrView:
+    """The DR screen of the main window's ``tabs`` (its tab and F9 are the window's): refreshed every 0.5 s
+    while it is shown."""
     view = DrView(service)
-    tabs.addTab(view, "Demand response  (F9)")
-    shortcut = QShortcut(QKeySequence(Qt.Key.Key_F9), window)
-    shortcut.activated.connect(lambda: tabs.setCurrentWidget(view))
     timer = QTimer(view)
     timer.setInterval(500)
     timer.timeout.connect(lambda: view.refresh() if tabs.currentWidget() is view else None)

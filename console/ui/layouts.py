@@ -480,6 +480,9 @@ class LayoutManager(QObject):
         self.showing_default = False  # the role's default is shown: a sign-in of another role changes it
         self._pending: Layout | None = None  # states for screens that arrive later (chain, DR, admin)
         self._pending_screen: str | None = None
+        # Builds a screen that is configured but not built yet (MainWindow.built_or_build: its tabs are built when
+        # first shown); None: every screen is built when it is added.
+        self.build_screen: Callable[[str], object] | None = None
         self.tabs.currentChanged.connect(self._user_moved)
 
     # ---- screens ---------------------------------------------------------------------------------
@@ -505,10 +508,17 @@ class LayoutManager(QObject):
             self._show(key)
         return screen
 
+    @property
+    def pending_screen(self) -> str | None:
+        """The screen the layout shown wants and does not have yet (a late one: chain, DR, admin)."""
+        return self._pending_screen
+
     def screen_of(self, widget: QWidget | None) -> DockedScreen | None:
         return next((s for s in self.screens.values() if s.view is widget), None)
 
     def _show(self, key: str) -> None:
+        if key not in self.screens and self.build_screen is not None:
+            self.build_screen(key)  # adopted as it is built
         screen = self.screens.get(key)
         if screen is not None:
             self._pending_screen = None
@@ -552,6 +562,8 @@ class LayoutManager(QObject):
         for screen in self.screens.values():
             screen.arrange(self.role)
         self._pending_screen = START_SCREEN.get(self.role, "grid")
+        if self._pending_screen not in self.screens and self.build_screen is not None:
+            self.build_screen(self._pending_screen)  # a screen built when first shown: now
         if self._pending_screen not in self.screens:
             self._show("grid")
         else:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication, QKeySequence, QShortcut
@@ -35,17 +37,15 @@ from console.services.market import MarketService
 from console.services.report_production import ProductionService
 from console.services.users import desktop_user
 from console.ui.alarms_view import AlarmsView
-from console.ui.analytics_view import add_analytics_tab
 from console.ui.balancing_view import BalancingScreens
 from console.ui.chain_view import ChainView
 from console.ui.devices_view import DevicesView
-from console.ui.dr_view import install_dr_screen
 from console.ui.grid_view import GridView
 from console.ui.help import GUIDES, AboutDialog, GuideDialog, ShortcutsDialog
 from console.ui.layout_menus import LayoutMenus
 from console.ui.layouts import ScreenTabs
 from console.ui.participants_view import ParticipantsView
-from console.ui.trading_view import TradingView, banner_text, describe
+from console.ui.trading_view import Desk, TradingView, banner_text, describe
 from core.chain import ChainState
 from core.sources import ConnectionState, SourceStatus
 from widgets.alarm_banner import AlarmBanner
@@ -56,12 +56,35 @@ from widgets.palette import combined_state
 from widgets.source_status import SourceIndicator, show_connection
 from widgets.style import set_style_property, show_state
 
+if TYPE_CHECKING:
+    from console.ui.analytics_view import AnalyticsView
+    from console.ui.dr_view import DrView
+    from core.access import User
+    from core.grid import GridSnapshot
+    from core.participants import EnergyBalance
+    from core.sources import ModbusDeviceSpec
+
+BACKLOG_FRAMES = 4 * 600  # the devices' totals kept for a screen not built yet: 10 min at 4 Hz
 WINDOWS = ((60.0, "1 min", "1"), (600.0, "10 min", "2"), (3600.0, "1 h", "3"))
 
 
 def badge_titles(achievements: AchievementService, participant: str) -> list[str]:
     """A participant's badges as its page lists them: awarded, or the mint's state while on its way."""
     return [b.title if b.state == "awarded" else f"{b.title} ({b.state})" for b in achievements.of(participant)]
+
+
+def analytics_view(production: ProductionService) -> AnalyticsView:
+    """The analytics screen (F7); its module (forecasts, KPIs) is imported when the screen is first built."""
+    from console.ui.analytics_view import AnalyticsView
+
+    return AnalyticsView(production)
+
+
+def dr_screen(tabs: QTabWidget, service: DrService) -> DrView:
+    """The DR screen (F9), refreshed with a timer while it is shown; imported when first built."""
+    from console.ui.dr_view import dr_screen as make
+
+    return make(tabs, service)
 
 
 class MainWindow(QMainWindow):
@@ -125,54 +148,55 @@ class MainWindow(QMainWindow):
         controls.addWidget(self.pause_button)
 
         self.tabs: QTabWidget = ScreenTabs()  # each screen's panels dock inside it (console/ui/layouts.py)
+        # Only the grid is built before the window shows; every other screen is a placeholder tab until it is
+        # first shown, or until the idle slices after the first live frame build it (build_screens_later;
+        # docs/decisions.md, "Screens built after the first frame"). What a screen shows lives in its service
+        # (alarms, market, chain, DR), which exists from the start; the devices screen's totals trend is fed
+        # the snapshots it missed when it is built.
+        self._factories: dict[str, tuple[str, Callable[[], QWidget]]] = {}
+        self._background = False  # build_screens_later has run: a screen added later is built in the background
+        self._placeholders: dict[str, QWidget] = {}
+        self._screens: dict[str, QWidget] = {}
+        # the devices trend's 4 Hz snapshots until it is built (seconds after the first frame; bounded for a
+        # window whose screens are never built in the background: a test's, a screenshot script's)
+        self._totals_backlog: deque[GridSnapshot] = deque(maxlen=BACKLOG_FRAMES)
+        self._trend_window_s = settings.console.trend_window_s
+        self._desk: Desk | None = None  # the market desk's signer, for a trading screen built later
+        self._alarm_user: object = desktop_user(settings).name  # the alarm screen's acting user (a User)
+        self.tabs.currentChanged.connect(self._build_shown)  # first: the others see the built screen
         self.tabs.addTab(self.view, "Grid  (F1)")
-        self.devices_view: DevicesView | None = None
         if settings.modbus:
-            self.devices_view = DevicesView(settings.modbus, commands)
-            self.tabs.addTab(self.devices_view, "Field devices  (F2)")
-        self.chain_view: ChainView | None = None
+            self.add_screen("devices", "Field devices  (F2)", partial(self._make_devices, settings.modbus, commands),
+                            Qt.Key.Key_F2)
         if chain is not None:
-            self.chain_view = ChainView(chain)
-            self.tabs.addTab(self.chain_view, "Chain  (F3)")
+            self.add_screen("chain", "Chain  (F3)", partial(ChainView, chain), Qt.Key.Key_F3)
         # The market: its tab on F4, its panel on the grid view, its suspension banner above every tab.
         self.market = market
-        self.trading_view: TradingView | None = None
         self.market_panel: MarketPanel | None = None
-        self.participants_view: ParticipantsView | None = None
         self.market_banner = ElidedLabel("", max_hint_chars=120)
         self.market_banner.setObjectName("marketBanner")
         self.market_banner.setVisible(False)
         if market is not None:
-            self.trading_view = TradingView(market, desktop_user(settings), banner=False)
-            self.tabs.addTab(self.trading_view, "Market  (F4)")
-            QShortcut(QKeySequence(Qt.Key.Key_F4), self, activated=lambda: self.tabs.setCurrentWidget(
-                self.trading_view))
+            self.add_screen("market", "Market  (F4)", partial(self._make_trading, market, desktop_user(settings)),
+                            Qt.Key.Key_F4)
             self.market_panel = MarketPanel()
             self.view.add_market_panel(self.market_panel)
-            devices = self.devices_view
-            self.participants_view = ParticipantsView(market, None if devices is None else (
-                lambda: devices.balances(self.acq.snapshot())[0]),
-                badges=None if achievements is None else partial(badge_titles, achievements))
-            self.tabs.addTab(self.participants_view, "Participants  (F6)")
-            QShortcut(QKeySequence(Qt.Key.Key_F6), self, activated=lambda: self.tabs.setCurrentWidget(
-                self.participants_view))
-        self.dr_view = install_dr_screen(self, self.tabs, dr) if dr is not None else None  # F9
-        # F-keys name screens, not tab positions: the chain tab arrives late (the demo's chain) and tabs
-        # exist only when their part is configured.
-        for fkey, screen in ((Qt.Key.Key_F1, lambda: self.view), (Qt.Key.Key_F2, lambda: self.devices_view),
-                             (Qt.Key.Key_F3, lambda: self.chain_view)):
-            QShortcut(QKeySequence(fkey), self, activated=partial(self._show_screen, screen))
+            self.add_screen("participants", "Participants  (F6)",
+                            partial(self._make_participants, market, achievements), Qt.Key.Key_F6)
+        if dr is not None:
+            self.attach_dr(dr)  # F9
+        QShortcut(QKeySequence(Qt.Key.Key_F1), self, activated=lambda: self.tabs.setCurrentWidget(self.view))
         # Alarms: the banner above the tabs (every tab), the alarm screen on F5 or a click on the banner.
         self.alarms = alarms
         self.alarm_banner: AlarmBanner | None = None
-        self.alarms_view: AlarmsView | None = None
         if alarms is not None:
             self.alarm_banner = AlarmBanner()
-            self.alarms_view = AlarmsView(alarms, desktop_user(settings).name, points=settings.points)
-            self.tabs.addTab(self.alarms_view, "Alarms  (F5)")
+            self.add_screen("alarms", "Alarms  (F5)", partial(AlarmsView, alarms, lambda: self._alarm_user,
+                                                               points=settings.points))
             self.alarm_banner.clicked.connect(self.show_alarms)
             QShortcut(QKeySequence(Qt.Key.Key_F5), self, activated=self.show_alarms)
-        self.analytics_view = add_analytics_tab(self, self.tabs, production) if production is not None else None
+        if production is not None:
+            self.add_screen("analytics", "Analytics  (F7)", partial(analytics_view, production), Qt.Key.Key_F7)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -229,6 +253,7 @@ class MainWindow(QMainWindow):
         self.command_palette = CommandPalette(self, self.palette_entries)
         QShortcut(QKeySequence("Ctrl+K"), self, activated=self.open_palette)
         self.layout_menus = LayoutMenus(self, ui_settings, desktop_user(settings).role)  # View, Layouts
+        self.layout_menus.manager.build_screen = self.built_or_build  # a layout's screen is built to be shown
         self._build_help_menu()
         # 1600 x 900 where the screen has room; never larger than the screen's free area (a 1366 x 768
         # laptop): a window wider than its screen hides the clock, buttons and readouts off its edge. The
@@ -238,6 +263,151 @@ class MainWindow(QMainWindow):
         self.resize(min(1600, free.width()) if free else 1600, min(900, free.height()) if free else 900)
         self.layout_menus.start()  # the session's layout, else the last named one, else the role's default
 
+    # ---- screens built when first shown ------------------------------------------------------------
+
+    def add_screen(self, key: str, title: str, make: Callable[[], QWidget], fkey: Qt.Key | None = None) -> None:
+        """A screen's tab (``key`` as in console.ui.layouts.SCREENS), built by ``make`` when first shown
+        (its F-key, a click on its tab, the palette) or by :meth:`build_screens_later`."""
+        if key in self._factories or key in self._screens:
+            return
+        placeholder = QWidget()
+        placeholder.setObjectName(f"unbuilt-{key}")
+        self._factories[key] = (title, make)
+        self._placeholders[key] = placeholder
+        self.tabs.addTab(placeholder, title)
+        if fkey is not None:
+            QShortcut(QKeySequence(fkey), self, activated=partial(self.show_screen, key))
+        layouts: LayoutMenus | None = getattr(self, "layout_menus", None)  # None while __init__ adds the first
+        if layouts is not None and layouts.manager.pending_screen == key:
+            self._build(key)  # the layout shown wants this late screen (admin, chain, DR): it shows now
+        elif self._background:
+            QTimer.singleShot(50, self.build_screens_later)  # a late screen (chain, DR) after the first frame
+
+    def has_screen(self, key: str) -> bool:
+        """The screen is configured here (built or not)."""
+        return key in self._screens or key in self._factories
+
+    def built_screen(self, key: str) -> QWidget | None:
+        """The screen if it is built; None while it is a placeholder (nothing is built here)."""
+        return self._screens.get(key)
+
+    def built_or_build(self, key: str) -> QWidget | None:
+        """The screen, built now if it was not yet; None when it is not configured."""
+        if key in self._factories:
+            self._build(key)
+        return self._screens.get(key)
+
+    def show_screen(self, key: str) -> None:
+        widget = self.built_or_build(key)
+        if widget is not None:
+            self.tabs.setCurrentWidget(widget)
+
+    def unbuilt_screens(self) -> list[str]:
+        return list(self._factories)
+
+    def build_all_screens(self) -> None:
+        """Every screen not built yet, now (what the window has a moment after its first live frame)."""
+        while self._factories:
+            self._build(next(iter(self._factories)))
+
+    def build_screens_later(self, slice_ms: int = 50) -> None:
+        """Build the screens not built yet, one every ``slice_ms`` (each ≈ 10–90 ms of CPU on a quiet
+        machine): the live frames and the drivers run between them. The console calls it after its first
+        live frame (or 10 s on without one)."""
+        self._background = True
+        if not self._factories:
+            return
+        self._build(next(iter(self._factories)))
+        if self._factories:
+            QTimer.singleShot(slice_ms, partial(self.build_screens_later, slice_ms))
+
+    def _build(self, key: str) -> None:
+        title, make = self._factories.pop(key)
+        placeholder = self._placeholders.pop(key)
+        view = make()
+        self._screens[key] = view
+        index = self.tabs.indexOf(placeholder)
+        shown = self.tabs.currentIndex() == index
+        # The swap is silent: whoever listens to currentChanged sees the tab once, with the built screen.
+        blocked = self.tabs.blockSignals(True)
+        try:
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, title)  # ScreenTabs: the layouts dock its panels now
+            if shown:
+                self.tabs.setCurrentIndex(index)
+        finally:
+            self.tabs.blockSignals(blocked)
+        placeholder.deleteLater()
+
+    def _build_shown(self, index: int) -> None:
+        """A placeholder's tab was selected (its tab clicked, the palette): build its screen in its place."""
+        widget = self.tabs.widget(index)
+        key = next((k for k, p in self._placeholders.items() if p is widget), None)
+        if key is not None:
+            self._build(key)
+
+    def _make_devices(self, devices: Sequence[ModbusDeviceSpec], commands: CommandService | None) -> DevicesView:
+        view = DevicesView(devices, commands)
+        view.totals_trend.set_window(self._trend_window_s)
+        for snap in self._totals_backlog:  # the totals trend has no gap for the time before it was built
+            view.record_totals(snap)
+        self._totals_backlog.clear()
+        return view
+
+    def _make_trading(self, market: MarketService, user: User) -> TradingView:
+        view = TradingView(market, user, banner=False)
+        view.desk = self._desk
+        return view
+
+    def _make_participants(self, market: MarketService, achievements: AchievementService | None) -> ParticipantsView:
+        def energy() -> Sequence[EnergyBalance]:
+            devices = self.devices_view  # built by now if it was not
+            assert devices is not None
+            return devices.balances(self.acq.snapshot())[0]
+
+        return ParticipantsView(market, energy if self.has_screen("devices") else None,
+                                badges=None if achievements is None else partial(badge_titles, achievements))
+
+    def set_desk(self, desk: Desk | None) -> None:
+        """The signer of the trading screen's orders (the grid's market-maker), also for a screen built later."""
+        self._desk = desk
+        view = self.built_screen("market")
+        if isinstance(view, TradingView):
+            view.desk = desk
+
+    def set_alarm_user(self, user: object) -> None:
+        """The acting user of the alarm screen (a signed-in User), also for a screen built later."""
+        self._alarm_user = user
+
+    # The screens by name, built on first use (tests and the app reach them so).
+    @property
+    def devices_view(self) -> DevicesView | None:
+        return cast("DevicesView | None", self.built_or_build("devices"))
+
+    @property
+    def chain_view(self) -> ChainView | None:
+        return cast("ChainView | None", self.built_or_build("chain"))
+
+    @property
+    def trading_view(self) -> TradingView | None:
+        return cast("TradingView | None", self.built_or_build("market"))
+
+    @property
+    def participants_view(self) -> ParticipantsView | None:
+        return cast("ParticipantsView | None", self.built_or_build("participants"))
+
+    @property
+    def alarms_view(self) -> AlarmsView | None:
+        return cast("AlarmsView | None", self.built_or_build("alarms"))
+
+    @property
+    def analytics_view(self) -> AnalyticsView | None:
+        return cast("AnalyticsView | None", self.built_or_build("analytics"))
+
+    @property
+    def dr_view(self) -> DrView | None:
+        return cast("DrView | None", self.built_or_build("dr"))
+
     # ---- command palette (Ctrl+K) ---------------------------------------------------------------
 
     def palette_entries(self) -> list[PaletteEntry]:
@@ -246,14 +416,14 @@ class MainWindow(QMainWindow):
         for i in range(self.tabs.count()):
             name, _, key = self.tabs.tabText(i).partition("(")
             entries.append(PaletteEntry(f"Go to {name.strip()}", "Tab", partial(self.tabs.setCurrentIndex, i),
-                                        key.rstrip(")").strip()))
+                                        key.rstrip(")").strip()))  # a placeholder's tab builds its screen
         entries.append(PaletteEntry("Pause / resume the trends", "Action", self.toggle_pause, "Space"))
         for seconds, label, key in WINDOWS:
             entries.append(PaletteEntry(f"Trend window {label}", "Action", partial(self._pick_window, seconds), key))
-        if self.alarms_view is not None:
+        if self.has_screen("alarms"):
             entries.append(PaletteEntry("Show the alarm summary", "Action", self.show_alarms, "F5"))
-        if self.devices_view is not None:
-            view = self.devices_view
+        view = self.devices_view  # its labels need the screen's roles of the devices: built now if not yet
+        if view is not None:
             for spec in self.settings.modbus:
                 entries.append(PaletteEntry(view.label(spec.name), "Device", partial(self._show_device, spec.name),
                                             detail=spec.name))
@@ -285,20 +455,16 @@ class MainWindow(QMainWindow):
     def open_palette(self) -> None:
         self.command_palette.open_palette()
 
-    def _show_screen(self, screen: Callable[[], QWidget | None]) -> None:
-        widget = screen()
-        if widget is not None:
-            self.tabs.setCurrentWidget(widget)
-
     def _pick_window(self, seconds: float) -> None:
         for button, (s, _label, _key) in zip(self.window_buttons.buttons(), WINDOWS, strict=True):
             if s == seconds:
                 button.click()
 
     def _show_device(self, device: str) -> None:
-        assert self.devices_view is not None
-        self.tabs.setCurrentWidget(self.devices_view)
-        self.devices_view.select_device(device)
+        view = self.devices_view
+        assert view is not None
+        self.tabs.setCurrentWidget(view)
+        view.select_device(device)
 
     def show_chain_starting(self) -> None:
         """The chain is being started in the background (the demo): say so until :meth:`attach_chain`."""
@@ -308,12 +474,11 @@ class MainWindow(QMainWindow):
 
     def attach_dr(self, dr: DrService) -> None:
         """The DR dashboard (F9) once its service exists (after the demo's late chain)."""
-        if self.dr_view is None:
-            self.dr_view = install_dr_screen(self, self.tabs, dr)
+        self.add_screen("dr", "Demand response  (F9)", partial(dr_screen, self.tabs, dr), Qt.Key.Key_F9)
 
     def attach_chain(self, chain: ChainService | None, error: str | None) -> None:
         """The chain service once it exists (the demo deploys it after the window opened), or why not."""
-        if self.chain is not None or self.chain_view is not None:
+        if self.chain is not None or self.has_screen("chain"):
             return
         if self.chain_label.parentWidget() is None:
             self.statusBar().addWidget(self.chain_label)
@@ -322,8 +487,7 @@ class MainWindow(QMainWindow):
             set_style_property(self.chain_label, "state", "alert")
             return
         self.chain = chain
-        self.chain_view = ChainView(chain)
-        self.tabs.addTab(self.chain_view, "Chain  (F3)")
+        self.add_screen("chain", "Chain  (F3)", partial(ChainView, chain), Qt.Key.Key_F3)
         self._show_chain()
 
     def set_window(self, seconds: float) -> None:
@@ -331,14 +495,17 @@ class MainWindow(QMainWindow):
         for button, (s, _, _) in zip(self.window_buttons.buttons(), WINDOWS, strict=True):
             button.setChecked(s == seconds)
         self.view.set_window(seconds)
-        if self.devices_view is not None:
-            self.devices_view.totals_trend.set_window(seconds)
+        self._trend_window_s = seconds
+        devices = self.built_screen("devices")
+        if isinstance(devices, DevicesView):
+            devices.totals_trend.set_window(seconds)
 
     def show_alarms(self) -> None:
         """The alarm screen, its list focused so Enter / Space acknowledge at once."""
-        if self.alarms_view is not None:
-            self.tabs.setCurrentWidget(self.alarms_view)
-            self.alarms_view.table.setFocus()
+        view = self.alarms_view  # built now if it was not
+        if view is not None:
+            self.tabs.setCurrentWidget(view)
+            view.table.setFocus()
 
     def toggle_pause(self) -> None:
         self.set_paused(not self.paused)
@@ -368,24 +535,30 @@ class MainWindow(QMainWindow):
     def refresh(self) -> None:
         """One UI frame: pull the snapshot, update every view."""
         snap = self.acq.snapshot()
+        current = self.tabs.currentWidget()
+        devices, chain_view = self.built_screen("devices"), self.built_screen("chain")
         if self.tabs.currentIndex() == 0:
             self.view.refresh(snap)
-        elif self.devices_view is not None and self.tabs.currentWidget() is self.devices_view:
+        elif isinstance(devices, DevicesView) and current is devices:
             if self.frames % 5 == 0:  # a table needs no 20 Hz
-                self.devices_view.refresh(snap, snap.sources, self.acq.events)
-        elif self.chain_view is not None and self.tabs.currentWidget() is self.chain_view and self.frames % 5 == 0:
-            self.chain_view.refresh()
-        if (self.devices_view is not None and self.tabs.currentWidget() is not self.devices_view
-                and self.frames % 5 == 0):
-            self.devices_view.record_totals(snap)  # the totals trend has no gap when the tab is shown again
+                devices.refresh(snap, snap.sources, self.acq.events)
+        elif isinstance(chain_view, ChainView) and current is chain_view and self.frames % 5 == 0:
+            chain_view.refresh()
+        if self.has_screen("devices") and current is not devices and self.frames % 5 == 0:
+            # the totals trend has no gap when the tab is shown again (nor for the time before it was built)
+            if isinstance(devices, DevicesView):
+                devices.record_totals(snap)
+            else:
+                self._totals_backlog.append(snap)
         if self.market is not None:
             self._show_market()
         if self.chain is not None and self.frames % 10 == 0:
             self._show_chain()
-        if self.alarms is not None and self.alarm_banner is not None and self.alarms_view is not None:
+        if self.alarms is not None and self.alarm_banner is not None:
             self.alarm_banner.show_snapshot(self.alarms.snapshot())
-            if self.tabs.currentWidget() is self.alarms_view:
-                self.alarms_view.refresh()
+            alarms_view = self.built_screen("alarms")
+            if isinstance(alarms_view, AlarmsView) and current is alarms_view:
+                alarms_view.refresh()
         for status in snap.sources:
             self._show_source(status)
         self._show_modbus(snap.sources)
@@ -405,11 +578,12 @@ class MainWindow(QMainWindow):
         the suspension banner 4 times a second: a market burst never costs the grid view its frame rate."""
         market = self.market
         assert market is not None
-        if self.trading_view is not None and self.tabs.currentWidget() is self.trading_view:
-            self.trading_view.refresh()
-        elif self.participants_view is not None and self.tabs.currentWidget() is self.participants_view \
-                and self.frames % 5 == 0:
-            self.participants_view.refresh()
+        current = self.tabs.currentWidget()
+        trading, participants = self.built_screen("market"), self.built_screen("participants")
+        if isinstance(trading, TradingView) and current is trading:
+            trading.refresh()
+        elif isinstance(participants, ParticipantsView) and current is participants and self.frames % 5 == 0:
+            participants.refresh()
         if self.frames % 5:
             return
         market.reference_history()  # keeps every reference price for the price chart, whichever tab is shown

@@ -38,7 +38,7 @@ def dark_again() -> Iterator[None]:
     theme.apply(theme.DARK)  # the theme is the application's: leave it as the other tests expect it
 
 
-def open_window(qtbot, ini: Path, market: MarketService | None = None) -> MainWindow:  # type: ignore[no-untyped-def]
+def open_window(qtbot, ini: Path, market: MarketService | None = None, built: bool = True) -> MainWindow:  # type: ignore[no-untyped-def]
     settings = load(default_config_path())
     win = MainWindow(settings, build_acquisition(settings), LoopMonitor(), market=market,
                      ui_settings=QSettings(str(ini), QSettings.Format.IniFormat))
@@ -47,6 +47,8 @@ def open_window(qtbot, ini: Path, market: MarketService | None = None) -> MainWi
     win.resize(1366, 768)
     win.show()
     QApplication.processEvents()
+    if built:
+        win.build_all_screens()  # as the console has them a moment after its first live frame
     return win
 
 
@@ -201,3 +203,21 @@ async def test_each_role_has_its_default(qtbot, ini: Path, market: MarketService
     assert not places(win)["market"]["ticket"].visible
     win.layout_menus.reset()
     assert places(win)["market"]["ticket"].visible
+
+
+def test_a_screen_built_after_the_start_gets_its_saved_arrangement(qtbot, ini: Path) -> None:  # type: ignore[no-untyped-def]
+    first = open_window(qtbot, ini)
+    rearrange(first)  # the devices table moved to the top, the devices screen shown
+    first.tabs.setCurrentWidget(first.view)
+    saved = places(first)
+    first.close()  # the session: the grid shown, the devices' arrangement kept
+    second = open_window(qtbot, ini, built=False)
+    assert set(places(second)) == {"grid"} and second.built_screen("devices") is None  # not built yet
+    assert places(second)["grid"] == saved["grid"]
+    qtbot.keyClick(second, Qt.Key.Key_F2)  # built now, with the arrangement saved for it
+    assert second.tabs.currentWidget() is second.built_screen("devices")
+    assert places(second) == saved
+    second.close()  # the devices screen shown at the close: the next start builds it before the window shows
+    third = open_window(qtbot, ini, built=False)
+    assert third.built_screen("devices") is not None and third.tabs.currentWidget() is third.built_screen("devices")
+    assert places(third) == saved

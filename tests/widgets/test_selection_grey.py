@@ -81,6 +81,7 @@ def test_every_table_and_list_of_the_window_selects_in_grey(qtbot, name: str) ->
     win.layout_menus.set_theme(name)
     win.show()
     QApplication.processEvents()
+    win.build_all_screens()  # built after the theme was set, as the console builds them after its first frame
     views = win.findChildren(QAbstractItemView)
     assert len(views) >= 5  # devices, points, participants, command history, the command palette's list
     for view in views:
