@@ -22,6 +22,20 @@ from pathlib import Path
 WIDTH, HEIGHT = 1366, 768
 
 
+async def wait_listening(port: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the world's Modbus face did not listen on {port} in {timeout_s:.0f} s") from None
+            await asyncio.sleep(0.2)
+        else:
+            writer.close()
+            return
+
+
 async def shoot(out: Path, scale: str) -> None:
     import qasync  # noqa: F401  (the loop is set by main)
 
@@ -54,6 +68,10 @@ async def shoot(out: Path, scale: str) -> None:
         console_app._session(window, application, settings)  # the admin screen (F8), as `energynet run` has it
         window.resize(WIDTH, HEIGHT)
         window.show()
+        # As `energynet demo` does: the Modbus drivers start once the world's Modbus face listens (it opens
+        # after the world is built); started before it, each device's first attempt fails and 69 "silent"
+        # alarms flood the banner in every shot.
+        await wait_listening(modbus, 90)
         await application.start()
         try:
             deadline = time.monotonic() + 90
