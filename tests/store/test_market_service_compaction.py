@@ -10,7 +10,8 @@ import pytest
 
 from console.services.market import MarketService
 from console.store.market_journal import SqlMarketJournal
-from core.market import MarketRules, OrderSpec, OrderStatus, RejectReason, Side
+from core.market import OrderSpec, OrderStatus, RejectReason, Side
+from tests.store.test_market_journal import Clock, service
 
 pytestmark = pytest.mark.store
 
@@ -19,18 +20,6 @@ LATER = P + 900
 NOW = P - 3600
 GATE = P - 300
 N = 20
-
-
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def service(url: str, clock: Clock) -> MarketService:
-    return MarketService(MarketRules(tick=1, lot=100), SqlMarketJournal(url), clock=clock, tick_hz=1.0)
 
 
 async def closed(svc: MarketService) -> None:
