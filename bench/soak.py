@@ -18,8 +18,12 @@ for "time until fully up + settle + minutes"; a demo not fully up after ``--up-t
 
 Accelerated: the historian's maintenance (rollup + retention), which runs once a minute in a console,
 runs every ``--maintain-s`` seconds (default 10 s, i.e. 6x as often), so a 30-minute soak exercises as
-many rollups as three hours of normal running. Everything else runs at its normal pace (20 Hz UI frames,
-50 ms OPC-UA publishing, Modbus polling, chain status every 5 s).
+many rollups as three hours of normal running. With ``--dispute-window-s N`` the demo chain's settlement
+dispute window (3600 s as deployed) is set to N seconds once the chain is up, before the console's gateway
+starts: a trade then goes from match to paid in about an hour less, so the set of open matches (every trade
+between its match and its payout: ~110 min of trades with the deployed window) reaches its level inside a
+soak's warm-up instead of after it. Everything else runs at its normal pace (20 Hz UI frames, 50 ms OPC-UA
+publishing, Modbus polling, chain status every 5 s, the traders' rounds).
 
 Switches for diagnosis (one part off at a time): ``--no-historian``, ``--no-maintenance``,
 ``--no-chain``, ``--screenshot-s`` (grab the window like the headless demo, every N s; 0 = never),
@@ -96,7 +100,8 @@ def run_parent(args: argparse.Namespace) -> int:
            "--up-file", str(up_path), "--maintain-s", str(args.maintain_s), "--screenshot-s", str(args.screenshot_s),
            "--shot", str(workdir / "screen.png"), "--sample-s", str(args.sample_s),
            "--settle-min", str(args.settle_min), "--trace-every-min", str(args.trace_every_min),
-           "--trace-frames", str(args.trace_frames), "--port-offset", str(args.port_offset)]
+           "--trace-frames", str(args.trace_frames), "--port-offset", str(args.port_offset),
+           "--dispute-window-s", str(args.dispute_window_s)]
     for flag in ("no_historian", "no_maintenance", "no_chain", "tracemalloc", "trim"):
         if getattr(args, flag):
             cmd.append("--" + flag.replace("_", "-"))
@@ -265,6 +270,7 @@ def report(args: argparse.Namespace, samples: list[dict[str, float]], diag_path:
         "fitted_minutes": fitted,
         "samples_after_warmup": len(warm),
         "maintain_every_s": None if args.no_maintenance else args.maintain_s,
+        "dispute_window_s": args.dispute_window_s or None,
         "parts_off": [p for p in ("historian", "maintenance", "chain") if getattr(args, "no_" + p)],
         "screenshot_every_s": args.screenshot_s or None,
         "heaptrack": args.heaptrack,
@@ -485,6 +491,34 @@ def _watch_chain(up: FullyUp) -> None:
     setattr(MainWindow, "attach_chain", attach_chain)  # noqa: B010
 
 
+def _shorten_dispute_window(seconds: int) -> None:
+    """Once `chain up` printed the demo chain, set its Settlement's dispute window to ``seconds`` (the operator
+    is the suite's admin), and only then hand the chain to the console: its gateway, which signs with the same
+    key, starts after this transaction is mined and reads the account's nonce then."""
+    from console import bootstrap_demo
+
+    original = bootstrap_demo._read_chain_up
+
+    def read_chain_up(proc: subprocess.Popen[bytes]) -> Any:
+        up = original(proc)
+        if up is None:
+            return up
+        from contracts.anvil import DEV_KEYS
+        from contracts.deploy import Deployment, account_from_key, contract_at, signing_web3, transact
+
+        dep = Deployment.read(up.deployment)
+        w3 = signing_web3(up.rpc, account_from_key(DEV_KEYS[0]))
+        settlement = contract_at(w3, "Settlement", dep.addresses["Settlement"]).functions
+        fee_account, fee_bps = settlement.feeAccount().call(), settlement.feeBps().call()
+        delivery, before = settlement.deliveryWindow().call(), settlement.disputeWindow().call()
+        transact(w3, settlement.setParameters(fee_account, fee_bps, delivery, seconds))
+        logging.getLogger("soak").info("demo chain: dispute window %d s -> %d s", before,
+                                       settlement.disputeWindow().call())
+        return up
+
+    setattr(bootstrap_demo, "_read_chain_up", read_chain_up)  # noqa: B010
+
+
 def run_child(args: argparse.Namespace) -> int:
     if args.tracemalloc:
         import tracemalloc
@@ -523,6 +557,8 @@ def run_child(args: argparse.Namespace) -> int:
         return run_console(settings, shot, None, args.screenshot_s or None, stop=stop, demo=demo)  # type: ignore[arg-type]
 
     setattr(cli, "_launch", launch)  # noqa: B010
+    if args.dispute_window_s:
+        _shorten_dispute_window(args.dispute_window_s)
     # SIGTERM from the parent: the console's own ordered shutdown (console.shutdown) stops it and the demo.
     off = args.port_offset
     ports = ["--port", str(4840 + off), "--modbus-port", str(5020 + off), "--chain-port", str(8545 + off)]
@@ -540,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-s", type=float, default=10.0, help="sampling period (default 10 s)")
     p.add_argument("--maintain-s", type=float, default=10.0, help="historian maintenance period (default 10 s)")
     p.add_argument("--screenshot-s", type=float, default=0.0, help="grab the window every N s (0 = never)")
+    p.add_argument("--dispute-window-s", type=int, default=0,
+                   help="set the demo chain's settlement dispute window to N s (0 = as deployed, 3600 s)")
     p.add_argument("--no-historian", action="store_true")
     p.add_argument("--no-maintenance", action="store_true")
     p.add_argument("--no-chain", action="store_true")
