@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, union_all, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
@@ -160,11 +160,20 @@ class SqlMarketJournal:
         return [dict(r) for r in rows]
 
     def fills_of(self, participant: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The participant's trades, newest first (for reports and tools; the API reads the live book)."""
+        """The participant's last ``limit`` trades, newest first (the API's trade history).
+
+        One statement, two index range scans read backwards (``ix_market_fills_buyer`` and
+        ``ix_market_fills_seller``, both (participant, seq)), each stopped after ``limit`` rows, and merged:
+        at most 2 × ``limit`` rows are read whatever the participant's whole history is (a single
+        ``buyer = p OR seller = p`` would read and sort every trade of the participant). A trade with
+        itself is the buyer branch's only."""
         c = market_fills.c
+        bought = select(market_fills).where(c.buyer == participant).order_by(c.seq.desc()).limit(limit)
+        sold = select(market_fills).where((c.seller == participant) & (c.buyer != participant)) \
+            .order_by(c.seq.desc()).limit(limit)
+        both = union_all(bought.subquery().select(), sold.subquery().select()).subquery()
         with self.engine.connect() as conn:
-            rows = conn.execute(select(market_fills).where((c.buyer == participant) | (c.seller == participant))
-                                .order_by(c.seq.desc()).limit(limit)).mappings().all()
+            rows = conn.execute(select(both).order_by(both.c.seq.desc()).limit(limit)).mappings().all()
         return [dict(r) for r in rows]
 
     def close(self) -> None:

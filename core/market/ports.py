@@ -70,6 +70,10 @@ class MarketJournal(Protocol):
         """The stored trades of ``participant``'s order ``order_id``, oldest first (``market_fills`` rows)."""
         ...
 
+    def fills_of(self, participant: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The participant's last ``limit`` stored trades (as buyer or seller), newest first."""
+        ...
+
     def close(self) -> None:
         """Release the connection pool."""
 
