@@ -474,13 +474,19 @@ class MarketService:
         journal position ``seq`` dedupes). Waiting for the writer instead would make a history read as slow
         as the journal's fsync, and never return while a write stalls."""
         pending = [t for t in self._unstored if participant in (t.buyer, t.seller)]
-        rows = await asyncio.to_thread(self.journal.fills_of, participant, limit)
+        stored = await asyncio.to_thread(self._stored_trades_of, participant, limit)
         if not pending:
-            return [_trade_view(r) for r in rows]
-        by_seq = {int(r["seq"]): r for r in rows}
-        merged = [*(_trade_view(r) for r in by_seq.values()), *(t for t in pending if t.seq not in by_seq)]
+            return stored
+        seen = {t.seq for t in stored}
+        merged = stored + [t for t in pending if t.seq not in seen]
         merged.sort(key=lambda t: t.seq, reverse=True)
         return merged[:limit]
+
+    def _stored_trades_of(self, participant: str, limit: int) -> list[TradeView]:
+        """(In a worker thread: the rows become TradeViews there, not on the loop.)"""
+        sides = _SIDES
+        return [TradeView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], sides[r[9]])
+                for r in self.journal.fills_of(participant, limit)]
 
     def available(self, product: int | None = None) -> list[OrderView]:
         """Resting orders (what can be traded against now), by product, side and price priority."""
@@ -882,6 +888,9 @@ class IdFilter:
     def may_hold(self, order_id: str) -> bool:
         bits = self._bits
         return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(order_id))
+
+
+_SIDES = {s.value: s for s in Side}
 
 
 def _trade_view(r: Mapping[str, Any]) -> TradeView:

@@ -104,8 +104,8 @@ async def test_a_trade_made_a_moment_ago_is_in_the_history_before_it_is_stored(d
             await asyncio.sleep(0.01)
             if svc.trades_made == 3:
                 break
-        assert not buy.done()
-        assert [r["sell_id"] for r in await asyncio.to_thread(journal.fills_of, "bob", 10)] == ["as1", "as0"]
+        assert not buy.done()  # the store has only the two stored trades (column 8: sell_id)
+        assert [r[8] for r in await asyncio.to_thread(journal.fills_of, "bob", 10)] == ["as1", "as0"]
         history = await svc.trades_of("bob", 10)
         assert [(t.sell_id, t.price) for t in history] == [("as3", 205), ("as1", 200), ("as0", 200)]
         assert [t.buy_id for t in await svc.trades_of("alice", 2)] == ["bb3", "bb1"]  # the limit holds
