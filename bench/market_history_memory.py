@@ -39,7 +39,7 @@ P0 = 1_800_000_000
 
 async def history(svc: MarketService, who: str, limit: int) -> list[object]:
     out = svc.trades_of(who, limit)
-    return list(await out if inspect.isawaitable(out) else out)  # type: ignore[arg-type]
+    return list(await out if inspect.isawaitable(out) else out)
 
 
 async def run(trades: int, participants: int, per_product: int, runs: int, seed: int = 1) -> dict[str, object]:
