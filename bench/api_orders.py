@@ -341,7 +341,7 @@ async def server_main(args: argparse.Namespace) -> dict[str, Any]:
                 if profiler is not None:
                     profiler.disable()
                     profiler.dump_stats(f"{args.profile}.{r}")
-                orders["trades"] = sum(len(v) for v in market._trades_of.values()) // 2
+                orders["trades"] = market.trades_made
                 orders["journal_events"] = len(market.book.journal)
             finally:
                 await api.stop()

@@ -391,7 +391,7 @@ async def history(me: Reader, api: ApiDep, limit: Annotated[int, Query(ge=1, le=
                                                             "another participant's is 403")] = None) -> list[TradeOut]:
     """The caller's trades, newest first."""
     only_own(me.id, participant)
-    return [trade_out(t, me.id) for t in api.market.trades_of(me.id, limit)]
+    return [trade_out(t, me.id) for t in await api.market.trades_of(me.id, limit)]
 
 
 @router.get("/orders", response_model=list[OrderOut], responses=responses(401, 403, 422, 429))

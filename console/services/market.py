@@ -18,13 +18,13 @@ import bisect
 import contextlib
 import enum
 import hashlib
-import itertools
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from console.services.guard import permit, record
 from core.access import Action, AuditWriter, PermissionDenied, User, require
@@ -207,7 +207,6 @@ class MarketService:
         clock: Callable[[], float] = time.time,
         depth_levels: int = 10,
         recent: int = 50,
-        history: int = 1000,
     ) -> None:
         if tick_hz < 1.0:
             raise ValueError(f"market tick_hz must be >= 1 (activations happen only in ticks), got {tick_hz}")
@@ -228,10 +227,12 @@ class MarketService:
         self.reference: PriceComponents | None = None
         self.unsettled: deque[Traded] = deque()  # matched, waiting for the settlement port
         self._recent: deque[TradeView] = deque(maxlen=recent)
-        # The last ``history`` trades of each participant (what the API's history reads: at most 1000); older
-        # ones are in the store (market_fills).
-        self._history = history
-        self._trades_of: dict[str, deque[TradeView]] = {}
+        # A participant's trade history is the store's (market_fills, :meth:`trades_of`); what is held here is
+        # only the trades decided but not yet stored (the writer's queue and the group being written), in
+        # journal order, so a history read while they are written still has them. Empty once the writer
+        # is idle; bounded by the writer's lag, never by the run.
+        self._unstored: deque[TradeView] = deque()
+        self.trades_made = 0  # trades decided since start (benches and tests count them)
         # The ids of each participant's orders still in the book (oldest first); the book forgets the orders of
         # a closed product (compaction) and the store answers for them (order_history, find_order).
         self._orders_of: dict[str, list[str]] = {}
@@ -461,12 +462,31 @@ class MarketService:
     async def trades_of_order(self, order_id: str, participant: str) -> list[TradeView]:
         """The trades of ``participant``'s order, oldest first (from the store: every committed trade)."""
         rows = await asyncio.to_thread(self.journal.fills_of_order, order_id, participant)
-        return [TradeView(int(r["seq"]), int(r["ts"]), int(r["product"]), int(r["price"]), int(r["quantity"]),
-                          r["buyer"], r["seller"], r["buy_id"], r["sell_id"], Side(r["aggressor"])) for r in rows]
+        return [_trade_view(r) for r in rows]
 
-    def trades_of(self, participant: str, limit: int = 100) -> list[TradeView]:
-        """The participant's trades, newest first (the last ``history`` of them: the store has the rest)."""
-        return list(itertools.islice(reversed(self._trades_of.get(participant, ())), limit))
+    async def trades_of(self, participant: str, limit: int = 100) -> list[TradeView]:
+        """The participant's last ``limit`` trades (as buyer or seller), newest first: the store's, read in a
+        worker thread, merged with those decided but not yet stored.
+
+        Merged, not waited for: the trades still unstored are copied (on the loop) BEFORE the store is read,
+        and one leaves ``_unstored`` only after its group has been committed, so every trade decided before
+        this call is in the copy or in what the read sees (or both while its commit races the read: the
+        journal position ``seq`` dedupes). Waiting for the writer instead would make a history read as slow
+        as the journal's fsync, and never return while a write stalls."""
+        pending = [t for t in self._unstored if participant in (t.buyer, t.seller)]
+        stored = await asyncio.to_thread(self._stored_trades_of, participant, limit)
+        if not pending:
+            return stored
+        seen = {t.seq for t in stored}
+        merged = stored + [t for t in pending if t.seq not in seen]
+        merged.sort(key=lambda t: t.seq, reverse=True)
+        return merged[:limit]
+
+    def _stored_trades_of(self, participant: str, limit: int) -> list[TradeView]:
+        """(In a worker thread: the rows become TradeViews there, not on the loop.)"""
+        sides = _SIDES
+        return [TradeView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], sides[r[9]])
+                for r in self.journal.fills_of(participant, limit)]
 
     def available(self, product: int | None = None) -> list[OrderView]:
         """Resting orders (what can be traded against now), by product, side and price priority."""
@@ -692,6 +712,8 @@ class MarketService:
         entries = tuple(JournalEntry(first + i, ev) for i, ev in enumerate(events))
         traded = [e for e in entries if isinstance(e.event, Traded)]
         trades = tuple(t for t in (self._index(e.seq, e.event) for e in entries) if t is not None)
+        self._unstored.extend(trades)  # (left when the writer has stored them: _flush)
+        self.trades_made += len(trades)
         touched = dict.fromkeys(oid for ev in events for oid in _order_ids(ev))
         views = tuple(v for v in (self.book.order(i) for i in touched) if v is not None)
         # Every journaled event has now been handed to its command's entries (each command reads its events
@@ -745,7 +767,14 @@ class MarketService:
                 if not fut.done():
                     fut.set_exception(MarketUnavailable(self.failure))
             self._pending = []
+            # Every unstored trade was in these refused groups: never stored, never acknowledged, and a
+            # restart's replay will not have them, so the history does not show them either.
+            self._unstored.clear()
             return
+        stored = max((b.entries[-1].seq for b, _ in batch if b.entries), default=-1)
+        unstored = self._unstored
+        while unstored and unstored[0].seq <= stored:
+            unstored.popleft()
         for _, fut in batch:
             if not fut.done():
                 fut.set_result(None)
@@ -786,10 +815,6 @@ class MarketService:
         t = TradeView(seq, ev.ts, ev.product, ev.price, ev.quantity, buyer, seller, ev.buy_id, ev.sell_id,
                       ev.aggressor)
         self._recent.append(t)
-        of = self._trades_of
-        (of.get(buyer) or of.setdefault(buyer, deque(maxlen=self._history))).append(t)
-        if seller != buyer:
-            (of.get(seller) or of.setdefault(seller, deque(maxlen=self._history))).append(t)
         self._product_trades.setdefault(ev.product, []).append(t)
         self._volume[ev.product] = self._volume.get(ev.product, 0) + ev.quantity
         return t
@@ -863,6 +888,15 @@ class IdFilter:
     def may_hold(self, order_id: str) -> bool:
         bits = self._bits
         return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(order_id))
+
+
+_SIDES = {s.value: s for s in Side}
+
+
+def _trade_view(r: Mapping[str, Any]) -> TradeView:
+    """A stored ``market_fills`` row as readers see it."""
+    return TradeView(int(r["seq"]), int(r["ts"]), int(r["product"]), int(r["price"]), int(r["quantity"]),
+                     r["buyer"], r["seller"], r["buy_id"], r["sell_id"], Side(r["aggressor"]))
 
 
 def _order_ids(ev: Event) -> Iterator[str]:

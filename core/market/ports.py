@@ -70,6 +70,11 @@ class MarketJournal(Protocol):
         """The stored trades of ``participant``'s order ``order_id``, oldest first (``market_fills`` rows)."""
         ...
 
+    def fills_of(self, participant: str, limit: int = 100) -> list[tuple[Any, ...]]:
+        """The participant's last ``limit`` stored trades (as buyer or seller), newest first, each as
+        (seq, ts, product, price, quantity, buyer, seller, buy_id, sell_id, aggressor)."""
+        ...
+
     def close(self) -> None:
         """Release the connection pool."""
 

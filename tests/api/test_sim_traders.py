@@ -15,11 +15,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from eth_account import Account
+from sqlalchemy import select
 
 from console.api.app import ApiServer, create_app
 from console.api.participants import ParticipantDirectory
 from console.services.market import MarketService
 from console.store.market_journal import SqlMarketJournal
+from console.store.schema import market_fills
 from core.market import MarketRules
 from drivers.sim.traders.fleet import KINDS, ORDER_KINDS, Fleet
 from drivers.sim.traders.forecast import Forecaster
@@ -105,8 +107,11 @@ async def test_the_fleet_trades_every_order_type_over_http_without_a_5xx(tmp_pat
     for kind in ("modify", "cancel"):
         assert stats.status[kind][200] >= 1, (kind, summary)
     # What the fleet counted is what the book holds: every trade's orders belong to two different households.
-    trades = [t for ts in service._trades_of.values() for t in ts]
-    assert trades and all(t.buyer != t.seller for t in trades)
+    journal = SqlMarketJournal(f"sqlite:///{tmp_path / 'm.sqlite'}")  # (the store has every trade of the run)
+    with journal.engine.connect() as conn:
+        trades = conn.execute(select(market_fills.c.buyer, market_fills.c.seller)).all()
+    journal.close()
+    assert trades and all(buyer != seller for buyer, seller in trades)
 
 
 def test_a_wrong_password_or_a_foreign_key_names_the_participant(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ async def test_restart_rebuilds_the_identical_book(db_url: str) -> None:
         assert depth.asks == ((210, 300),) and depth.bids == ()
         assert depth.volume_wh == 1200 and depth.last_price == 210
         assert second.snapshot().products == market_before.products
-        assert [t.quantity for t in second.trades_of("carol")] == [200, 1000]  # newest first
+        assert [t.quantity for t in await second.trades_of("carol")] == [200, 1000]  # newest first
         # Nothing repeated: one row per journal position, and the journal is the book's.
         journal = SqlMarketJournal(db_url)
         entries = journal.load()

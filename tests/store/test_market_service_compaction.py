@@ -84,7 +84,7 @@ async def test_a_closed_product_leaves_the_book_and_the_store_answers_for_it(db_
         assert out.rejected is not None and out.rejected.reason is RejectReason.DUPLICATE_ORDER_ID
         assert len(svc.book.journal) == 102
         # Trades and positions of the closed product stay: bob bought 100 at 300 and 100 at 301.
-        assert [t.price for t in svc.trades_of("bob")] == [301, 300]
+        assert [t.price for t in await svc.trades_of("bob")] == [301, 300]
         bob = {p.participant: p for p in svc.positions()}["bob"]
         assert (bob.trades, bob.bought_wh, bob.cost) == (2, 200, pytest.approx(30.0 + 30.1))
         assert [(q.product, q.bought_wh) for q in bob.products] == [(P, 200)]
@@ -104,7 +104,7 @@ async def test_a_closed_product_leaves_the_book_and_the_store_answers_for_it(db_
         assert again.compacted_orders == N + 1 and list(again.book.products) == [LATER]
         bob = {p.participant: p for p in again.positions()}["bob"]
         assert (bob.trades, bob.bought_wh) == (2, 200)
-        assert [t.price for t in again.trades_of("bob")] == [301, 300]
+        assert [t.price for t in await again.trades_of("bob")] == [301, 300]
         out = await again.cancel("p5", "s1")
         assert out.rejected is not None and out.rejected.reason is RejectReason.ORDER_CLOSED
     finally:
