@@ -78,7 +78,9 @@ async def run(n: int, tmp: Path, open_only: bool = False) -> dict[str, object]:
     store.close()
     per = {"held_B_per_open_match": round(held / n, 1)} if open_only else {"held_B_per_match": round(held / n, 1)}
     return {"matches": n, "open": open_only, "held_MB": round(held / 1e6, 3), **per,
-            "in_memory_records": len(service._matches) + len(getattr(service, "_recent", {})),
+            "in_memory_records": len(service._matches) + len(getattr(service, "_recent", {}))
+            + len(getattr(service, "_waiting_recent", {})),
+            "waiting_compact": len(getattr(service, "_waiting", {})),
             "step_passes_ms": round(step_ms, 3), "counts_ms": round(counts_ms, 3),
             "counts": {s.value: c for s, c in counts.items()}, "fill_s": round(fill_s, 1), "top": top}
 
