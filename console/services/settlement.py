@@ -75,7 +75,7 @@ _OPEN_STATES = tuple(s for s in MatchState if s.open)
 # The long waits of an open match (issue 11): settled until its delivery ends (up to ~50 min in the demo),
 # delivered until its dispute window ends (60 min). A match in one of these is held only as its seq, state and
 # trade id (and its seq under the time it is due); its record is read back from the store when it is due, when a
-# chain event names it, or when asked for. The most recent RECENT_WAITING of them keep their record (the tape's).
+# chain event names it, or when asked for. The RECENT_WAITING latest settled or read keep their record (the tape's).
 _WAITING = (MatchState.SETTLED, MatchState.DELIVERED)
 RECENT_WAITING = 500
 
@@ -328,7 +328,11 @@ class SettlementService:
                 before is None or before.state is not MatchState.SETTLED
                 or before.delivery_end != m.delivery_end) else None
             self._hold_waiting(m.seq, m.state, m.trade_id, due, None if before is None else before.state)
-            self._remember_waiting(m)
+            # the record is kept when the match has just settled (the tape's latest trades) or is kept already: a
+            # burst of proposals landing for a delivery period does not push the tape's rows out
+            if m.seq in self._waiting_recent or (m.state is MatchState.SETTLED and (
+                    before is None or before.state is not MatchState.SETTLED)):
+                self._remember_waiting(m)
             return
         self._waiting.pop(m.seq, None)
         self._waiting_recent.pop(m.seq, None)

@@ -68,10 +68,12 @@ def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url:
     # end), one in its dispute window, one matched (waiting for a batch), one batched (its settleBatch sent)
     states = [MatchState.PAID] * 4 + [MatchState.FAILED] * 2 + [
         MatchState.SETTLED, MatchState.DELIVERED, MatchState.MATCHED, MatchState.BATCHED]
+    made = {}
     for i, state in enumerate(states):
         m = MatchRecord(i, PRODUCT - 100, PRODUCT, 200, 1000, f"b{i}", f"s{i}", recorded=1.0, updated=1.0)
-        service._put(replace(m, state=state, trade_id=100 + i if state in (MatchState.SETTLED, MatchState.DELIVERED)
-                             else None))
+        made[i] = replace(m, state=state, trade_id=100 + i if state in (MatchState.SETTLED, MatchState.DELIVERED)
+                          else None)
+        service._put(made[i])
         for side, who in (("b", BOB), ("s", ALICE)):
             service._orders[f"{side}{i}"] = SignedOrder(f"{side}{i}", who, _message(who, i), "0x" + "11" * 65)
     assert len(service._orders) == 20
@@ -81,8 +83,7 @@ def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url:
     assert service._unread_final == {7: 107}  # the delivered one: its dispute window end is to be read
     # the batch settles and the match in its dispute window is paid: the next prune, PRUNE_EVERY_S later
     for seq, state in ((9, MatchState.SETTLED), (7, MatchState.PAID)):
-        before = service.match(seq)
-        assert before is not None
+        before = made[seq]
         service._put(replace(before, state=state), before)
     clock.t += PRUNE_EVERY_S
     service._prune()

@@ -222,3 +222,29 @@ def test_a_delivered_match_whose_record_left_memory_is_finalised_and_paid(db_url
 
     asyncio.run(run())
     store.close()
+
+
+def test_the_latest_settled_records_stay_for_the_tape_when_a_period_is_delivered(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The records kept are those of the latest matches to settle (the tape's rows): the proposals of a whole
+    delivery period landing at once do not push them out."""
+    monkeypatch.setattr(settlement, "RECENT_WAITING", 1)
+    store, chain, clock = SqlSettlementStore(db_url), Chain(), Clock()
+    service = _service(store, chain, clock)
+
+    async def run() -> None:
+        await _three_settled(service, store, clock)
+        assert list(service._waiting_recent) == [2]  # settled last
+        chain.now = PRODUCT + 900
+        await service._after_delivery()
+        assert [a[0] for _, a in chain.calls()] == [100, 101]
+        chain.emit("SettlementProposed", tradeId=100, deliveredWh=1000)
+        chain.emit("SettlementProposed", tradeId=101, deliveredWh=1000)
+        await service._follow_events()
+        assert service._waiting == {0: MatchState.DELIVERED, 1: MatchState.DELIVERED, 2: MatchState.SETTLED}
+        assert list(service._waiting_recent) == [2]  # still the tape's latest: its row needs no store read
+        view = service.state_of(store.match(2))
+        assert (view.state, view.tx) == (SettlementState.SETTLED, "0x02")
+
+    asyncio.run(run())
+    store.close()
