@@ -8,6 +8,10 @@ memory still allocated (tracemalloc, after a gc) is compared with before the fir
 step's in-memory passes (prune, batch, track batches) and of counts() is taken. Run against an older tree
 (``PYTHONPATH=<its root>``) the same rounds go through what that tree's step did (``store.record`` then the
 in-memory map).
+
+With ``--open`` the N matches are recorded and settled but not paid: each is OPEN, waiting for its delivery to
+end (the long wait of a match in the demo), and the memory held per open match is reported
+(``held_B_per_open_match``).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ async def _record(service: SettlementService, fresh: list[MatchRecord]) -> None:
         service._matches.update({m.seq: m for m in fresh})
 
 
-async def run(n: int, tmp: Path) -> dict[str, object]:
+async def run(n: int, tmp: Path, open_only: bool = False) -> dict[str, object]:
     store = SqlSettlementStore(f"sqlite:///{tmp / 'bench.sqlite'}")
     service = SettlementService(store, chain=None, market=None)  # type: ignore[arg-type]  # store paths only
     store.counts() if hasattr(store, "counts") else store.matches()  # schema made before measuring
@@ -52,7 +56,8 @@ async def run(n: int, tmp: Path) -> dict[str, object]:
         settled = [replace(m, state=MatchState.SETTLED, trade_id=m.seq + 1, value=200, delivery_end=PRODUCT + 900,
                            tx_hash=f"0x{m.seq:064x}") for m in fresh]
         await service._save(settled)
-        await service._save([replace(m, state=MatchState.PAID, delivered_wh=1000) for m in settled])
+        if not open_only:
+            await service._save([replace(m, state=MatchState.PAID, delivered_wh=1000) for m in settled])
     fill_s = time.perf_counter() - t0
     service._prune()  # as the step does every PRUNE_EVERY_S
     gc.collect()
@@ -71,8 +76,11 @@ async def run(n: int, tmp: Path) -> dict[str, object]:
         counts = service.counts()
     counts_ms = (time.perf_counter() - t2) * 1000 / 100
     store.close()
-    return {"matches": n, "held_MB": round(held / 1e6, 3), "held_B_per_match": round(held / n, 1),
-            "in_memory_records": len(service._matches) + len(getattr(service, "_recent", {})),
+    per = {"held_B_per_open_match": round(held / n, 1)} if open_only else {"held_B_per_match": round(held / n, 1)}
+    return {"matches": n, "open": open_only, "held_MB": round(held / 1e6, 3), **per,
+            "in_memory_records": len(service._matches) + len(getattr(service, "_recent", {}))
+            + len(getattr(service, "_waiting_recent", {})),
+            "waiting_compact": len(getattr(service, "_waiting", {})),
             "step_passes_ms": round(step_ms, 3), "counts_ms": round(counts_ms, 3),
             "counts": {s.value: c for s, c in counts.items()}, "fill_s": round(fill_s, 1), "top": top}
 
@@ -80,9 +88,11 @@ async def run(n: int, tmp: Path) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matches", type=int, default=20_000)
+    ap.add_argument("--open", action="store_true",
+                    help="settle the matches but do not pay them: memory per OPEN match (waiting for delivery)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(asyncio.run(run(args.matches, Path(tmp)))))
+        print(json.dumps(asyncio.run(run(args.matches, Path(tmp), args.open))))
 
 
 if __name__ == "__main__":

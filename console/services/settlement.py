@@ -29,6 +29,7 @@ import heapq
 import logging
 import math
 import time
+from array import array
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -71,12 +72,22 @@ RECENT_FINISHED = 500
 
 _OPEN_STATES = tuple(s for s in MatchState if s.open)
 
+# The long waits of an open match (issue 11): settled until its delivery ends (up to ~50 min in the demo),
+# delivered until its dispute window ends (60 min). A match in one of these is held only as its seq, state and
+# trade id (and its seq under the time it is due); its record is read back from the store when it is due, when a
+# chain event names it, or when asked for. The RECENT_WAITING latest settled or read keep their record (the tape's).
+_WAITING = (MatchState.SETTLED, MatchState.DELIVERED)
+RECENT_WAITING = 500
+
 # A match's state as the trade tape shows it.
 _TAPE_STATES = {MatchState.MATCHED: SettlementState.MATCHED, MatchState.BATCHED: SettlementState.MATCHED,
                 MatchState.SETTLED: SettlementState.SETTLED, MatchState.PROPOSED: SettlementState.SETTLED,
                 MatchState.DELIVERED: SettlementState.DELIVERED, MatchState.FINALIZING: SettlementState.DELIVERED,
                 MatchState.PAID: SettlementState.PAID, MatchState.DISPUTED: SettlementState.DISPUTED,
                 MatchState.FAILED: SettlementState.FAILED}
+
+# The Settlement events that move one of our trades on (each names its tradeId).
+_TRADE_EVENTS = ("TradeOpened", "SettlementProposed", "SettlementDisputed", "SettlementFinalized")
 
 # A match's state as the alarms see it; any other state after one of these clears it.
 _OUTCOMES = {MatchState.FAILED: SettlementOutcome.FAILED, MatchState.DISPUTED: SettlementOutcome.DISPUTED}
@@ -99,15 +110,24 @@ class SettlementService:
         # offer's book id is that digest already; an execute's ("x:…", from its Idempotency-Key) is not.
         self.order_digest = order_digest
         self.period_s, self.retry_after_s = period_s, retry_after_s
-        self._final_after: dict[int, int] = {}  # seq -> chain time its dispute window ends
         self.mismatches: list[Mismatch] = []
         self.listeners: list[Callable[[Mismatch], None]] = []
         self._reports: list[SettlementListener] = []  # the alarms' settlement hook (subscribe)
         self.latencies: deque[float] = deque(maxlen=10_000)  # match recorded -> settled on chain, s
         # Memory is bounded by the OPEN matches (issue 11): a paid or failed match leaves once it is stored.
-        self._matches: dict[int, MatchRecord] = {}  # seq -> the open matches only
+        self._matches: dict[int, MatchRecord] = {}  # seq -> the open matches not waiting (see _waiting)
         self._by_state: dict[MatchState, dict[int, MatchRecord]] = {s: {} for s in _OPEN_STATES}
-        self._due: list[tuple[int, int]] = []  # heap of (delivery end, seq) of settled matches (stale ones skipped)
+        # the waiting (settled, delivered) matches, compact: seq -> state, and their seqs by the time they are due:
+        # delivery end (settled) and dispute window end (delivered; read from the chain once, _unread_final until
+        # then: seq -> trade id); each with a heap of those times. A seq there that moved on is skipped when due.
+        self._waiting: dict[int, MatchState] = {}
+        self._due: dict[int, array[int]] = {}
+        self._due_at: list[int] = []
+        self._final: dict[int, array[int]] = {}
+        self._final_at: list[int] = []
+        self._unread_final: dict[int, int] = {}
+        self._waiting_recent: OrderedDict[int, MatchRecord] = OrderedDict()  # records of the latest (RECENT_WAITING)
+        self._loaded: dict[int, MatchRecord] = {}  # waiting records read back for the step in progress
         self._recent: OrderedDict[int, MatchRecord] = OrderedDict()  # finished, most recent last (RECENT_FINISHED)
         self._counts: dict[MatchState, int] = {}  # every stored match, per state (kept as the states change)
         self._last_seq = -1  # the highest match recorded: a trade after it is not recorded yet
@@ -138,14 +158,18 @@ class SettlementService:
         self._tasks = [asyncio.create_task(self._run(), name="settlement"),
                        asyncio.create_task(self._order_writer(), name="settlement-orders")]
         log.info("settlement: %d match(es), %d open, cursor %s, %d mismatch(es)", sum(self._counts.values()),
-                 len(self._matches), self._cursor, len(self.mismatches))
+                 len(self._matches) + len(self._waiting), self._cursor, len(self.mismatches))
 
     async def _load(self) -> None:
         """The store's open matches into memory (the finished ones only counted, read when asked for), the
         journaled trades never recorded recorded now, and the chain event cursor."""
-        # only the open matches come back into memory; the finished ones are counted and read when asked for
-        for m in await asyncio.to_thread(self.store.matches, True):
+        # only the open matches come back into memory, the waiting ones in compact form; the finished ones are
+        # counted and read when asked for
+        hot = [s for s in _OPEN_STATES if s not in _WAITING]
+        for m in await asyncio.to_thread(self.store.matches, True, hot):
             self._put(m)
+        for seq, state, trade_id, delivery_end in await asyncio.to_thread(self.store.keys_in, _WAITING):
+            self._hold_waiting(seq, state, trade_id, delivery_end if state is MatchState.SETTLED else None, None)
         self._counts = await asyncio.to_thread(self.store.counts)
         last = await asyncio.to_thread(self.store.last_seq)
         self._last_seq = -1 if last is None else last
@@ -221,13 +245,18 @@ class SettlementService:
 
     def match(self, seq: int) -> MatchRecord | None:
         """A match by its journal position: an open or recently finished one from memory, an older finished one
-        read from the store (one primary-key row, on the caller's thread)."""
+        or a waiting one (settled or delivered) not among the latest read from the store (one primary-key row,
+        on the caller's thread)."""
         return self._known(seq)
 
     def matches(self) -> list[MatchRecord]:
         """The open matches and the most recently finished (or read back) ones, at most RECENT_FINISHED of
-        those, by seq. Every match of the run is in the store (settlement_matches)."""
-        return sorted([*self._matches.values(), *self._recent.values()], key=lambda m: m.seq)
+        those, by seq. Every match of the run is in the store (settlement_matches); the waiting ones whose record
+        is not held are read from it (one query per 500, on the caller's thread: for tests and tools)."""
+        held = {**self._waiting_recent, **self._loaded}
+        missing = [s for s in self._waiting if s not in held]
+        waiting = [held[s] for s in self._waiting if s in held] + (self.store.matches_of(missing) if missing else [])
+        return sorted([*self._matches.values(), *waiting, *self._recent.values()], key=lambda m: m.seq)
 
     def counts(self) -> dict[MatchState, int]:
         """How many matches of the store are in each state (the states present), kept as they change."""
@@ -235,12 +264,44 @@ class SettlementService:
 
     def _known(self, seq: int) -> MatchRecord | None:
         """The match ``seq`` from memory, else from the store (kept among the recent ones then)."""
-        m = self._matches.get(seq) or self._recent.get(seq)
+        m = self._held(seq)
         if m is None and 0 <= seq <= self._last_seq:
             m = self.store.match(seq)
             if m is not None and not m.state.open:
                 self._remember_finished(m)
+            elif m is not None and seq in self._waiting:
+                self._remember_waiting(m)
         return m
+
+    def _held(self, seq: int) -> MatchRecord | None:
+        """The record of match ``seq`` if memory has it (open, waiting and recent or read back, recently finished)."""
+        return (self._matches.get(seq) or self._waiting_recent.get(seq) or self._loaded.get(seq)
+                or self._recent.get(seq))
+
+    def _open(self, seq: int) -> MatchRecord | None:
+        """The open match ``seq`` (a waiting one read back from the store if its record is not held), else None."""
+        m = self._matches.get(seq)
+        if m is None and seq in self._waiting:
+            m = self._waiting_recent.get(seq) or self._loaded.get(seq) or self.store.match(seq)
+        return m
+
+    def _remember_waiting(self, m: MatchRecord) -> None:
+        self._waiting_recent[m.seq] = m
+        self._waiting_recent.move_to_end(m.seq)
+        while len(self._waiting_recent) > RECENT_WAITING:
+            self._waiting_recent.popitem(last=False)
+
+    def _hold_waiting(self, seq: int, state: MatchState, trade_id: int | None, due: int | None,
+                      before: MatchState | None) -> None:
+        """Hold the waiting match ``seq`` in compact form: its state, trade id and (settled) its seq under its
+        delivery end ``due`` if that is new; a match newly delivered is due for its dispute window end read."""
+        self._waiting[seq] = state
+        if trade_id is not None:
+            self._by_trade[trade_id] = seq
+        if due is not None:
+            _push(self._due, self._due_at, due, seq)
+        if state is MatchState.DELIVERED and before is not MatchState.DELIVERED and trade_id is not None:
+            self._unread_final[seq] = trade_id
 
     def _remember_finished(self, m: MatchRecord) -> None:
         self._recent[m.seq] = m
@@ -258,19 +319,31 @@ class SettlementService:
                 self._by_state[before.state].pop(m.seq, None)
         self._counts[m.state] = self._counts.get(m.state, 0) + 1
         self._last_seq = max(self._last_seq, m.seq)
+        if m.state is not MatchState.DELIVERED:
+            self._unread_final.pop(m.seq, None)
+        if m.state in _WAITING:
+            self._recent.pop(m.seq, None)
+            self._matches.pop(m.seq, None)
+            due = m.delivery_end if m.state is MatchState.SETTLED and (
+                before is None or before.state is not MatchState.SETTLED
+                or before.delivery_end != m.delivery_end) else None
+            self._hold_waiting(m.seq, m.state, m.trade_id, due, None if before is None else before.state)
+            # the record is kept when the match has just settled (the tape's latest trades) or is kept already: a
+            # burst of proposals landing for a delivery period does not push the tape's rows out
+            if m.seq in self._waiting_recent or (m.state is MatchState.SETTLED and (
+                    before is None or before.state is not MatchState.SETTLED)):
+                self._remember_waiting(m)
+            return
+        self._waiting.pop(m.seq, None)
+        self._waiting_recent.pop(m.seq, None)
         if m.state.open:
             self._recent.pop(m.seq, None)
             self._matches[m.seq] = m
             self._by_state[m.state][m.seq] = m
             if m.trade_id is not None:
                 self._by_trade[m.trade_id] = m.seq
-            if m.state is MatchState.SETTLED and m.delivery_end is not None and (
-                    before is None or before.state is not MatchState.SETTLED
-                    or before.delivery_end != m.delivery_end):
-                heapq.heappush(self._due, (m.delivery_end, m.seq))
             return
         self._matches.pop(m.seq, None)
-        self._final_after.pop(m.seq, None)
         if m.trade_id is not None and self._by_trade.get(m.trade_id) == m.seq:
             del self._by_trade[m.trade_id]
         self._remember_finished(m)
@@ -322,18 +395,22 @@ class SettlementService:
     def _prune(self) -> None:
         """Keep in memory only what a match on its way to the chain still needs: the signed orders of the
         matches not yet settled (their batch carries the messages and signatures, the contract's events name
-        their digests), and the dispute window end of each open match. Once settled, a match's payout calls
+        their digests); the seqs filed under due times of matches that moved on are dropped once they are most
+        of them. Once settled, a match's payout calls
         read its two orders back from the store when they are due (only their participants are needed); a
         match retried by the operator reads them back too."""
         self._pruned_at = self.clock()
         unsettled = (MatchState.MATCHED, MatchState.BATCHED)
         named = {i for state in unsettled for m in self._by_state[state].values() for i in (m.buy_id, m.sell_id)}
         self._orders = {k: o for k, o in self._orders.items() if k in named}
-        self._final_after = {s: t for s, t in self._final_after.items() if s in self._matches}
-        settled = self._by_state[MatchState.SETTLED]
-        if len(self._due) > 2 * len(settled) + 64:  # mostly stale entries (matches that moved on): rebuilt
-            self._due = [(m.delivery_end, m.seq) for m in settled.values() if m.delivery_end is not None]
-            heapq.heapify(self._due)
+        for state, by_time in ((MatchState.SETTLED, self._due), (MatchState.DELIVERED, self._final)):
+            if sum(map(len, by_time.values())) > 2 * self._counts.get(state, 0) + 64:  # mostly stale: rebuilt
+                for t in list(by_time):
+                    kept = array("q", (s for s in by_time[t] if self._waiting.get(s) is state))
+                    if kept:
+                        by_time[t] = kept
+                    else:
+                        del by_time[t]
 
     async def _take_trades(self) -> None:
         sub, fresh = self._sub, []
@@ -450,15 +527,41 @@ class SettlementService:
             events = self.chain.events_after(*self._cursor, limit=1000)
             if not events:
                 return
-            changed: dict[int, MatchRecord] = {}
-            for ev in events:
-                m = self._apply(ev)
-                if m is not None:
-                    changed[m.seq] = m
-            await self._save(list(changed.values()))
+            await self._load_waiting(self._named(events))
+            try:
+                changed: dict[int, MatchRecord] = {}
+                for ev in events:
+                    m = self._apply(ev)
+                    if m is not None:
+                        changed[m.seq] = m
+                await self._save(list(changed.values()))
+            finally:
+                self._loaded = {}
             last = events[-1]
             self._cursor = (last.block, last.log_index)
             await asyncio.to_thread(self.store.set_cursor, *self._cursor)
+
+    def _named(self, events: Sequence[ChainEvent]) -> list[int]:
+        """The waiting matches these events name (by seq, or by trade id) whose record memory does not hold."""
+        named = []
+        for ev in events:
+            seq: object
+            if ev.contract == CONTRACT and ev.name in ("OrderSettled", "MatchFailed"):
+                seq = ev.arg("seq")
+            elif ev.contract == "Settlement" and ev.name in _TRADE_EVENTS \
+                    and isinstance(trade_id := ev.arg("tradeId"), int):
+                seq = self._by_trade.get(trade_id)
+            else:
+                continue
+            if isinstance(seq, int) and seq in self._waiting and seq not in self._waiting_recent:
+                named.append(seq)
+        return named
+
+    async def _load_waiting(self, seqs: Sequence[int]) -> None:
+        """Read the records of these waiting matches back from the store (one query per 500, in a thread)."""
+        wanted = [s for s in seqs if s not in self._waiting_recent and s not in self._loaded]
+        if wanted:
+            self._loaded.update({m.seq: m for m in await asyncio.to_thread(self.store.matches_of, wanted)})
 
     def _chain_hash(self, order_id: str) -> str:
         """How the contract names a book order: its digest (an offer's id is it; an execute's is derived)."""
@@ -518,11 +621,10 @@ class SettlementService:
                 self._report("cancelled-on-chain", None, f"order {order_id} cancelled on chain by its maker but "
                              f"{view.status.value} in the book: its matches will fail")
             return None
-        if ev.contract == "Settlement" and ev.name in ("TradeOpened", "SettlementProposed", "SettlementDisputed",
-                                                        "SettlementFinalized"):
+        if ev.contract == "Settlement" and ev.name in _TRADE_EVENTS:
             trade_id = _int(ev.arg("tradeId"))
             seq2 = self._by_trade.get(trade_id)
-            m = self._matches.get(seq2) if seq2 is not None else None
+            m = self._open(seq2) if seq2 is not None else None
             if m is None:
                 return None  # a seed createOffer/executeTrade trade, not one of ours
             if ev.name == "TradeOpened":
@@ -537,18 +639,14 @@ class SettlementService:
 
     async def _after_delivery(self) -> None:
         """Propose settlement of trades whose delivery has ended, finalise those past their dispute window."""
-        settled = self._by_state[MatchState.SETTLED]
-        while self._due and (settled.get(self._due[0][1]) is None
-                             or settled[self._due[0][1]].delivery_end != self._due[0][0]):
-            heapq.heappop(self._due)  # that match moved on (or its delivery end changed): a stale entry
-        proposed = list(self._by_state[MatchState.DELIVERED].values())
         changes: list[MatchRecord] = []
-        if self._due or proposed:
+        if self._due_at or self._final_at or self._unread_final:
             now_chain = await self.chain.chain_time()
             if now_chain is not None:
-                changes = await self._payout_calls(now_chain, proposed)
+                changes = await self._payout_calls(now_chain)
         # A proposal or finalisation the chain refused goes back a step, with the reason, and is tried again
         # (new key) after `retry_after_s`: the trade's escrow is on chain and only these calls pay it out.
+        retried: list[MatchRecord] = []
         for state in (MatchState.PROPOSED, MatchState.FINALIZING):
             for m in self._by_state[state].values():
                 if m.batch is None:
@@ -561,43 +659,65 @@ class SettlementService:
                 back = MatchState.SETTLED if m.state is MatchState.PROPOSED else MatchState.DELIVERED
                 log.warning("settlement: %s for match %d %s (%s); trying again", rec.description, m.seq,
                             rec.state.value, rec.error)
-                changes.append(replace(m, state=back, error=f"{rec.description}: {rec.state.value}: {rec.error}",
+                retried.append(replace(m, state=back, error=f"{rec.description}: {rec.state.value}: {rec.error}",
                                        updated=self.clock()))
         try:
-            await self._save(changes)
-        except Exception:  # not stored: the proposals taken off the heap are due again at the next step
-            self._due_again([c for c in changes if c.state is MatchState.PROPOSED])
+            await self._save(changes + retried)
+        except Exception:  # not stored: the calls taken off the due times are due again at the next step
+            self._due_again(changes)
             raise
+        finally:
+            self._loaded = {}
 
-    def _due_again(self, matches: Sequence[MatchRecord]) -> None:
-        """Put the settled ones of ``matches`` back on the delivery-end heap (their step did not complete)."""
-        for c in matches:
-            kept = self._by_state[MatchState.SETTLED].get(c.seq)
-            if kept is not None and kept.delivery_end is not None:
-                heapq.heappush(self._due, (kept.delivery_end, kept.seq))
+    def _due_again(self, changes: Sequence[MatchRecord]) -> None:
+        """Put the matches of these payout calls back under their due times (their step did not complete): a
+        proposal's under its delivery end, a finalisation's for its dispute window end to be read again."""
+        for c in changes:
+            if c.state is MatchState.PROPOSED and self._waiting.get(c.seq) is MatchState.SETTLED \
+                    and c.delivery_end is not None:
+                _push(self._due, self._due_at, c.delivery_end, c.seq)
+            elif c.state is MatchState.FINALIZING and self._waiting.get(c.seq) is MatchState.DELIVERED \
+                    and c.trade_id is not None:
+                self._unread_final[c.seq] = c.trade_id
 
-    async def _payout_calls(self, now_chain: int, proposed: list[MatchRecord]) -> list[MatchRecord]:
-        """The proposals of the settled matches whose delivery ended by ``now_chain`` (taken off the heap) and the
-        finalisations of ``proposed`` past their dispute window: submitted, and the matches' new states."""
-        settled, due, seen = self._by_state[MatchState.SETTLED], [], set()
-        while self._due and self._due[0][0] <= now_chain:
-            end, seq = heapq.heappop(self._due)
-            m = settled.get(seq)
-            if m is not None and m.delivery_end == end and seq not in seen:
-                seen.add(seq)
-                due.append(m)
+    async def _payout_calls(self, now_chain: int) -> list[MatchRecord]:
+        """The proposals of the settled matches whose delivery ended by ``now_chain`` and the finalisations of the
+        delivered ones past their dispute window (taken off their due times, their records read back from the
+        store in one query): submitted, and the matches' new states."""
+        due_at = _take_due(self._due, self._due_at, now_chain)
+        final_at = _take_due(self._final, self._final_at, now_chain)
         try:
-            for m in proposed:
-                assert m.trade_id is not None
-                if m.seq not in self._final_after:  # the proposal's dispute window end, as the contract keeps it
-                    self._final_after[m.seq] = int((await self.chain.read("Settlement", "proposals",
-                                                                          m.trade_id))[1])
-            proposed = [m for m in proposed if now_chain >= self._final_after[m.seq]]
+            for seq, trade_id in list(self._unread_final.items()):  # the dispute window end, as the contract keeps it
+                end = int((await self.chain.read("Settlement", "proposals", trade_id))[1])
+                if self._unread_final.get(seq) == trade_id:
+                    del self._unread_final[seq]
+                    if end <= now_chain:
+                        final_at.append((end, seq))
+                    else:
+                        _push(self._final, self._final_at, end, seq)
+            due_at = [(t, s) for t, s in due_at if self._waiting.get(s) is MatchState.SETTLED]
+            final_at = [(t, s) for t, s in final_at if self._waiting.get(s) is MatchState.DELIVERED]
+            await self._load_waiting([s for _, s in due_at + final_at])
+            due, proposed, seen = [], [], set()
+            for t, seq in due_at:
+                m = self._waiting_recent.get(seq) or self._loaded.get(seq)
+                if m is not None and m.state is MatchState.SETTLED and m.delivery_end == t and seq not in seen:
+                    seen.add(seq)
+                    due.append(m)
+            for _, seq in final_at:
+                m = self._waiting_recent.get(seq) or self._loaded.get(seq)
+                if m is not None and m.state is MatchState.DELIVERED and seq not in seen:
+                    seen.add(seq)
+                    proposed.append(m)
             # the signed orders (their participants) of the calls made now only: read back from the store, not
             # held for every match waiting for its delivery to end
             await self._load_orders([i for m in due + proposed for i in (m.buy_id, m.sell_id)])
         except BaseException:
-            self._due_again(due)
+            self._loaded = {}
+            for t, seq in due_at:
+                _push(self._due, self._due_at, t, seq)
+            for t, seq in final_at:
+                _push(self._final, self._final_at, t, seq)
             raise
         changes = []
         for m in due:
@@ -644,10 +764,10 @@ class SettlementService:
             return
         # each match's state before this save (for the counts and the alarms), looked up before any is put:
         # putting one may push an older one out of the recent ones; a recorded match in neither is read back
-        prior = {m.seq: self._matches.get(m.seq) or self._recent.get(m.seq) for m in changed}
+        prior = {m.seq: self._held(m.seq) for m in changed}
         unknown = [s for s, p in prior.items() if p is None and s <= self._last_seq]
         if unknown:
-            prior.update(await asyncio.to_thread(lambda: {s: self.store.match(s) for s in unknown}))
+            prior.update({m.seq: m for m in await asyncio.to_thread(self.store.matches_of, unknown)})
         await asyncio.to_thread(self.store.save, changed)
         for m in changed:
             before, prior[m.seq] = prior[m.seq], m
@@ -678,6 +798,24 @@ class SettlementService:
                 cb(mm)
             except Exception:
                 log.exception("settlement mismatch listener failed")
+
+
+def _push(by_time: dict[int, array[int]], times: list[int], t: int, seq: int) -> None:
+    """File ``seq`` under time ``t`` (a new time goes on the heap ``times``)."""
+    seqs = by_time.get(t)
+    if seqs is None:
+        by_time[t] = seqs = array("q")
+        heapq.heappush(times, t)
+    seqs.append(seq)
+
+
+def _take_due(by_time: dict[int, array[int]], times: list[int], now: int) -> list[tuple[int, int]]:
+    """Take off every (time, seq) filed under a time up to ``now``, earliest first."""
+    out: list[tuple[int, int]] = []
+    while times and times[0] <= now:
+        t = heapq.heappop(times)
+        out += [(t, s) for s in by_time.pop(t, ())]
+    return out
 
 
 def _int(v: object) -> int:

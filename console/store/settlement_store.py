@@ -106,14 +106,38 @@ class SqlSettlementStore:
                 if not done:
                     conn.execute(self._insert(settlement_matches), [row])
 
-    def matches(self, open_only: bool = False) -> list[MatchRecord]:
+    def matches(self, open_only: bool = False, states: Sequence[MatchState] | None = None) -> list[MatchRecord]:
+        """The stored matches by seq: all, the open ones, or (``states``) those in these states."""
         c = settlement_matches.c
         q = select(settlement_matches).order_by(c.seq)
         if open_only:
             q = q.where(c.state.notin_([MatchState.PAID.value, MatchState.FAILED.value]))
+        if states is not None:
+            q = q.where(c.state.in_([s.value for s in states]))
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
         return [_record(dict(r)) for r in rows]
+
+    def matches_of(self, seqs: Sequence[int]) -> list[MatchRecord]:
+        """The stored matches among ``seqs`` (primary-key lookups, 500 a query), by seq."""
+        c, out = settlement_matches.c, []
+        wanted = sorted(set(seqs))
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                rows = conn.execute(select(settlement_matches).where(c.seq.in_(wanted[start:start + 500]))
+                                    .order_by(c.seq)).mappings().all()
+                out += [_record(dict(r)) for r in rows]
+        return out
+
+    def keys_in(self, states: Sequence[MatchState]) -> list[tuple[int, MatchState, int | None, int | None]]:
+        """(seq, state, trade id, delivery end) of the matches in ``states``, by seq: what the service holds of
+        a match waiting for its delivery or dispute window to end (over the state index)."""
+        c = settlement_matches.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(c.seq, c.state, c.trade_id, c.delivery_end)
+                                .where(c.state.in_([s.value for s in states])).order_by(c.seq)).all()
+        return [(int(r[0]), MatchState(r[1]), None if r[2] is None else int(r[2]), None if r[3] is None else int(r[3]))
+                for r in rows]
 
     def match(self, seq: int) -> MatchRecord | None:
         """One stored match by its journal position (the primary key)."""

@@ -44,8 +44,9 @@ async def _ten_matches(service: SettlementService, clock: Clock) -> None:
                          for i in (6, 7, 9)])
     assert service.counts() == {MatchState.SETTLED: 7, MatchState.BATCHED: 3}
     clock.t += 1
-    await service._save([replace(service._matches[i], state=MatchState.PAID, delivered_wh=1000, updated=clock.t)
-                         for i in range(6)])
+    settled = {i: service.match(i) for i in range(6)}  # settled: held compactly, records the latest read back
+    await service._save([replace(m, state=MatchState.PAID, delivered_wh=1000, updated=clock.t)
+                         for m in settled.values() if m is not None])
     await service._save([replace(service._matches[i], state=MatchState.FAILED, error="refused on chain: too-late",
                                  updated=clock.t) for i in (6, 7)])
 
@@ -58,13 +59,13 @@ def test_only_open_matches_stay_in_memory_and_a_restart_loads_only_them(db_url: 
 
     async def run() -> None:
         await _ten_matches(service, clock)
-        # 6 paid, 2 failed, 1 settled, 1 batched: only the 2 open records in memory (and the 3 recent finished)
-        assert sorted(service._matches) == [8, 9]
-        assert {s: sorted(d) for s, d in service._by_state.items() if d} == {MatchState.SETTLED: [8],
-                                                                             MatchState.BATCHED: [9]}
+        # 6 paid, 2 failed, 1 settled, 1 batched: only the 2 open ones in memory (batched 9 as its record, settled
+        # 8 waiting for its delivery end in compact form) and the 3 recent finished
+        assert sorted(service._matches) == [9] and service._waiting == {8: MatchState.SETTLED}
+        assert {s: sorted(d) for s, d in service._by_state.items() if d} == {MatchState.BATCHED: [9]}
         assert service._by_trade == {108: 8}  # paid trades 100…105 no longer indexed
-        # on the delivery-end heap only 8 is live (the paid ones' entries are stale: skipped, dropped when due)
-        assert [e for e in service._due if e[1] in service._by_state[MatchState.SETTLED]] == [(PRODUCT + PERIOD, 8)]
+        # under its delivery end only 8 is live (the paid ones' seqs there are stale: skipped, dropped when due)
+        assert [s for s in service._due[PRODUCT + PERIOD] if service._waiting.get(s) is MatchState.SETTLED] == [8]
         assert list(service._recent) == [5, 6, 7]  # the last 3 finished (5 paid, then 6 and 7 failed)
         counts = {MatchState.PAID: 6, MatchState.FAILED: 2, MatchState.SETTLED: 1, MatchState.BATCHED: 1}
         assert service.counts() == counts
@@ -78,21 +79,24 @@ def test_only_open_matches_stay_in_memory_and_a_restart_loads_only_them(db_url: 
         assert list(service._recent) == [6, 7, 2]  # read back: it is now one of the 3 recent ones
         view = service.state_of(store.match(0))  # the trade tape's view of paid match 0 (read back too)
         assert (view.state, view.tx, view.detail) == (SettlementState.PAID, "0x00", "")
-        assert len(service._recent) == 3 and sorted(service._matches) == [8, 9]
+        assert len(service._recent) == 3 and sorted(service._matches) == [9] and list(service._waiting) == [8]
         assert service.match(10) is None  # not recorded (after the last seq): not even asked of the store
 
         # an operator retries failed match 6 (read back from the store): open again, counted again
         assert await service.retry([6, 0]) == [6]  # 0 is paid: not retried
-        assert sorted(service._matches) == [6, 8, 9]
+        assert sorted(service._matches) == [6, 9] and list(service._waiting) == [8]
         assert service.counts() == {MatchState.PAID: 6, MatchState.FAILED: 1, MatchState.MATCHED: 1,
                                     MatchState.SETTLED: 1, MatchState.BATCHED: 1}
 
-        # restart on the same store: only the 3 open matches are loaded; the counts come from SQL
+        # restart on the same store: only the 3 open matches are loaded (settled 8 in compact form, no record);
+        # the counts come from SQL
         again = _service(SqlSettlementStore(db_url), clock)
         await again._load()
-        assert sorted(again._matches) == [6, 8, 9] and not again._recent
+        assert sorted(again._matches) == [6, 9] and not again._recent and not again._waiting_recent
+        assert again._waiting == {8: MatchState.SETTLED}
         assert again.counts() == service.counts()
-        assert again._last_seq == 9 and again._by_trade == {108: 8} and again._due == [(PRODUCT + PERIOD, 8)]
+        assert again._last_seq == 9 and again._by_trade == {108: 8}
+        assert {t: list(s) for t, s in again._due.items()} == {PRODUCT + PERIOD: [8]}
         m7 = again.match(7)
         assert m7 is not None and (m7.state, m7.error) == (MatchState.FAILED, "refused on chain: too-late")
         # a chain event read again after the restart re-saves paid match 0, which is in neither memory map: its
@@ -123,14 +127,14 @@ def test_memory_held_does_not_grow_with_finished_matches(db_url: str) -> None:
             await service._save([replace(m, state=MatchState.PAID, trade_id=m.seq, delivery_end=PRODUCT + PERIOD)
                                  for m in fresh])
             assert not service._matches and not service._by_trade and not any(service._by_state.values())
+            assert not service._waiting and not service._waiting_recent
         assert service.counts() == {MatchState.PAID: 200} == store.counts()
         assert len(service._recent) == min(200, settlement.RECENT_FINISHED)
-        # each match pushed on the delivery-end heap when it settled; paid before its delivery end (not so on
-        # chain, but possible here) its entry is stale: skipped when due, and the prune rebuilds a heap that is
-        # mostly stale entries
-        assert len(service._due) == 200
+        # each match filed under its delivery end when it settled; paid before its delivery end (not so on chain,
+        # but possible here) its seq there is stale: skipped when due, and the prune drops them once they are most
+        assert sum(len(s) for s in service._due.values()) == 200
         service._prune()
-        assert service._due == []
+        assert service._due == {}
 
     asyncio.run(run())
     store.close()

@@ -1,6 +1,6 @@
 """The settlement service's memory stays bounded (issue 11, soak): signed orders and their nonces live in the
-store once written; only a match not yet settled keeps its two signed orders in memory, an open one its dispute
-window end."""
+store once written; only a match not yet settled keeps its two signed orders in memory; a delivered one is due
+for its dispute window end to be read (once) until it moves on."""
 
 from __future__ import annotations
 
@@ -68,23 +68,25 @@ def test_only_matches_on_their_way_to_the_chain_keep_their_signed_orders(db_url:
     # end), one in its dispute window, one matched (waiting for a batch), one batched (its settleBatch sent)
     states = [MatchState.PAID] * 4 + [MatchState.FAILED] * 2 + [
         MatchState.SETTLED, MatchState.DELIVERED, MatchState.MATCHED, MatchState.BATCHED]
+    made = {}
     for i, state in enumerate(states):
         m = MatchRecord(i, PRODUCT - 100, PRODUCT, 200, 1000, f"b{i}", f"s{i}", recorded=1.0, updated=1.0)
-        service._put(replace(m, state=state))
-        service._final_after[i] = PRODUCT + 3600
+        made[i] = replace(m, state=state, trade_id=100 + i if state in (MatchState.SETTLED, MatchState.DELIVERED)
+                          else None)
+        service._put(made[i])
         for side, who in (("b", BOB), ("s", ALICE)):
             service._orders[f"{side}{i}"] = SignedOrder(f"{side}{i}", who, _message(who, i), "0x" + "11" * 65)
     assert len(service._orders) == 20
 
     service._prune()
     assert sorted(service._orders) == ["b8", "b9", "s8", "s9"]  # the unsettled two's orders: 4 of 20
-    assert sorted(service._final_after) == [6, 7, 8, 9]  # the open four
+    assert service._unread_final == {7: 107}  # the delivered one: its dispute window end is to be read
     # the batch settles and the match in its dispute window is paid: the next prune, PRUNE_EVERY_S later
     for seq, state in ((9, MatchState.SETTLED), (7, MatchState.PAID)):
-        before = service._matches[seq]
+        before = made[seq]
         service._put(replace(before, state=state), before)
     clock.t += PRUNE_EVERY_S
     service._prune()
     assert sorted(service._orders) == ["b8", "s8"]
-    assert sorted(service._final_after) == [6, 8, 9]
+    assert service._unread_final == {}
     store.close()
