@@ -836,24 +836,30 @@ class MarketService:
             recent = await asyncio.to_thread(self.journal.recent_fills, self._recent.maxlen or 0, seq)  # type: ignore[attr-defined]
             mine = {who: await asyncio.to_thread(self.journal.fills_of, who, self._history, seq)  # type: ignore[attr-defined]
                     for who in state["participants"]}
+            compacted, accepted = int(state["compacted"]), int(state["accepted"])
+            closed_problems = [str(p) for p in state["problems"]]
+            positions = {str(w): {int(p): list(r) for p, r in rows_.items()}
+                         for w, rows_ in state["positions"].items()}
+            totals = {str(w): list(t) for w, t in state["totals"].items()}
+            trades = [_trade_view(r) for r in rows]
+            tape = [_trade_view(r) for r in recent]
         except Exception as exc:  # an unreadable checkpoint costs the time of a full replay, nothing else
             log.warning("market checkpoint not used (the whole journal is replayed): %s", exc)
             return None
         self.book = book
         self._forgotten.bits[:] = bits
-        self.compacted_orders = int(state["compacted"])
-        self._accepted = int(state["accepted"])
-        self._closed_problems = list(state["problems"])
-        self._closed_positions = {w: {int(p): r for p, r in rows_.items()} for w, rows_ in state["positions"].items()}
-        self._closed_totals = {w: list(t) for w, t in state["totals"].items()}
-        self._orders_of = {who: [] for who in state["participants"]}
+        self.compacted_orders = compacted
+        self._accepted = accepted
+        self._closed_problems = closed_problems
+        self._closed_positions = positions
+        self._closed_totals = totals
+        self._orders_of = {who: [] for who in mine}
         for order in book.orders.values():
             self._orders_of.setdefault(order.participant, []).append(order.order_id)
-        for r in rows:
-            t = _trade_view(r)
+        for t in trades:
             self._product_trades.setdefault(t.product, []).append(t)
             self._volume[t.product] = self._volume.get(t.product, 0) + t.quantity
-        self._recent.extend(_trade_view(r) for r in recent)
+        self._recent.extend(tape)
         for who, got in mine.items():
             if got:
                 self._trades_of[who] = deque((_trade_view(r) for r in reversed(got)), maxlen=self._history)
