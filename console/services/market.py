@@ -18,6 +18,7 @@ import bisect
 import contextlib
 import enum
 import hashlib
+import json
 import logging
 import math
 import time
@@ -48,6 +49,7 @@ from core.market import (
     reference_price,
 )
 from core.market import Action as BookAction
+from core.market.checkpoint import CheckpointError, dump_book, load_book
 from core.market.ports import JournalBatch, JournalEntry, MarketJournal, SettlementPort
 from core.market.state import Order
 from core.points import PointKind
@@ -253,6 +255,15 @@ class MarketService:
         self._snapshot: MarketSnapshot | None = None
         self._screens_init()
         self._suspended: dict[str, str] = {}  # participant → why it may not trade
+        # The restart checkpoint (docs/decisions.md 2026-12-03): the journal position stored so far, the orders
+        # forgotten since the last checkpoint (their rows not yet checked), the mismatches found in what is
+        # closed (kept in the checkpoint: reported at every start), and the orders ever accepted.
+        self._stored = 0
+        self._unverified: list[OrderView] = []
+        self._closed_problems: list[str] = []
+        self._accepted = 0
+        self._checkpoint_task: asyncio.Task[None] | None = None
+        self.resumed_from: int | None = None  # the checkpoint's position the last start resumed from
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -260,13 +271,19 @@ class MarketService:
         """Replay the journal into the book, reconcile the stored derived state, start writer and ticks.
 
         The journal is read in pages and the book compacted at each product closure, so what is held is the
-        open state (never the run's history); each forgotten order is compared with its stored row first."""
+        open state (never the run's history); each forgotten order is compared with its stored row first.
+        With a checkpoint (written once what it covers is closed and verified) the open state is read from it
+        and only the journal after it is replayed; its mismatches are reported again."""
         self.book = Book(self.rules)
         problems: list[str] = []
         gaps: list[str] = []
         forgotten: list[OrderView] = []
-        accepted = 0
-        i, last = 0, -1
+        resumed = await self._resume()
+        self.resumed_from = resumed
+        accepted = self._accepted
+        i = 0 if resumed is None else resumed
+        last = i - 1
+        closed_before = self.compacted_orders
         while True:
             page = await asyncio.to_thread(self.journal.load_after, last, self.replay_page)
             if not page:
@@ -286,17 +303,31 @@ class MarketService:
             if len(forgotten) >= self.replay_page:
                 problems += await self._check_rows(forgotten)
                 forgotten = []
+        if resumed is not None and i == resumed:
+            next_seq = getattr(self.journal, "next_seq", None)
+            if callable(next_seq) and await asyncio.to_thread(next_seq) < resumed:
+                gaps.append(f"the journal ends before the checkpoint's position {resumed} (events lost)")
         forgotten += [o.view() for o in self._compact()]
-        problems += await self._check_rows(forgotten + [o.view() for o in self.book.orders.values()])
+        problems += await self._check_rows(forgotten)
+        self._accepted = accepted
+        self._stored = len(self.book.journal)
+        # What is closed is verified now: kept in the next checkpoint (and reported at every start from it);
+        # the open orders and the count of rows are checked at every start.
+        self._closed_problems += gaps + problems
+        problems = await self._check_rows([o.view() for o in self.book.orders.values()])
         if await asyncio.to_thread(self.journal.count_orders) != accepted:  # rows of orders never accepted
             problems += [f"order {row.order_id}: stored row {row.status.value} but the journal never accepted it"
                          for row in await asyncio.to_thread(self.journal.orders_never_accepted)]
-        problems = gaps + problems
+        problems = self._closed_problems + problems
         self.mismatches = tuple(problems)
         for p in problems:
             log.error("market journal mismatch (not corrected; investigate before trading on): %s", p)
-        log.info("market: %d journal events replayed, %d orders held (%d of closed products compacted), "
-                 "%d mismatches", len(self.book.journal), len(self.book.orders), self.compacted_orders, len(problems))
+        log.info("market: %d journal events replayed%s, %d orders held (%d of closed products compacted), "
+                 "%d mismatches", len(self.book.journal) - (resumed or 0),
+                 "" if resumed is None else f" after the checkpoint at {resumed}", len(self.book.orders),
+                 self.compacted_orders, len(problems))
+        if resumed is None or self.compacted_orders > closed_before or self._stored - resumed >= self.replay_page:
+            self._checkpoint(force=True)
         self._wake = asyncio.Event()
         self._started = True
         self._tasks = [asyncio.create_task(self._write_loop(), name="market-journal"),
@@ -320,6 +351,11 @@ class MarketService:
         self._wake.set()
         await writer
         self._tasks = []
+        if self._checkpoint_task is not None:
+            await self._checkpoint_task
+        self._checkpoint()  # everything decided is stored: what was closed since the last one
+        if self._checkpoint_task is not None:
+            await self._checkpoint_task
         for sub in list(self._subscribers):
             sub.close()
         await asyncio.to_thread(self.journal.close)
@@ -731,8 +767,10 @@ class MarketService:
             await done
             if self.settlement is not None:  # (without a port nobody drains it: it held every trade of the run)
                 self.unsettled.extend(e.event for e in traded if isinstance(e.event, Traded))
+            self._accepted += sum(1 for ev in events if type(ev) is Accepted)
             if closes:  # the closed products' final rows are stored: the store answers for them from now on
-                self._compact()
+                self._unverified += [o.view() for o in self._compact()]
+            self._checkpoint()
             if self._subscribers:  # the depth of the touched products is computed only for someone to read
                 products = {ev.product for ev in events if isinstance(ev, Traded)}
                 products |= {self.book.orders[i].spec.product for i in touched if i in self.book.orders}
@@ -775,6 +813,7 @@ class MarketService:
         unstored = self._unstored
         while unstored and unstored[0].seq <= stored:
             unstored.popleft()
+        self._stored = max(self._stored, stored + 1)
         for _, fut in batch:
             if not fut.done():
                 fut.set_result(None)
@@ -803,6 +842,96 @@ class MarketService:
                 continue
             for _ in batch:
                 self.unsettled.popleft()
+
+    # -- the restart checkpoint (docs/decisions.md 2026-12-03) ------------------------------------------------
+
+    async def _resume(self) -> int | None:
+        """Take the open state from the journal's checkpoint, if it has a readable one: the book, what the
+        service keeps of the closed products, and the open products' trades from the store; the journal
+        position to replay from (None: no checkpoint, replay everything)."""
+        load = getattr(self.journal, "load_checkpoint", None)
+        if not callable(load):
+            return None
+        try:
+            found = await asyncio.to_thread(load)
+            if found is None:
+                return None
+            seq, text, bits = found
+            state = json.loads(text)
+            book = load_book(self.rules, state["book"])
+            if len(book.journal) != seq or len(bits) != len(self._forgotten.bits):
+                raise CheckpointError(f"checkpoint at {seq} holds the state at {len(book.journal)}")
+            rows = await asyncio.to_thread(self.journal.fills_in, list(book.products), seq)  # type: ignore[attr-defined]
+            recent = await asyncio.to_thread(self.journal.recent_fills, self._recent.maxlen or 0, seq)  # type: ignore[attr-defined]
+            participants = [str(w) for w in state["participants"]]
+            compacted, accepted = int(state["compacted"]), int(state["accepted"])
+            closed_problems = [str(p) for p in state["problems"]]
+            positions = {str(w): {int(p): list(r) for p, r in rows_.items()}
+                         for w, rows_ in state["positions"].items()}
+            totals = {str(w): list(t) for w, t in state["totals"].items()}
+            trades = [_trade_view(r) for r in rows]
+            tape = [_trade_view(r) for r in recent]
+        except Exception as exc:  # an unreadable checkpoint costs the time of a full replay, nothing else
+            log.warning("market checkpoint not used (the whole journal is replayed): %s", exc)
+            return None
+        self.book = book
+        self._forgotten.bits[:] = bits
+        self.compacted_orders = compacted
+        self._accepted = accepted
+        self._closed_problems = closed_problems
+        self._closed_positions = positions
+        self._closed_totals = totals
+        self._orders_of = {who: [] for who in participants}
+        for order in book.orders.values():
+            self._orders_of.setdefault(order.participant, []).append(order.order_id)
+        for t in trades:
+            self._product_trades.setdefault(t.product, []).append(t)
+            self._volume[t.product] = self._volume.get(t.product, 0) + t.quantity
+        self._recent.extend(tape)
+        return int(seq)
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Write a checkpoint of the open state (in the background) when a product closed since the last one
+        (``force``: in any case), once every event decided is stored and the closed products are compacted;
+        the forgotten orders' rows are checked first and any mismatch is reported and kept in it."""
+        if not (force or self._unverified) or self._checkpoint_task is not None or self.failure is not None \
+                or self._stored != len(self.book.journal) or not callable(getattr(self.journal, "save_checkpoint",
+                                                                                  None)):
+            return
+        try:
+            book = dump_book(self.book)
+        except CheckpointError:
+            return  # a closed product is not compacted yet (its command resumes next): the next commit retries
+        state = {"book": book, "compacted": self.compacted_orders, "accepted": self._accepted,
+                 "participants": sorted(self._orders_of),
+                 "positions": {w: {str(p): list(r) for p, r in rows.items()} for w, rows in
+                               self._closed_positions.items()},
+                 "totals": {w: list(t) for w, t in self._closed_totals.items()}}
+        views, self._unverified = self._unverified, []
+        self._checkpoint_task = asyncio.create_task(
+            self._write_checkpoint(state, bytes(self._forgotten.bits), views), name="market-checkpoint")
+
+    async def _write_checkpoint(self, state: dict[str, object], bits: bytes, views: list[OrderView]) -> None:
+        checked = False
+        try:
+            found = await self._check_rows(views) if views else []
+            checked = True
+            for p in found:
+                log.error("market journal mismatch (not corrected; investigate before trading on): %s", p)
+            if found:
+                self._closed_problems += found
+                self.mismatches += tuple(found)
+                self._snapshot = None
+            state["problems"] = list(self._closed_problems)
+            text = await asyncio.to_thread(json.dumps, state, separators=(",", ":"))
+            position = int(state["book"]["position"])  # type: ignore[index]
+            await asyncio.to_thread(self.journal.save_checkpoint, position, text, bits)  # type: ignore[attr-defined]
+        except Exception:
+            log.exception("market checkpoint not written (the next start replays from the one before)")
+            if not checked:
+                self._unverified = views + self._unverified
+        finally:
+            self._checkpoint_task = None
 
     def _index(self, seq: int, ev: Event) -> TradeView | None:
         """Keep the per-participant indexes, the recent tape and the volumes up to date with one event."""
@@ -874,6 +1003,11 @@ class IdFilter:
     def __init__(self, bits: int = 23) -> None:
         self._bits = bytearray(1 << (bits - 3))
         self._mask = (1 << bits) - 1
+
+    @property
+    def bits(self) -> bytearray:
+        """The filter's bytes (a checkpoint keeps them)."""
+        return self._bits
 
     def _positions(self, order_id: str) -> tuple[int, int, int]:
         h = int.from_bytes(hashlib.blake2b(order_id.encode(), digest_size=16).digest(), "little")

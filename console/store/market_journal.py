@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, union_all, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 
 from console.store.database import MigratedOnFirstUse
-from console.store.schema import market_events, market_fills, market_orders
+from console.store.schema import market_checkpoints, market_events, market_fills, market_orders
 from core.market.codec import decode, encode
 from core.market.events import Accepted, Event
 from core.market.orders import OrderStatus, OrderView, Side
@@ -179,6 +181,42 @@ class SqlMarketJournal:
         both = union_all(bought.subquery().select(), sold.subquery().select()).subquery()
         with self.engine.connect() as conn:
             return [tuple(r) for r in conn.execute(select(both).order_by(both.c.seq.desc()).limit(limit))]
+
+    # -- the restart checkpoint (migration 0011, docs/decisions.md 2026-12-03) ------------------------------
+
+    def fills_in(self, products: Sequence[int], before: int) -> list[dict[str, Any]]:
+        """Every trade of these products at journal positions below ``before``, oldest first (by the product
+        index: what a restart from a checkpoint reads for the products still open)."""
+        c = market_fills.c
+        out: list[dict[str, Any]] = []
+        with self.engine.connect() as conn:
+            for product in sorted(products):
+                out += [dict(r) for r in conn.execute(select(market_fills).where((c.product == product)
+                                                                                 & (c.seq < before))
+                                                      .order_by(c.seq)).mappings()]
+        return sorted(out, key=lambda r: int(r["seq"]))
+
+    def recent_fills(self, limit: int, before: int) -> list[dict[str, Any]]:
+        """The last ``limit`` trades at journal positions below ``before``, oldest first."""
+        c = market_fills.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(market_fills).where(c.seq < before).order_by(c.seq.desc())
+                                .limit(limit)).mappings().all()
+        return [dict(r) for r in reversed(rows)]
+
+    def load_checkpoint(self) -> tuple[int, str, bytes] | None:
+        """The newest checkpoint: (journal position, state JSON, forgotten-id filter), or None."""
+        c = market_checkpoints.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(c.seq, c.state, c.forgotten).order_by(c.seq.desc()).limit(1)).first()
+        return None if row is None else (int(row[0]), str(row[1]), zlib.decompress(bytes(row[2])))
+
+    def save_checkpoint(self, seq: int, state: str, forgotten: bytes) -> None:
+        """Keep this checkpoint in place of the older ones (one transaction: a start sees the old or the new)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(market_checkpoints))
+            conn.execute(insert(market_checkpoints).values(seq=seq, written=time.time(), state=state,
+                                                           forgotten=zlib.compress(forgotten, 1)))
 
     def close(self) -> None:
         self._db.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -238,6 +239,19 @@ market_fills = Table(
     Index("ix_market_fills_ts", "ts"),
     Index("ix_market_fills_buyer", "buyer", "seq"),
     Index("ix_market_fills_seller", "seller", "seq"),
+    Index("ix_market_fills_product", "product", "seq"),  # a restart reads the open products' trades (0011)
+)
+
+# The restart checkpoint (migration 0011): the market's open state at journal position ``seq`` (every product
+# closed before it compacted and its orders' rows verified), so a start replays only the events from ``seq`` on.
+# One row is kept (the newest); ``state`` is JSON (core.market.checkpoint and the service's own state),
+# ``forgotten`` the Bloom filter of the forgotten order ids (zlib).
+market_checkpoints = Table(
+    "market_checkpoints", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("written", Double, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("forgotten", LargeBinary, nullable=False),
 )
 
 # -- demand-response events (migration 0010_dr_events) ------------------------------------------------------

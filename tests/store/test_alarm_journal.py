@@ -67,7 +67,7 @@ def scripted_events(engine: AlarmEngine) -> list[AlarmEvent]:
 
 def test_migration_creates_the_journal_tables(db_url: str) -> None:
     engine = make_engine(db_url)
-    assert upgrade(engine) == head_revision() == "0010"
+    assert upgrade(engine) == head_revision() == "0011"
     insp = inspect(engine)
     assert {"alarm_events", "alarm_latest"} <= set(insp.get_table_names())
     indexed = {tuple(ix["column_names"]) for ix in insp.get_indexes("alarm_events")}

@@ -21,11 +21,11 @@ T0 = 1_790_000_000.0
 def test_migrations_from_empty_to_head(db_url: str) -> None:
     engine = make_engine(db_url)
     assert current_revision(engine) is None
-    assert upgrade(engine) == head_revision() == "0010"
+    assert upgrade(engine) == head_revision() == "0011"
     tables = set(inspect(engine).get_table_names())
     assert {"points", "samples", "samples_10s", "samples_1m", "samples_1h", "events", "participants", "devices",
             "users", "audit_log", "orders", "trades", "participant_register", "alembic_version"} <= tables
-    assert upgrade(engine) == "0010"  # idempotent
+    assert upgrade(engine) == "0011"  # idempotent
 
 
 def test_migration_from_previous_revision_keeps_data(db_url: str) -> None:
@@ -34,7 +34,7 @@ def test_migration_from_previous_revision_keeps_data(db_url: str) -> None:
     store = SampleStore(engine)
     store.register([PointDef("f", "Frequency", "Hz", PointKind.FREQUENCY)])
     store.insert([to_row("f", 50.01, Quality.GOOD, T0)])
-    assert upgrade(engine) == "0010"
+    assert upgrade(engine) == "0011"
     assert store.count("f") == 1
     with engine.connect() as conn:
         assert conn.execute(select(points.c.key)).scalars().all() == ["f"]

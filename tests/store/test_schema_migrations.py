@@ -63,7 +63,7 @@ def test_a_store_is_built_without_io_and_migrated_on_first_use(tmp_path: Path) -
 
 
 def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
-    assert database._head_from_files() == ScriptDirectory(str(MIGRATIONS)).get_current_head() == "0010"
+    assert database._head_from_files() == ScriptDirectory(str(MIGRATIONS)).get_current_head() == "0011"
 
 
 def test_a_database_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_a_database_at_head_is_opened_without_alembic(tmp_path: Path) -> None:
             f"print(upgrade(make_engine({url!r})), 'alembic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
                          cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.split() == ["0010", "False"]
+    assert out.stdout.split() == ["0011", "False"]
 
 
 def test_a_database_behind_head_is_still_migrated(tmp_path: Path) -> None:
@@ -85,7 +85,7 @@ def test_a_database_behind_head_is_still_migrated(tmp_path: Path) -> None:
     assert upgrade(engine, "0008") == "0008"
     with engine.connect() as conn:
         assert not inspect(conn).has_table("dr_events")
-    assert upgrade(engine) == "0010"
+    assert upgrade(engine) == "0011"
     with engine.connect() as conn:
         assert inspect(conn).has_table("dr_events")
     engine.dispose()
