@@ -14,7 +14,7 @@ from console.config import ConfigError, load
 from console.services.market import MarketService
 from tests.api.conftest import CHAIN_ID, Trader, _trader, write_participants
 from tests.conftest import ServerProcess, free_port
-from tests.e2e.test_cli import plant_config
+from tests.support.cli import plant_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 

@@ -10,7 +10,7 @@ import pytest
 from console.store.alarm_journal import SqlAlarmJournal
 from core.alarms import AlarmDef, AlarmEngine, LimitCondition, LimitKind, Priority
 from core.points import Quality, Sample
-from tests.e2e.test_cli import energynet, plant_config
+from tests.support.cli import energynet, plant_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

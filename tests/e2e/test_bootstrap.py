@@ -10,7 +10,7 @@ from console.bootstrap import AlarmService, FieldSources, HistorianService, Loop
 from console.config import load
 from console.services.participants_admin import ParticipantsAdmin
 from tests.conftest import ServerProcess, until
-from tests.e2e.test_cli import plant_config
+from tests.support.cli import plant_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 

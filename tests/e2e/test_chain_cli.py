@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port
-from tests.e2e.test_cli import energynet
+from tests.support.cli import energynet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,47 +10,9 @@ import pytest
 
 from console.store.database import head_revision
 from tests.conftest import ServerProcess
+from tests.support.cli import energynet, plant_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
-
-
-def energynet(*args: str, timeout: float = 90, data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    if data_dir is not None:
-        env["XDG_DATA_HOME"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "console", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
-
-
-def plant_config(endpoint: str, extra: str = "") -> str:
-    """A vendor layout unlike the simulator's, mapped only through the config."""
-    return f"""
-[[sources]]
-name = "plant7"
-endpoint = "{endpoint}"
-  [[sources.points]]
-  id = "plant7.frequency"
-  node = "ns=3;i=1001"       # published in mHz
-  unit = "Hz"
-  kind = "frequency"
-  scale = 0.001
-  [[sources.points]]
-  id = "plant7.bay_a.voltage"
-  browse_path = ["3:Plant7", "3:Bay_A", "3:U_kV"]   # published in kV
-  unit = "V"
-  kind = "voltage"
-  nominal = 20000
-  scale = 1000
-  [[sources.points]]
-  id = "plant7.bay_a.power"
-  node = "ns=3;i=1102"       # published in kW
-  unit = "W"
-  scale = 1000
-  [[sources.points]]
-  id = "plant7.breaker"
-  node = "ns=3;s=Bay_A.Breaker"
-  unit = "1"
-{extra}"""
 
 
 def test_probe_maps_a_foreign_layout_through_config_only(plant_server: ServerProcess, tmp_path: Path) -> None:

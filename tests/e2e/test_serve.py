@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ServerProcess, free_port
-from tests.e2e.test_cli import plant_config
+from tests.support.cli import plant_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

@@ -185,7 +185,7 @@ def test_the_children_of_a_killed_console_do_not_outlive_it(tmp_path: Path) -> N
 
 
 def test_serve_stops_on_sigterm_with_every_sample_stored(plant_server: ServerProcess, tmp_path: Path) -> None:
-    from tests.e2e.test_cli import plant_config
+    from tests.support.cli import plant_config
 
     db = tmp_path / "serve.sqlite"
     cfg = tmp_path / "plant.toml"
