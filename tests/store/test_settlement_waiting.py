@@ -248,3 +248,56 @@ def test_the_latest_settled_records_stay_for_the_tape_when_a_period_is_delivered
 
     asyncio.run(run())
     store.close()
+
+
+class SlowChain(Chain):
+    """Each read takes a moment, as a loaded node's does; counts the reads and how many were in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = self.in_flight = self.most_in_flight = 0
+
+    async def read(self, contract: str, function: str, *args: object) -> Any:
+        self.reads += 1
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.01)
+            return await super().read(contract, function, *args)
+        finally:
+            self.in_flight -= 1
+
+
+def test_a_period_of_proposals_is_finalised_in_steps_of_concurrent_reads(db_url: str) -> None:
+    """250 proposals landing together (a delivery period's trades) do not hold one step for 250 reads one after
+    another: each step reads at most FINAL_READS_PER_STEP (100) dispute window ends, at once, and finalises those
+    due; three steps finalise all 250."""
+    store, chain, clock = SqlSettlementStore(db_url), SlowChain(), Clock()
+    service = _service(store, chain, clock)
+    n = 250
+
+    async def run() -> None:
+        store.remember([SignedOrder(f"{side}{i}", who, _message(who, 10 * i + k), "0x" + "11" * 65)
+                        for i in range(n) for k, (side, who) in enumerate((("b", BOB), ("s", ALICE)))])
+        await service._record([MatchRecord(i, PRODUCT - 100, PRODUCT, 200, 1000, f"b{i}", f"s{i}",
+                                           recorded=clock.t, updated=clock.t) for i in range(n)])
+        await service._save([replace(service._matches[i], state=MatchState.SETTLED, trade_id=100 + i, value=200,
+                                     delivery_end=PRODUCT + PERIOD, tx_hash=f"0x{i:04x}") for i in range(n)])
+        chain.now = PRODUCT + PERIOD - 1  # before the delivery end: nothing is proposed by the service
+        for i in range(n):
+            chain.emit("SettlementProposed", tradeId=100 + i, deliveredWh=1000)
+        await service._follow_events()
+        assert len(service._unread_final) == n and service.counts() == {MatchState.DELIVERED: n}
+        chain.now += WINDOW  # every dispute window has ended
+        finalised = []
+        for reads, calls in ((100, 100), (200, 100), (250, 50)):
+            await service._after_delivery()
+            got = chain.calls()
+            assert chain.reads == reads and [f for f, _ in got] == ["finalize"] * calls
+            finalised += [args[0] for _, args in got]
+        assert chain.most_in_flight == 100
+        assert finalised == [100 + i for i in range(n)] and not service._unread_final
+        assert service.counts() == {MatchState.FINALIZING: n} == store.counts()
+
+    asyncio.run(run())
+    store.close()
