@@ -83,6 +83,7 @@ class ChainGateway:
         receipt_timeout: float = 120.0,
         batch: int = 200,
         max_backoff: float = 5.0,
+        nonce_taken_grace_s: float = 10.0,
     ) -> None:
         self.rpc_url = rpc_url
         self.account = account
@@ -92,6 +93,11 @@ class ChainGateway:
         self.poll_interval = poll_interval
         self.health_interval = health_interval
         self.receipt_timeout = receipt_timeout
+        # A node counts a mined transaction in the account's nonce a moment before it serves its receipt (seen
+        # on a loaded anvil: batches marked failed, "nonce used by another transaction", then their events came).
+        # Another transaction took our nonce only when the node does not know ours as mined and its receipt is
+        # still absent this long after the nonce was first seen used.
+        self.nonce_taken_grace_s = nonce_taken_grace_s
         self.batch = batch
         self.max_backoff = max_backoff
         self.w3 = AsyncWeb3(async_http_provider(rpc_url, timeout=5))
@@ -115,6 +121,7 @@ class ChainGateway:
         self._tokens: int | None = None
         self._nonce: int | None = None
         self._sent_at: dict[str, float] = {}
+        self._nonce_used_at: dict[str, float] = {}  # key -> when its nonce was first seen used without a receipt
         self._deferred: dict[str, int] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -271,6 +278,7 @@ class ChainGateway:
         self._seen, self._decided, self._nonce = None, set(), None
         self._block = self._eth = self._tokens = None  # the old chain's figures; the next probe reads these
         self._sent_at.clear()
+        self._nonce_used_at.clear()
         self._state, self._error = ChainState.UP, None
         self._wake.set()
 
@@ -343,6 +351,7 @@ class ChainGateway:
         # The node may have lost what it had in its pool (or blocks): broadcast every in-flight transaction
         # again, the same bytes, within its validity, rather than wait for receipt timeouts.
         self._sent_at.clear()
+        self._nonce_used_at.clear()
         await self._recover_lost_blocks(head)
         self._state, self._error, self._seen, self._decided = ChainState.UP, None, None, set()
         if was is not ChainState.UP:
@@ -569,19 +578,29 @@ class ChainGateway:
                 self.outbox.set_state(key, TxState.FAILED, block=block, gas_used=gas,
                                       error=await self._revert_reason(tx_hash, block))
             self._sent_at.pop(key, None)
+            self._nonce_used_at.pop(key, None)
         self.outbox.set_states([(k, st) for k, st, _, _ in done], details={k: (b, g) for k, _, b, g in done})
         if missing:
             mined_nonce = await self.w3.eth.get_transaction_count(self.account.address, "latest")
             for key, nonce, tx_hash in missing:
                 if nonce < mined_nonce:
-                    # Our nonce is used; if the receipt is still absent (not mined between the two calls), it was
-                    # used by a transaction that is not ours and this one can never be included.
-                    (again,) = await self._batch([("eth_getTransactionReceipt", [tx_hash])])
-                    if not again.get("result"):
-                        self.outbox.set_state(key, TxState.FAILED,
-                                              error=f"nonce {nonce} was used by another transaction")
+                    await self._nonce_used(key, nonce, tx_hash)
                 elif time.monotonic() - self._sent_at.get(key, time.monotonic()) > self.receipt_timeout:
                     self._sent_at.pop(key, None)  # broadcast again on the next send round
+
+    async def _nonce_used(self, key: str, nonce: int, tx_hash: str) -> None:
+        """Our nonce is used and our receipt was absent: ours is on its way (mined, receipt not served yet) or
+        void (another transaction took the nonce: it can never be included). Failed only once the node does
+        not know ours as mined and the receipt stays absent for ``nonce_taken_grace_s``."""
+        receipt, known = await self._batch([("eth_getTransactionReceipt", [tx_hash]),
+                                            ("eth_getTransactionByHash", [tx_hash])])
+        tx = known.get("result")
+        if receipt.get("result") or (isinstance(tx, dict) and tx.get("blockNumber")):
+            return  # mined: the next round reads its receipt
+        first = self._nonce_used_at.setdefault(key, time.monotonic())
+        if time.monotonic() - first >= self.nonce_taken_grace_s:
+            self._nonce_used_at.pop(key, None)
+            self.outbox.set_state(key, TxState.FAILED, error=f"nonce {nonce} was used by another transaction")
 
     async def _revert_reason(self, tx_hash: str, block: int) -> str:
         tx = await self.w3.eth.get_transaction(HexStr(tx_hash))
