@@ -63,9 +63,12 @@ bench: $(STAMP)
 	$(PY) bench/startup.py --runs 5
 	QT_QPA_PLATFORM=offscreen $(PY) bench/alarms.py
 
-# Memory soak (issue 11): demo world + console headless; RSS slope over SOAK_MIN minutes (default 30) after the warm-up (fully up + 5 min).
+# Memory soak (issue 11): demo world + console headless; RSS slope over SOAK_MIN minutes (default 30) after the
+# warm-up (fully up + SOAK_SETTLE_MIN, default 45), with a 5-minute settlement dispute window (SOAK_DISPUTE_S) so
+# that the warm-up covers a trade's whole way from match to paid (~1 h; ~2 h with the deployed 1-h window).
 soak: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) bench/soak.py --minutes $${SOAK_MIN:-30} --json $${SOAK_JSON:-soak.json} --check
+	QT_QPA_PLATFORM=offscreen $(PY) bench/soak.py --minutes $${SOAK_MIN:-30} --settle-min $${SOAK_SETTLE_MIN:-45} \
+		--dispute-window-s $${SOAK_DISPUTE_S:-300} --json $${SOAK_JSON:-soak.json} --check
 
 # The installable bundle (docs/install.md): PyInstaller one-dir into dist/energynet/, then its smoke test
 # starts the built program offscreen. Slow (minutes), so it is not part of `make test`; CI runs it when the
