@@ -29,11 +29,7 @@ $(NODE_STAMP): package.json package-lock.json
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs
 
-# The project's bytecode is written first (a second or so once, ~0.1 s when current), so the console does not
-# compile its own modules at every start where bytecode is not written (PYTHONDONTWRITEBYTECODE): ~0.5 s of
-# the first live frame (docs/BENCHMARKS.md, "Start-up on a quiet machine").
 demo: $(STAMP)
-	@$(PY) -m compileall -q console core drivers contracts widgets >/dev/null
 	$(VENV)/bin/energynet demo
 
 test: $(STAMP)
