@@ -263,6 +263,7 @@ class MarketService:
         self._closed_problems: list[str] = []
         self._accepted = 0
         self._checkpoint_task: asyncio.Task[None] | None = None
+        self._checkpoint_again = False  # asked for while one was being written: written after it
         self.resumed_from: int | None = None  # the checkpoint's position the last start resumed from
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -351,11 +352,9 @@ class MarketService:
         self._wake.set()
         await writer
         self._tasks = []
-        if self._checkpoint_task is not None:
-            await self._checkpoint_task
+        await self.checkpoints_written()
         self._checkpoint()  # everything decided is stored: what was closed since the last one
-        if self._checkpoint_task is not None:
-            await self._checkpoint_task
+        await self.checkpoints_written()
         for sub in list(self._subscribers):
             sub.close()
         await asyncio.to_thread(self.journal.close)
@@ -894,9 +893,13 @@ class MarketService:
         """Write a checkpoint of the open state (in the background) when a product closed since the last one
         (``force``: in any case), once every event decided is stored and the closed products are compacted;
         the forgotten orders' rows are checked first and any mismatch is reported and kept in it."""
-        if not (force or self._unverified) or self._checkpoint_task is not None or self.failure is not None \
-                or self._stored != len(self.book.journal) or not callable(getattr(self.journal, "save_checkpoint",
-                                                                                  None)):
+        if not (force or self._unverified):
+            return
+        if self._checkpoint_task is not None:  # (a closure while the one before is written: not lost, next)
+            self._checkpoint_again = True
+            return
+        if self.failure is not None or self._stored != len(self.book.journal) \
+                or not callable(getattr(self.journal, "save_checkpoint", None)):
             return
         try:
             book = dump_book(self.book)
@@ -932,6 +935,14 @@ class MarketService:
                 self._unverified = views + self._unverified
         finally:
             self._checkpoint_task = None
+            if self._checkpoint_again:
+                self._checkpoint_again = False
+                self._checkpoint(force=True)
+
+    async def checkpoints_written(self) -> None:
+        """Wait until no checkpoint is being written (one asked for meanwhile included)."""
+        while self._checkpoint_task is not None:
+            await asyncio.shield(self._checkpoint_task)
 
     def _index(self, seq: int, ev: Event) -> TradeView | None:
         """Keep the per-participant indexes, the recent tape and the volumes up to date with one event."""

@@ -275,7 +275,7 @@ async def test_once_the_product_closed_the_store_answers_for_its_orders(market: 
     assert first.status_code == 200, first.text
     m.clock.t = PRODUCT - 300
     await m.service.tick()
-    for _ in range(500):  # (the tick task may have decided the closure first: its commit compacts)
+    for _ in range(6000):  # (bounded at 60 s; the tick task may have decided the closure first: its commit compacts)
         if m.service.compacted_orders:
             break
         await asyncio.sleep(0.01)

@@ -6,6 +6,7 @@ without a checkpoint starts as before and then writes one."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from sqlalchemy import select, update
@@ -43,10 +44,8 @@ async def first_run(db_url: str, clock: Clock) -> None:
         clock.t = GATE
         await closed(svc)
         assert len(svc.book.journal) == 104
-        for _ in range(500):  # the checkpoint is written in the background once the closure is stored
-            if checkpoint_at(db_url) == 104:
-                break
-            await asyncio.sleep(0.01)
+        await svc.checkpoints_written()  # in the background once the closure is stored (after the start's one)
+        assert checkpoint_at(db_url) == 104
         out = await svc.submit(OrderSpec("x1", "s1", LATER, Side.SELL, 100, 118))
         assert [(t.buy_id, t.price, t.seq) for t in out.trades] == [("l18", 118, 105)]
     finally:
@@ -127,7 +126,7 @@ async def test_a_row_that_disagrees_in_the_replayed_part_is_reported_and_kept(db
     try:
         clock.t = LATER - 300  # LATER's gate closure: l0..l17 gate-closed, ProductClosed: 106 + 19 = 125
         await svc.tick()
-        for _ in range(500):
+        for _ in range(6000):  # (bounded at 60 s: a loaded CI machine is slow)
             if LATER not in svc.book.products:
                 break
             await asyncio.sleep(0.01)
@@ -211,3 +210,31 @@ async def test_an_unreadable_checkpoint_costs_a_full_replay_only(db_url: str) ->
         assert sorted(again.book.orders) == sorted([f"l{i}" for i in range(N)] + ["x1", "y1"])
     finally:
         await again.stop()
+
+
+async def test_a_closure_while_the_checkpoint_before_is_written_is_checkpointed_right_after_it(db_url: str) -> None:
+    """The start's checkpoint (position 0) is held up in the store; fill() (83 events) and P's gate closure
+    (p2..p19 gate-closed + ProductClosed: 102) meanwhile: once the first is written, the closure's follows
+    (not left to the next closure or the stop)."""
+    clock = Clock(NOW)
+    svc = service(db_url, clock)
+    held = threading.Event()
+    save = svc.journal.save_checkpoint  # type: ignore[attr-defined]
+
+    def held_up(*args: object) -> None:
+        held.wait(60)
+        save(*args)
+
+    svc.journal.save_checkpoint = held_up  # type: ignore[attr-defined]
+    await svc.start()
+    try:
+        await fill(svc)
+        clock.t = GATE
+        await closed(svc)
+        assert len(svc.book.journal) == 102 and checkpoint_at(db_url) is None
+        held.set()
+        await svc.checkpoints_written()
+        assert checkpoint_at(db_url) == 102
+    finally:
+        held.set()
+        await svc.stop()

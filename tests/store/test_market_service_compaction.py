@@ -25,7 +25,7 @@ N = 20
 async def closed(svc: MarketService) -> None:
     """Tick at gate closure; the tick task may have decided the closure first: wait for its commit (bounded)."""
     await svc.tick()
-    for _ in range(500):
+    for _ in range(6000):  # (bounded at 60 s: a loaded CI machine is slow)
         if P not in svc.book.products:
             return
         await asyncio.sleep(0.01)
