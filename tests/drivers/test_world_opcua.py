@@ -42,7 +42,7 @@ async def test_the_substation_publishes_the_worlds_numbers_and_islands_on_reques
 
         await client.get_node("ns=2;s=World.Control.BreakerClose").write_value(
             ua.DataValue(ua.Variant(False, ua.VariantType.Boolean)))
-        for _ in range(100):
+        for _ in range(400):
             if not await client.get_node("ns=2;s=World.Breaker.Closed").read_value():
                 break
             await asyncio.sleep(0.05)

@@ -82,7 +82,7 @@ async def test_a_silent_device_times_out_and_answers_again_when_the_scenario_say
     await client.connect()
     try:
         assert not (await client.read_holding_registers(40000, count=2, device_id=pv.device_id)).isError()
-        for _ in range(100):
+        for _ in range(400):
             if player.played:
                 break
             await asyncio.sleep(0.05)
@@ -92,7 +92,7 @@ async def test_a_silent_device_times_out_and_answers_again_when_the_scenario_say
         if not client.connected:
             await client.connect()
         assert not (await client.read_input_registers(0x34, count=2, device_id=meter.device_id)).isError()
-        for _ in range(100):
+        for _ in range(400):
             if modbus.faults.get(pv.device_id) is None:
                 break
             await asyncio.sleep(0.05)
