@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -509,19 +509,14 @@ class MarketService:
         journal position ``seq`` dedupes). Waiting for the writer instead would make a history read as slow
         as the journal's fsync, and never return while a write stalls."""
         pending = [t for t in self._unstored if participant in (t.buyer, t.seller)]
-        stored = await asyncio.to_thread(self._stored_trades_of, participant, limit)
+        stored = await asyncio.to_thread(  # (the rows become TradeViews in the worker thread, not on the loop)
+            lambda: [_trade_view(r) for r in self.journal.fills_of(participant, limit)])
         if not pending:
             return stored
         seen = {t.seq for t in stored}
         merged = stored + [t for t in pending if t.seq not in seen]
         merged.sort(key=lambda t: t.seq, reverse=True)
         return merged[:limit]
-
-    def _stored_trades_of(self, participant: str, limit: int) -> list[TradeView]:
-        """(In a worker thread: the rows become TradeViews there, not on the loop.)"""
-        sides = _SIDES
-        return [TradeView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], sides[r[9]])
-                for r in self.journal.fills_of(participant, limit)]
 
     def available(self, product: int | None = None) -> list[OrderView]:
         """Resting orders (what can be traded against now), by product, side and price priority."""
@@ -1038,10 +1033,10 @@ class IdFilter:
 _SIDES = {s.value: s for s in Side}
 
 
-def _trade_view(r: Mapping[str, Any]) -> TradeView:
-    """A stored ``market_fills`` row as readers see it."""
-    return TradeView(int(r["seq"]), int(r["ts"]), int(r["product"]), int(r["price"]), int(r["quantity"]),
-                     r["buyer"], r["seller"], r["buy_id"], r["sell_id"], Side(r["aggressor"]))
+def _trade_view(r: Sequence[Any]) -> TradeView:
+    """A stored trade (a tuple of the journal's ``FILL_COLUMNS``, the ``TradeView`` fields in order) as
+    readers see it."""
+    return TradeView(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], _SIDES[r[9]])
 
 
 def _order_ids(ev: Event) -> Iterator[str]:

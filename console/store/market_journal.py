@@ -32,6 +32,11 @@ log = logging.getLogger(__name__)
 FILL_COLUMNS = ("seq", "ts", "product", "price", "quantity", "buyer", "seller", "buy_id", "sell_id", "aggressor")
 
 
+def _fill_columns() -> list[Any]:
+    """The ``market_fills`` columns every trade read selects, in :data:`FILL_COLUMNS` order."""
+    return [market_fills.c[k] for k in FILL_COLUMNS]
+
+
 def _keys(event: Event) -> tuple[str | None, str | None, int | None]:
     """(order id, participant, product) of an event, for the indexed columns."""
     if isinstance(event, Accepted):
@@ -155,14 +160,14 @@ class SqlMarketJournal:
             rows = conn.execute(_ORDER_VIEW.where(c.participant == participant).order_by(c.accepted_seq)).all()
         return [_view(r) for r in rows]
 
-    def fills_of_order(self, order_id: str, participant: str) -> list[dict[str, Any]]:
-        """The trades of one order of ``participant``, oldest first (through the buyer and seller indexes)."""
+    def fills_of_order(self, order_id: str, participant: str) -> list[tuple[Any, ...]]:
+        """The trades of one order of ``participant``, oldest first (through the buyer and seller indexes), as
+        tuples of :data:`FILL_COLUMNS`."""
         c = market_fills.c
+        mine = ((c.buyer == participant) & (c.buy_id == order_id)) | ((c.seller == participant)
+                                                                      & (c.sell_id == order_id))
         with self.engine.connect() as conn:
-            mine = ((c.buyer == participant) & (c.buy_id == order_id)) | ((c.seller == participant)
-                                                                          & (c.sell_id == order_id))
-            rows = conn.execute(select(market_fills).where(mine).order_by(c.seq)).mappings().all()
-        return [dict(r) for r in rows]
+            return [tuple(r) for r in conn.execute(select(*_fill_columns()).where(mine).order_by(c.seq))]
 
     def fills_of(self, participant: str, limit: int = 100) -> list[tuple[Any, ...]]:
         """The participant's last ``limit`` trades, newest first (the API's trade history), as tuples of
@@ -174,7 +179,7 @@ class SqlMarketJournal:
         the participant's whole history is (a single ``buyer = p OR seller = p`` reads and sorts every trade
         of the participant). A trade with itself is the buyer branch's only."""
         c = market_fills.c
-        cols = [c[k] for k in FILL_COLUMNS]
+        cols = _fill_columns()
         bought = select(*cols).where(c.buyer == participant).order_by(c.seq.desc()).limit(limit)
         sold = select(*cols).where((c.seller == participant) & (c.buyer != participant)) \
             .order_by(c.seq.desc()).limit(limit)
@@ -184,25 +189,27 @@ class SqlMarketJournal:
 
     # -- the restart checkpoint (migration 0011, docs/decisions.md 2026-12-03) ------------------------------
 
-    def fills_in(self, products: Sequence[int], before: int) -> list[dict[str, Any]]:
+    def fills_in(self, products: Sequence[int], before: int) -> list[tuple[Any, ...]]:
         """Every trade of these products at journal positions below ``before``, oldest first (by the product
-        index: what a restart from a checkpoint reads for the products still open)."""
+        index: what a restart from a checkpoint reads for the products still open), as tuples of
+        :data:`FILL_COLUMNS`."""
         c = market_fills.c
-        out: list[dict[str, Any]] = []
+        out: list[tuple[Any, ...]] = []
         with self.engine.connect() as conn:
             for product in sorted(products):
-                out += [dict(r) for r in conn.execute(select(market_fills).where((c.product == product)
-                                                                                 & (c.seq < before))
-                                                      .order_by(c.seq)).mappings()]
-        return sorted(out, key=lambda r: int(r["seq"]))
+                out += [tuple(r) for r in conn.execute(select(*_fill_columns()).where((c.product == product)
+                                                                                      & (c.seq < before))
+                                                       .order_by(c.seq))]
+        return sorted(out, key=lambda r: int(r[0]))
 
-    def recent_fills(self, limit: int, before: int) -> list[dict[str, Any]]:
-        """The last ``limit`` trades at journal positions below ``before``, oldest first."""
+    def recent_fills(self, limit: int, before: int) -> list[tuple[Any, ...]]:
+        """The last ``limit`` trades at journal positions below ``before``, oldest first, as tuples of
+        :data:`FILL_COLUMNS`."""
         c = market_fills.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(market_fills).where(c.seq < before).order_by(c.seq.desc())
-                                .limit(limit)).mappings().all()
-        return [dict(r) for r in reversed(rows)]
+            rows = conn.execute(select(*_fill_columns()).where(c.seq < before).order_by(c.seq.desc())
+                                .limit(limit)).all()
+        return [tuple(r) for r in reversed(rows)]
 
     def load_checkpoint(self) -> tuple[int, str, bytes] | None:
         """The newest checkpoint: (journal position, state JSON, forgotten-id filter), or None."""

@@ -66,8 +66,8 @@ class MarketJournal(Protocol):
         """The participant's stored rows, in acceptance order."""
         ...
 
-    def fills_of_order(self, order_id: str, participant: str) -> list[dict[str, Any]]:
-        """The stored trades of ``participant``'s order ``order_id``, oldest first (``market_fills`` rows)."""
+    def fills_of_order(self, order_id: str, participant: str) -> list[tuple[Any, ...]]:
+        """The stored trades of ``participant``'s order ``order_id``, oldest first, each as :meth:`fills_of`'s."""
         ...
 
     def fills_of(self, participant: str, limit: int = 100) -> list[tuple[Any, ...]]:
