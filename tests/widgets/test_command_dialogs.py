@@ -99,6 +99,31 @@ def test_the_battery_dialog_opens_on_the_current_mode_in_kw(qtbot) -> None:  # t
     assert dialog.result() == 0 and not dialog.isVisible()  # Enter cancelled
 
 
+def test_a_rating_the_kw_box_rounds_opens_on_no_change_and_never_asks_above_100_percent(qtbot) -> None:  # type: ignore[no-untyped-def]
+    # A 33.76 kW battery (the demo's background battery) discharging at 100 %: the box shows 33.8 kW (0.1 kW
+    # steps), which is 33.8 / 33.76 = 100.1 %; charging at 30 %: 10.128 kW shows 10.1 kW = 29.9 %. Neither is a
+    # change the operator asked for: the dialog opens on "No change" with Send disabled.
+    for mode, rate, shown in ((BatteryMode.DISCHARGE, 100.0, 33.8), (BatteryMode.CHARGE, 30.0, 10.1)):
+        dialog = BatteryDialog("bg-battery", "bg battery", BatteryState(mode, rate, 33760.0, 1000.0, 2.0))
+        qtbot.addWidget(dialog)
+        assert dialog.rate.value() == shown and dialog.rate_pct() == rate
+        assert not dialog.send_button.isEnabled(), dialog.consequence.text()
+        assert dialog.consequence.text().startswith("No change: bg battery is already")
+    # From self-consumption to discharge at the box's maximum, 33.8 kW: 100 %, not 100.1 % (OutWRte <= 100).
+    dialog = BatteryDialog("bg-battery", "bg battery", BatteryState(BatteryMode.SELF, 50.0, 33760.0, 0.0, 0.0))
+    qtbot.addWidget(dialog)
+    dialog.mode_buttons[BatteryMode.DISCHARGE].setChecked(True)
+    dialog.rate.setValue(dialog.rate.maximum())
+    cmd = dialog.command()
+    assert cmd is not None and cmd.steps[0][1] == 100.0, cmd.steps
+    # A PV limit of 60 % of 33.76 kW = 20.256 kW shows 20.3 kW (60.1 %): still "No change".
+    limit = PowerLimitDialog("bg-pv", "bg PV", 60.0, 33760.0, 1000.0)
+    qtbot.addWidget(limit)
+    assert limit.limit.value() == 20.3 and limit.limit_pct() == 60.0 and not limit.send_button.isEnabled()
+    limit.limit.setValue(20.0)  # 20.0 / 33.76 = 59.24 % → 59.2
+    assert limit.limit_pct() == 59.2 and limit.send_button.isEnabled()
+
+
 def test_the_limit_dialog_in_kw_with_the_percentage(qtbot) -> None:  # type: ignore[no-untyped-def]
     dialog = PowerLimitDialog("house-05-pv", "house-05 PV", 100.0, 5000.0, 4200.0)
     qtbot.addWidget(dialog)
