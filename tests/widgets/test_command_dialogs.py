@@ -287,3 +287,34 @@ def test_the_limit_dialog_takes_the_rating_from_the_configuration_when_the_devic
     dialog.limit.setValue(3.0)
     assert dialog.consequence.text() == "house-05 PV: limit to 3.0 kW (60 % of 5 kW); now producing 4.2 kW"
     dialog.reject()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_rate_box_looks_disabled_while_self_consumption_is_chosen(qapp, qtbot, theme: str) -> None:  # type: ignore[no-untyped-def]
+    # The command dialog's own spin-box rule (with the dialog's id) outweighed the generic :disabled one: under
+    # Xvfb the rate box of a battery in self-consumption was pixel for pixel the enabled box.
+    from widgets.theme import style_sheet
+
+    qapp.setStyleSheet(style_sheet(theme))
+    try:
+        dialog = BatteryDialog("house-03-battery", "house-03 battery",
+                               BatteryState(BatteryMode.SELF, 100.0, 5000.0, 0.0, 0.0))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert not dialog.rate.isEnabled()
+
+        def looks() -> tuple[set[tuple[int, int, int]], tuple[int, int, int]]:
+            qapp.processEvents()
+            img = dialog.rate.grab().toImage()
+            inside = img.pixelColor(4, img.height() // 2)  # the box's background, left of the text
+            colours = {(img.pixelColor(x, y).red(), img.pixelColor(x, y).green(), img.pixelColor(x, y).blue())
+                       for x in range(0, img.width() - 20) for y in range(img.height())}
+            return colours, (inside.red(), inside.green(), inside.blue())
+
+        disabled, disabled_bg = looks()
+        dialog.mode_buttons[BatteryMode.DISCHARGE].setChecked(True)
+        assert dialog.rate.isEnabled()
+        enabled, enabled_bg = looks()
+        assert disabled_bg != enabled_bg and disabled != enabled
+    finally:
+        qapp.setStyleSheet("")
