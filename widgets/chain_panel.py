@@ -187,6 +187,10 @@ class ChainPanel(QWidget):
                  "" if r.nonce is None else str(r.nonce), _short(r.tx_hash),
                  "" if r.block is None else f"{r.block:,}", "" if r.gas_used is None else f"{r.gas_used:,}",
                  age_text(max(0.0, now - r.updated)), r.error or ("ok" if r.state is TxState.CONFIRMED else "")]
+        if (r.state is TxState.QUEUED and not r.error and r.valid_until is not None and now >= r.valid_until):
+            # Not signed yet and its validity over: the gateway will never send it (it expires when next looked at,
+            # or when the operator resends it to a reset chain); "queued" alone read as if it still might go.
+            texts[-1] = "past its validity: will not be sent"
         return texts, _state_colour(r.state)
 
     @staticmethod

@@ -105,3 +105,21 @@ def test_a_fact_too_long_for_its_column_is_cut_with_an_ellipsis_and_whole_in_the
     assert error in label.toolTip() and "http://127.0.0.1:8545" in label.toolTip()
     assert label.fontMetrics().horizontalAdvance(label.shown_text()) <= label.width()
     panel.close()
+
+
+def test_a_queued_command_past_its_validity_says_it_will_not_be_sent(qapp) -> None:  # type: ignore[no-untyped-def]
+    # Seen on the demo after a chain reset: a DR request valid until 18:55:50 read "queued" with an empty result at
+    # 18:56:00, while the operator was asked to resend or discard it.
+    from core.chain import TxRecord, TxState
+
+    def queued(key: str, valid_until: float | None) -> TxRecord:
+        return TxRecord(key, f"command {key}", TxState.QUEUED, None, None, None, None, None, updated=1000.0,
+                        created=1000.0, valid_until=valid_until)
+
+    panel = ChainPanel()
+    st = dataclasses.replace(status(ChainState.DIFFERENT_CHAIN, block_at=1000.0, now=1070.0),
+                             pending=(queued("dr", 1060.0), queued("status", 1090.0), queued("always", None)))
+    panel.show_status(st)
+    results = [panel.pending.item(r, 9).text() for r in range(panel.pending.rowCount())]
+    assert results == ["past its validity: will not be sent", "", ""]  # 1070 ≥ 1060; 1070 < 1090; no validity
+    assert [panel.pending.item(r, 0).text() for r in range(3)] == ["queued"] * 3
