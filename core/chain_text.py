@@ -46,7 +46,12 @@ def kwh(wh: int) -> str:
 
 
 def tokens(units: int, decimals: int, symbol: str) -> str:
-    return f"{units / 10**decimals:,.2f} {symbol}"
+    """Two decimals, as money reads; an amount that two decimals would show as 0.00 in all its decimals (32 base
+    units of a 6-decimal token: 0.000032 ENC, not 0.00 ENC)."""
+    amount = units / 10**decimals
+    if units and abs(amount) < 0.01:
+        return f"{amount:.{decimals}f}".rstrip("0") + f" {symbol}"
+    return f"{amount:,.2f} {symbol}"
 
 
 def duration(s: int) -> str:
@@ -91,8 +96,10 @@ class EventText:
                 return hz if isinstance(kind, int) and kind in (0, 1) else volt
         if e.name == "AchievementAwarded" and name == "kind":
             return lambda v: _enum(ACHIEVEMENTS, v)
-        if e.name == "OfferCreated" and name == "price":
+        if e.name in ("OfferCreated", "OrderSettled") and name == "price":
             return lambda v: tokens(v, self.decimals, self.symbol) + "/kWh"
+        if e.name == "OrderSettled" and name == "quantity":  # Wh (OrderSettlement.Match.quantity)
+            return kwh
         if name == "feeBps":
             return lambda v: f"{v / 100:.2f} %"
         for names, fmt in ((_HZ, hz), (_VOLT, volt), (_POWER, kw), (_ENERGY, kwh), (_TIMES, local_time),

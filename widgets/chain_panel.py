@@ -19,6 +19,7 @@ from core.chain import ChainState, ChainStatus, TxRecord, TxState
 from core.chain_text import EventText, local_time
 from widgets import palette
 from widgets.cells import fit_columns, set_cell, set_row_count, setup_table
+from widgets.elided_label import ElidedLabel
 from widgets.palette import CHAIN_STATES
 from widgets.style import set_style_property
 
@@ -85,13 +86,15 @@ class ChainPanel(QWidget):
         super().__init__(parent)
         self.token_symbol = token_symbol
         self.pending_keys: list[str] = []
-        self.state_label = QLabel("—")
+        # Cut with "…" where the column is too narrow (a DOWN state with its error, a stale balance), the whole
+        # text in the tooltip: a plain QLabel cut "no answer from http://127.0.0.1:28545: C" mid-word.
+        self.state_label = ElidedLabel("—")
         self.state_label.setObjectName("chainState")
-        self.block_label = QLabel("—")
+        self.block_label = ElidedLabel("—")
         self.account_label = QLabel("—")
         self.account_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.balance_label = QLabel("—")
-        self.queue_label = QLabel("—")
+        self.balance_label = ElidedLabel("—")
+        self.queue_label = ElidedLabel("—")
         facts = QGridLayout()
         for col, (caption, label) in enumerate((("CHAIN", self.state_label), ("BLOCK", self.block_label),
                                                 ("OPERATOR ACCOUNT", self.account_label),
@@ -138,7 +141,9 @@ class ChainPanel(QWidget):
         else:
             text = "◐ DIFFERENT CHAIN"  # what differs: the banner; the address: the tooltip
         self.state_label.setText(text)
-        self.state_label.setToolTip(st.error or st.rpc)
+        # The tooltip: the whole text when it is cut, and the address (and the error, unless the text has it).
+        self.state_label.set_detail(st.rpc if st.state is ChainState.DOWN or not st.error else
+                                    f"{st.rpc}: {st.error}")
         set_style_property(self.state_label, "state", display)
         self._colour(self.state_label, display_colour(display))
         stale = stale_mark(st)
@@ -147,8 +152,6 @@ class ChainPanel(QWidget):
         eth = "—" if st.eth_balance_wei is None else f"{st.eth_balance_wei / 1e18:,.3f} ETH"
         self.balance_label.setText(f"{_amount(st.token_balance, st.token_decimals)} {self.token_symbol}   {eth}"
                                    + stale)
-        for label in (self.block_label, self.balance_label, self.queue_label):
-            label.setToolTip(label.text())
         self.account_label.setToolTip(st.account)
         for label in (self.block_label, self.balance_label):
             set_style_property(label, "state", "stale" if stale else "normal")
@@ -184,6 +187,10 @@ class ChainPanel(QWidget):
                  "" if r.nonce is None else str(r.nonce), _short(r.tx_hash),
                  "" if r.block is None else f"{r.block:,}", "" if r.gas_used is None else f"{r.gas_used:,}",
                  age_text(max(0.0, now - r.updated)), r.error or ("ok" if r.state is TxState.CONFIRMED else "")]
+        if (r.state is TxState.QUEUED and not r.error and r.valid_until is not None and now >= r.valid_until):
+            # Not signed yet and its validity over: the gateway will never send it (it expires when next looked at,
+            # or when the operator resends it to a reset chain); "queued" alone read as if it still might go.
+            texts[-1] = "past its validity: will not be sent"
         return texts, _state_colour(r.state)
 
     @staticmethod

@@ -265,6 +265,16 @@ class CommandDialog(QDialog):
         set_style_property(self.consequence, "state", "normal" if same or cmd is None else "command")
 
 
+def _spin_pct(box: QDoubleSpinBox, start_pct: float, rated_w: float) -> float:
+    """The box's value as % of ``rated_w``: the percentage it opened on while it still shows the value it opened
+    on (the box rounds to 0.1 kW: 60 % of 33.76 kW shows 20.3 kW, which is 60.1 %), never above 100 % (the box's
+    maximum is the rating rounded up: 33.8 kW of 33.76 kW)."""
+    v = box.value()
+    if v == box.property("start_value"):
+        return start_pct
+    return min(100.0, round(100 * v * 1000 / rated_w, 1)) if math.isfinite(rated_w) else v
+
+
 def _spin(maximum: float, value: float, suffix: str, decimals: int) -> QDoubleSpinBox:
     """Typing beyond the range is refused as it is typed (the spin box validates every key)."""
     box = QDoubleSpinBox()
@@ -272,6 +282,7 @@ def _spin(maximum: float, value: float, suffix: str, decimals: int) -> QDoubleSp
     box.setDecimals(decimals)
     box.setSuffix(suffix)
     box.setValue(min(max(value, 0.0), maximum))
+    box.setProperty("start_value", box.value())
     box.setKeyboardTracking(True)
     return box
 
@@ -315,8 +326,7 @@ class BatteryDialog(CommandDialog):
         return next((m for m, b in self.mode_buttons.items() if b.isChecked()), None)
 
     def rate_pct(self) -> float:
-        v = self.rate.value()
-        return round(100 * v * 1000 / self.rated_w, 1) if math.isfinite(self.rated_w) else v
+        return _spin_pct(self.rate, min(max(self.state.rate_pct, 0.0), 100.0), self.rated_w)
 
     def _mode_changed(self) -> None:
         self.rate.setEnabled(self.selected_mode() in (BatteryMode.CHARGE, BatteryMode.DISCHARGE))
@@ -356,8 +366,8 @@ class PowerLimitDialog(CommandDialog):
         self.limit.setFocus()
 
     def limit_pct(self) -> float:
-        v = self.limit.value()
-        return round(100 * v * 1000 / self.rated_w, 1) if math.isfinite(self.rated_w) else v
+        start = self.current_pct if math.isfinite(self.current_pct) else 100.0
+        return _spin_pct(self.limit, min(max(start, 0.0), 100.0), self.rated_w)
 
     def unchanged(self) -> bool:
         current = self.current_pct if math.isfinite(self.current_pct) else 100.0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 
@@ -86,3 +87,39 @@ def test_block_and_balances_are_marked_stale_with_their_age_while_down(qapp) -> 
     assert panel.block_label.text() == "1,234  (stale, 10 min old)"
     assert panel.state_label.property("state") == "alert" and f"color: {ALERT}" in panel.state_label.styleSheet()
     assert not panel.banner.isHidden() and "no answer" in panel.banner.text()
+
+
+def test_a_fact_too_long_for_its_column_is_cut_with_an_ellipsis_and_whole_in_the_tooltip(qapp) -> None:  # type: ignore[no-untyped-def]
+    # The live demo at 1600 px with the chain stopped read "✕ DOWN  no answer from http://127.0.0.1:28545: C",
+    # cut mid-word with nothing to say so.
+    panel = ChainPanel()
+    panel.resize(900, 600)
+    panel.show()
+    error = ("no answer from http://127.0.0.1:28545: Cannot connect to host 127.0.0.1:28545 ssl:default "
+             "[Connect call failed ('127.0.0.1', 28545)]")
+    panel.show_status(dataclasses.replace(status(ChainState.DOWN, block_at=1000.0, now=1042.0), error=error))
+    qapp.processEvents()
+    label = panel.state_label
+    assert label.text() == f"✕ DOWN  {error}"  # what was set, whole
+    assert label.shown_text().endswith("…") and label.shown_text().startswith("✕ DOWN  no answer")
+    assert error in label.toolTip() and "http://127.0.0.1:8545" in label.toolTip()
+    assert label.fontMetrics().horizontalAdvance(label.shown_text()) <= label.width()
+    panel.close()
+
+
+def test_a_queued_command_past_its_validity_says_it_will_not_be_sent(qapp) -> None:  # type: ignore[no-untyped-def]
+    # Seen on the demo after a chain reset: a DR request valid until 18:55:50 read "queued" with an empty result at
+    # 18:56:00, while the operator was asked to resend or discard it.
+    from core.chain import TxRecord, TxState
+
+    def queued(key: str, valid_until: float | None) -> TxRecord:
+        return TxRecord(key, f"command {key}", TxState.QUEUED, None, None, None, None, None, updated=1000.0,
+                        created=1000.0, valid_until=valid_until)
+
+    panel = ChainPanel()
+    st = dataclasses.replace(status(ChainState.DIFFERENT_CHAIN, block_at=1000.0, now=1070.0),
+                             pending=(queued("dr", 1060.0), queued("status", 1090.0), queued("always", None)))
+    panel.show_status(st)
+    results = [panel.pending.item(r, 9).text() for r in range(panel.pending.rowCount())]
+    assert results == ["past its validity: will not be sent", "", ""]  # 1070 ≥ 1060; 1070 < 1090; no validity
+    assert [panel.pending.item(r, 0).text() for r in range(3)] == ["queued"] * 3

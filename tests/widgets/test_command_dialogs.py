@@ -99,6 +99,31 @@ def test_the_battery_dialog_opens_on_the_current_mode_in_kw(qtbot) -> None:  # t
     assert dialog.result() == 0 and not dialog.isVisible()  # Enter cancelled
 
 
+def test_a_rating_the_kw_box_rounds_opens_on_no_change_and_never_asks_above_100_percent(qtbot) -> None:  # type: ignore[no-untyped-def]
+    # A 33.76 kW battery (the demo's background battery) discharging at 100 %: the box shows 33.8 kW (0.1 kW
+    # steps), which is 33.8 / 33.76 = 100.1 %; charging at 30 %: 10.128 kW shows 10.1 kW = 29.9 %. Neither is a
+    # change the operator asked for: the dialog opens on "No change" with Send disabled.
+    for mode, rate, shown in ((BatteryMode.DISCHARGE, 100.0, 33.8), (BatteryMode.CHARGE, 30.0, 10.1)):
+        dialog = BatteryDialog("bg-battery", "bg battery", BatteryState(mode, rate, 33760.0, 1000.0, 2.0))
+        qtbot.addWidget(dialog)
+        assert dialog.rate.value() == shown and dialog.rate_pct() == rate
+        assert not dialog.send_button.isEnabled(), dialog.consequence.text()
+        assert dialog.consequence.text().startswith("No change: bg battery is already")
+    # From self-consumption to discharge at the box's maximum, 33.8 kW: 100 %, not 100.1 % (OutWRte <= 100).
+    dialog = BatteryDialog("bg-battery", "bg battery", BatteryState(BatteryMode.SELF, 50.0, 33760.0, 0.0, 0.0))
+    qtbot.addWidget(dialog)
+    dialog.mode_buttons[BatteryMode.DISCHARGE].setChecked(True)
+    dialog.rate.setValue(dialog.rate.maximum())
+    cmd = dialog.command()
+    assert cmd is not None and cmd.steps[0][1] == 100.0, cmd.steps
+    # A PV limit of 60 % of 33.76 kW = 20.256 kW shows 20.3 kW (60.1 %): still "No change".
+    limit = PowerLimitDialog("bg-pv", "bg PV", 60.0, 33760.0, 1000.0)
+    qtbot.addWidget(limit)
+    assert limit.limit.value() == 20.3 and limit.limit_pct() == 60.0 and not limit.send_button.isEnabled()
+    limit.limit.setValue(20.0)  # 20.0 / 33.76 = 59.24 % → 59.2
+    assert limit.limit_pct() == 59.2 and limit.send_button.isEnabled()
+
+
 def test_the_limit_dialog_in_kw_with_the_percentage(qtbot) -> None:  # type: ignore[no-untyped-def]
     dialog = PowerLimitDialog("house-05-pv", "house-05 PV", 100.0, 5000.0, 4200.0)
     qtbot.addWidget(dialog)
@@ -262,3 +287,34 @@ def test_the_limit_dialog_takes_the_rating_from_the_configuration_when_the_devic
     dialog.limit.setValue(3.0)
     assert dialog.consequence.text() == "house-05 PV: limit to 3.0 kW (60 % of 5 kW); now producing 4.2 kW"
     dialog.reject()
+
+
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_the_rate_box_looks_disabled_while_self_consumption_is_chosen(qapp, qtbot, theme: str) -> None:  # type: ignore[no-untyped-def]
+    # The command dialog's own spin-box rule (with the dialog's id) outweighed the generic :disabled one: under
+    # Xvfb the rate box of a battery in self-consumption was pixel for pixel the enabled box.
+    from widgets.theme import style_sheet
+
+    qapp.setStyleSheet(style_sheet(theme))
+    try:
+        dialog = BatteryDialog("house-03-battery", "house-03 battery",
+                               BatteryState(BatteryMode.SELF, 100.0, 5000.0, 0.0, 0.0))
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert not dialog.rate.isEnabled()
+
+        def looks() -> tuple[set[tuple[int, int, int]], tuple[int, int, int]]:
+            qapp.processEvents()
+            img = dialog.rate.grab().toImage()
+            inside = img.pixelColor(4, img.height() // 2)  # the box's background, left of the text
+            colours = {(img.pixelColor(x, y).red(), img.pixelColor(x, y).green(), img.pixelColor(x, y).blue())
+                       for x in range(0, img.width() - 20) for y in range(img.height())}
+            return colours, (inside.red(), inside.green(), inside.blue())
+
+        disabled, disabled_bg = looks()
+        dialog.mode_buttons[BatteryMode.DISCHARGE].setChecked(True)
+        assert dialog.rate.isEnabled()
+        enabled, enabled_bg = looks()
+        assert disabled_bg != enabled_bg and disabled != enabled
+    finally:
+        qapp.setStyleSheet("")
