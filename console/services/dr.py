@@ -84,6 +84,7 @@ class DrStore(Protocol):
     def requests(self) -> list[DrRequest]: ...
     def put_delivery(self, record: DeliveryRecord) -> None: ...
     def deliveries(self) -> list[DeliveryRecord]: ...
+    def close(self) -> None: ...
 
 
 class DrChain(Protocol):
@@ -214,6 +215,7 @@ class DrService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await asyncio.to_thread(self.store.close)
 
     async def load(self) -> None:
         requests, deliveries = await asyncio.to_thread(lambda: (self.store.requests(), self.store.deliveries()))

@@ -24,6 +24,11 @@ class SqlDrStore:
     def engine(self) -> Engine:
         return self._db.engine
 
+    def close(self) -> None:
+        """Close the pool's connections: SQLite removes its write-ahead log once the last one is closed (an
+        open one at exit left the historian's -wal file behind after every clean stop)."""
+        self._db.dispose()
+
     def add_request(self, request: DrRequest) -> None:
         with self.engine.begin() as conn:
             conn.execute(insert(dr_events).values(
