@@ -142,10 +142,23 @@ class Application:
             await before
         await self.sources.start()
 
+    def stopping(self) -> None:
+        """Tell every running part that the stop has begun, before any of them stops (a part with a
+        ``stopping()``: the alarms then no longer take the stop's own effects for alarm conditions)."""
+        for part in self._running:
+            notice = getattr(part, "stopping", None)
+            if callable(notice):
+                try:
+                    notice()
+                except Exception:
+                    log.exception("%s: stopping() failed", type(part).__name__)
+
     async def stop(self, part_timeout_s: float = 15.0) -> None:
-        """Stop what was started, newest first. Safe to call twice and after a failed start; a part that fails
-        to stop, or hangs past ``part_timeout_s``, is logged and the others are still stopped: a driver stuck
-        on a dead server must not keep the historian from flushing."""
+        """Stop what was started, newest first (every part told first: :meth:`stopping`). Safe to call twice
+        and after a failed start; a part that fails to stop, or hangs past ``part_timeout_s``, is logged and
+        the others are still stopped: a driver stuck on a dead server must not keep the historian from
+        flushing."""
+        self.stopping()
         while self._running:
             part = self._running.pop()
             name = type(part).__name__

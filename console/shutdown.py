@@ -86,6 +86,9 @@ async def shutdown(application: Stoppable | None, first: Sequence[Stoppable] = (
     stops newest part first: chain, commands (no more operator commands), drivers (no more samples), the
     historian (writes or spools everything queued), the loop monitor. Last the processes the command started
     (simulators, anvil), their ports freed and their temporary folders removed."""
+    notice = getattr(application, "stopping", None)
+    if callable(notice):  # before the late parts stop: the chain closing is no alarm either
+        notice()
     for part in first:
         try:
             await part.stop()

@@ -87,6 +87,8 @@ class AlarmService:
         self._journal_ok = True
         self._listeners: list[Callable[[Sequence[AlarmEvent]], None]] = []
         self._pollers: list[Callable[[float], None]] = []
+        self._stopping = False  # the console is being stopped: inputs are counted, not evaluated
+        self._not_evaluated = 0
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
@@ -111,8 +113,20 @@ class AlarmService:
         self._tasks = [loop.create_task(self._tick_loop(), name="alarm-tick"),
                        loop.create_task(self._writer_loop(), name="alarm-journal")]
 
+    def stopping(self) -> None:
+        """The console is being stopped (called before any part stops): what the stop itself does to the data
+        (each OPC-UA driver's last "stale" marks, sources going away, the chain closing) is no alarm, and
+        must not be journaled as one (the next start would take it up: a HIGH "substation stale" alarm and
+        the horn at every start). From now on inputs are counted, not evaluated, and time stands still for
+        the delays; what was decided before is still journaled by :meth:`stop`."""
+        self._stopping = True
+
     async def stop(self) -> None:
         """Stop ticking and write what is queued (one last try)."""
+        self._stopping = True
+        if self._not_evaluated:
+            log.info("alarms: %d sample(s) and condition(s) after the stop request not evaluated",
+                     self._not_evaluated)
         await cancel_all_and_wait(self._tasks)
         self._tasks = []
         if self._audit_writes:
@@ -124,6 +138,9 @@ class AlarmService:
 
     def on_samples(self, batch: Sequence[Sample]) -> None:
         """Acquisition listener (``AcquisitionService.subscribe``): evaluate, never block."""
+        if self._stopping:
+            self._not_evaluated += len(batch)
+            return
         if self._held is not None:
             self._held.append(lambda: self.on_samples(batch))
             return
@@ -134,6 +151,9 @@ class AlarmService:
         """Report an external alarm's condition (chain down, settlement failed, historian spooling…); the
         events it caused (none while held until the start)."""
         now = self._clock()
+        if self._stopping:
+            self._not_evaluated += 1
+            return []
         if self._held is not None:
             self._held.append(lambda: self._set_condition(alarm, active, now, value))
             return []
@@ -288,6 +308,8 @@ class AlarmService:
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_s)
+            if self._stopping:
+                continue
             now = self._clock()
             for poll in self._pollers:
                 try:

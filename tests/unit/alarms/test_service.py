@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from console.services.acquisition import AcquisitionService
@@ -110,3 +112,21 @@ async def test_kpis_and_search_come_from_the_journal() -> None:
         assert [x.kind for x in found] == [EventKind.ACKNOWLEDGED]
     finally:
         await svc.stop()
+
+
+async def test_what_comes_after_the_stop_request_is_no_alarm() -> None:
+    """Once the console is stopping, the drivers' last marks and the time that passes while the parts stop are
+    not evaluated: 50.25 Hz for 3 s (above 50.2 for more than the 2-s on-delay) raises nothing, and nothing is
+    journaled for the next start to take up."""
+    journal, clock = MemoryJournal(), Clock()
+    acq, svc = build(journal, clock)
+    await svc.start()
+    try:
+        svc.stopping()
+        acq.on_samples([sample("grid.frequency", 50.25, 1000.0)])
+        clock.now = 1003.0
+        await asyncio.sleep(0.1)  # ten ticks
+        assert svc.snapshot().alarms == () and svc.stats().evaluated == 0
+    finally:
+        await svc.stop()
+    assert journal.events == []
