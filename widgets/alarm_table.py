@@ -38,7 +38,7 @@ from core.alarms.state import IsaState, Shelving
 from core.points import PointDef
 from widgets import palette, theme
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
-from widgets.cells import RIGHT, ColumnFit
+from widgets.cells import RIGHT, ColumnFit, keep_state_on_selection
 
 COLUMNS = ("Priority", "State", "Time", "Alarm", "Message", "Value", "Point", "Flags")
 PRI, STATE, TIME, ALARM, MESSAGE, VALUE, POINT, FLAGS = range(len(COLUMNS))
@@ -269,6 +269,7 @@ class AlarmTable(QTableView):
         self.setModel(self.table_model)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        keep_state_on_selection(self)  # a selected alarm keeps its priority colour
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(row_height)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)

@@ -37,7 +37,7 @@ from console.services.reports import StabilityKpis, energy_totals, stability_kpi
 from core.participants import TOTAL
 from core.reports.economics import carbon_avoided_kg, efficiency, savings
 from core.reports.energy import EnergyTotals
-from widgets.cells import ColumnFit
+from widgets.cells import ColumnFit, keep_state_on_selection
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,7 @@ class AnalyticsView(QWidget):
         t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         t.horizontalHeader().setStretchLastSection(False)
         t.setAlternatingRowColors(False)
+        keep_state_on_selection(t)
         return t
 
     def _period_changed(self) -> None:
