@@ -67,6 +67,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)  # the unit on the axis, as given
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
+        self._legend_above = False  # show_legend(above=True)
+        self._legend_in_row = False  # an above legend in its own row (no room beside the title)
         self._legend_peers: list[TrendWidget] = []  # share_legend_width
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
@@ -109,9 +111,29 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         """The pen a series is drawn with (colour and dash pattern)."""
         return QPen(self._curves[name].opts["pen"])
 
-    def show_legend(self) -> None:
-        """A legend in its own column right of the plot: it never covers data."""
-        if self._legend is None:
+    def show_legend(self, above: bool = False, short: Callable[[str], str] | None = None) -> None:
+        """A legend in its own column right of the plot: it never covers data.
+
+        ``above``: on one line above the plot instead, the plot as wide as one without a legend (a trend of
+        two series in a narrow panel: the side column took a quarter of its width): right-aligned in the
+        title's row when it fits beside the title, else in a row of its own between title and plot.
+        ``short``: the legend's text of a series' label, where shorter (the title says the rest)."""
+        if self._legend is None and above:
+            item = self.getPlotItem()
+            self._legend_above = True
+            self._legend = _SideLegend(labelTextColor=palette.TEXT_DIM, labelTextSize="8pt", frame=False,
+                                       verSpacing=-5, horSpacing=10)
+            self._legend.setParentItem(item)
+            for name, curve in self._curves.items():
+                label = curve.name() or name
+                self._legend.addItem(curve, short(label) if short is not None else label)
+            self._legend.layout.setContentsMargins(0, 0, 0, 0)
+            self._legend.setColumnCount(len(self._curves))  # one line
+            # The trends never show a top axis (hidden, it takes no room): its cell, between the title and the
+            # plot, is where the legend goes when the title row has no room for it.
+            item.layout.removeItem(item.getAxis("top"))
+            self.fit_legend()
+        elif self._legend is None:
             item = self.getPlotItem()
             # Rows 5 px tighter than pyqtgraph's: the eleven feeders of the world fit a 1366 x 768 screen.
             self._legend = _SideLegend(labelTextColor=palette.TEXT_DIM, labelTextSize="8pt", frame=False, verSpacing=-5)
@@ -142,6 +164,9 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         legend = self._legend
         if legend is None or not legend.items:
             return
+        if self._legend_above:
+            self._fit_legend_above(legend)
+            return
         rows = math.ceil(len(legend.items) / legend.columnCount)
         # The pitch of one entry, without the legend's margins (counted once per legend, not once per row:
         # dividing them among the rows made eleven feeders "not fit" a 209 px column they fit, and two columns
@@ -162,6 +187,32 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         for t in (self, *self._legend_peers):
             if t.legend is not None:
                 t.getPlotItem().layout.setColumnFixedWidth(3, width)
+
+    def _fit_legend_above(self, legend: pg.LegendItem) -> None:
+        item = self.getPlotItem()
+        size = legend.layout.preferredSize()
+        plot = item.vb.geometry()  # in the PlotItem's coordinates
+        title = item.titleLabel
+        text = title.mapRectToParent(title.item.mapRectToParent(title.item.boundingRect()))
+        x = plot.right() - size.width()
+        fits = x >= text.right() + 12 and size.height() <= title.geometry().height() + 6
+        in_row = self._legend_in_row
+        if fits and in_row:
+            item.layout.removeItem(legend)
+        elif not fits and not in_row:
+            item.layout.addItem(legend, 1, 1)
+            item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        self._legend_in_row = not fits
+        if fits:
+            legend.resize(size)
+            legend.setPos(x, title.geometry().center().y() - size.height() / 2)
+        if fits == in_row:  # moved: the plot's rows change
+            self.getPlotItem().setGeometry(QRectF(self.range))
+            QTimer.singleShot(0, self, self.fit_legend)  # placed again once the rows have their new heights
+
+    def legend_in_title_row(self) -> bool:
+        """Whether an ``above`` legend sits in the title's row (else in a row of its own)."""
+        return self._legend_above and not self._legend_in_row
 
     def natural_legend_width(self) -> float:
         """The width the legend's column needs: ``LEGEND_WIDTH`` a column, more for a longer label (px)."""

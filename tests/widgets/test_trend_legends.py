@@ -1,0 +1,81 @@
+"""The grid screen's trend legends take no plot width they do not need, at 1366 x 768 and 1920 x 1080, on
+the demo's world config (frequency, the console's and the substation's ROCOF, eleven 230 V feeder buses).
+
+* Frequency and ROCOF, one above the other with linked time axes: their plots start and end at the same x
+  and take the panel's width but for the value axis (62 px, TrendWidget) and the layout's 1 px margins: the
+  frequency's one-entry legend no longer holds a 159 px column beside its plot (457 of 616 px at 1366).
+"""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from console.bootstrap import build_acquisition
+from console.bootstrap_demo import DEMO_CONFIG
+from console.config import load
+from console.services.loop_monitor import LoopMonitor
+from console.ui.main_window import MainWindow
+from tests.support.clipping import clipped
+from widgets.trend import TrendWidget
+
+pytestmark = pytest.mark.widgets
+
+AXIS = 62  # the value axis's fixed width (TrendWidget)
+
+
+def _grid(qtbot, size: tuple[int, int]):  # type: ignore[no-untyped-def]
+    settings = load(DEMO_CONFIG)
+    win = MainWindow(settings, build_acquisition(settings), LoopMonitor())
+    win.timer.stop()
+    qtbot.addWidget(win)
+    win.resize(*size)
+    win.show()
+    for _ in range(4):
+        win.frames = 0
+        win.refresh()
+        QApplication.processEvents()
+    return win
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_frequency_and_rocof_plots_are_aligned_and_as_wide_as_their_panel(qtbot, size) -> None:  # type: ignore[no-untyped-def]
+    win = _grid(qtbot, size)
+    view = win.view
+    freq, rocof = view.freq_trend.data_rect(), view.rocof_trend.data_rect()
+    # the time axes one above the other (to a pixel: the layouts' float arithmetic differs in the 13th digit)
+    assert freq.left() == pytest.approx(rocof.left(), abs=0.5) and freq.width() == pytest.approx(rocof.width(), abs=0.5)
+    # the plot spans the widget but for the value axis and the PlotItem's 1 px margins: no legend column
+    assert freq.width() >= view.freq_trend.viewport().width() - AXIS - 2 - 1
+    assert view.freq_trend.legend is None  # one line, named by the title "Frequency [Hz]"
+    legend = view.rocof_trend.legend
+    assert legend is not None and view.rocof_trend.legend_in_title_row()
+    title = view.rocof_trend.getPlotItem().titleLabel
+    text = title.item.sceneBoundingRect()
+    box = legend.sceneBoundingRect()
+    assert box.left() > text.right() and box.right() <= rocof.right() + 1  # beside the title, not over it
+    assert box.bottom() <= rocof.top() + 1
+    assert [p for p in clipped(win) if "legend" in p or "time axis" in p] == []
+
+
+def test_an_above_legend_with_no_room_beside_the_title_gets_a_row_of_its_own(qtbot) -> None:  # type: ignore[no-untyped-def]
+    trend = TrendWidget("ROCOF", "Hz/s")
+    qtbot.addWidget(trend)
+    trend.add_series("a", "ROCOF (console)")
+    trend.add_series("b", "ROCOF (substation)")
+    trend.show_legend(above=True)
+    trend.resize(300, 200)  # 300 - 62 px: too narrow for the title and the two full labels on one line
+    trend.show()
+    for _ in range(4):
+        QApplication.processEvents()
+    assert not trend.legend_in_title_row()
+    legend, plot = trend.legend, trend.data_rect()
+    assert legend is not None
+    title = trend.getPlotItem().titleLabel.item.sceneBoundingRect()
+    assert legend.sceneBoundingRect().top() >= title.bottom() - 1  # under the title
+    assert legend.sceneBoundingRect().bottom() <= plot.top() + 1  # above the plot, never over the data
+    trend.resize(900, 200)
+    for _ in range(4):
+        QApplication.processEvents()
+    assert trend.legend_in_title_row()
+
