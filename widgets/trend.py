@@ -218,7 +218,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         """The width the legend's column needs: ``LEGEND_WIDTH`` a column, more for a longer label (px)."""
         if self._legend is None:
             return 0.0
-        return max(float(LEGEND_WIDTH * self._legend.columnCount), float(self._legend.layout.preferredWidth()))
+        # several columns: as wide as their labels ask (150 px each gave three columns of "Feeder 7 end" 450 px)
+        return max(float(LEGEND_WIDTH), float(self._legend.layout.preferredWidth()))
 
     def share_legend_width(self, other: TrendWidget) -> None:
         """Give this trend's legend column and ``other``'s the same width (both must show a legend)."""

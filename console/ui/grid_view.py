@@ -129,8 +129,14 @@ class GridView(QWidget):
         # a single level is shown the same way, so the band sits in one place on every site.
         self.per_unit = bool(self.voltage_points) and all(
             math.isfinite(p.nominal) and p.nominal > 0 for p in self.voltage_points)
+        # One level on every bus (the community's 230 V): the nominal once, in the title and on the axis,
+        # not after each of the eleven legend entries (islanded at 1366 x 768 the legend took three columns
+        # of "Feeder 7 end (230 V)" and left the plot a fifth of the panel).
+        levels = {f"{_number(p.display(p.nominal))} {p.unit}" for p in self.voltage_points} if self.per_unit else set()
+        self.one_level = next(iter(levels)) if len(levels) == 1 else None
         if self.per_unit:
-            self.voltage_trend = TrendWidget("Feeder voltages", PER_UNIT)
+            self.voltage_trend = TrendWidget("Feeder voltages", PER_UNIT if self.one_level is None
+                                             else f"% of {self.one_level}")
             low, high = voltage_bands.limits(100.0)
             self.voltage_trend.set_band(low, high)
             self.voltage_trend.set_min_y_range(low - (high - low) * 0.1, high + (high - low) * 0.1)
@@ -174,8 +180,8 @@ class GridView(QWidget):
         v_unit = None if self.per_unit else _shared_unit(self.voltage_points, Quantity.VOLTAGE)
         for p in self.voltage_points:
             if v_unit is None:
-                self._bind(self.voltage_trend, p.id, f"{p.name} ({_number(p.display(p.nominal))} {p.unit})",
-                           scale=100.0 / p.nominal)
+                label = p.name if self.one_level is not None else f"{p.name} ({_number(p.display(p.nominal))} {p.unit})"
+                self._bind(self.voltage_trend, p.id, label, scale=100.0 / p.nominal)
                 # The hover tooltip gives the absolute value behind the per-unit trace.
                 self.voltage_trend.set_hover_text(p.id, _per_unit_hover(p))
             else:

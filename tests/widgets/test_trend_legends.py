@@ -1,9 +1,13 @@
-"""The grid screen's trend legends take no plot width they do not need, at 1366 x 768 and 1920 x 1080, on
-the demo's world config (frequency, the console's and the substation's ROCOF, eleven 230 V feeder buses).
+"""The grid screen's trend legends take no plot width they do not need, at 1366 x 768, 1920 x 1080 and
+islanded (the emergency band above every tab, the balancing panel beside the readouts), on the demo's world
+config (frequency, the console's and the substation's ROCOF, eleven 230 V feeder buses).
 
 * Frequency and ROCOF, one above the other with linked time axes: their plots start and end at the same x
   and take the panel's width but for the value axis (62 px, TrendWidget) and the layout's 1 px margins: the
   frequency's one-entry legend no longer holds a 159 px column beside its plot (457 of 616 px at 1366).
+* The feeder voltages' legend: every bus has the same 230 V nominal, so it is said once, in the title, and
+  the entries are the bus names; islanded at 1366 x 768 the plot had 134 px beside three columns of
+  "Feeder 7 end (230 V)", it now keeps at least a third of the panel.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from console.config import load
 from console.services.loop_monitor import LoopMonitor
 from console.ui.main_window import MainWindow
 from tests.support.clipping import clipped
+from tests.widgets.test_no_clipping import islanded_balancing
 from widgets.trend import TrendWidget
 
 pytestmark = pytest.mark.widgets
@@ -24,11 +29,16 @@ pytestmark = pytest.mark.widgets
 AXIS = 62  # the value axis's fixed width (TrendWidget)
 
 
-def _grid(qtbot, size: tuple[int, int]):  # type: ignore[no-untyped-def]
+def _grid(qtbot, size: tuple[int, int], islanded: bool = False):  # type: ignore[no-untyped-def]
     settings = load(DEMO_CONFIG)
-    win = MainWindow(settings, build_acquisition(settings), LoopMonitor())
+    win = MainWindow(settings, build_acquisition(settings), LoopMonitor(),
+                     **({"balancing": islanded_balancing()} if islanded else {}))
     win.timer.stop()
     qtbot.addWidget(win)
+    if islanded:
+        assert win.balancing is not None
+        win.balancing.timer.stop()
+        win.balancing.refresh()
     win.resize(*size)
     win.show()
     for _ in range(4):
@@ -79,3 +89,16 @@ def test_an_above_legend_with_no_room_beside_the_title_gets_a_row_of_its_own(qtb
         QApplication.processEvents()
     assert trend.legend_in_title_row()
 
+
+def test_the_islanded_voltage_legend_names_the_buses_once_at_230_v(qtbot) -> None:  # type: ignore[no-untyped-def]
+    win = _grid(qtbot, (1366, 768), islanded=True)
+    trend = win.view.voltage_trend
+    legend = trend.legend
+    assert legend is not None
+    box, plot = legend.sceneBoundingRect(), trend.data_rect()
+    assert plot.width() >= trend.viewport().width() / 3  # was 134 of 680 px
+    assert box.left() >= plot.right() - 1 and box.right() <= trend.viewport().width()  # beside, whole
+    labels = [label.text for _, label in legend.items]
+    assert labels[0] == "LV busbar" and labels[-1] == "Feeder 10 end" and len(labels) == 11
+    assert "% of 230 V" in trend.getPlotItem().titleLabel.text
+    assert [p for p in clipped(win) if "legend" in p or "time axis" in p] == []
