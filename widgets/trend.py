@@ -116,7 +116,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
 
         ``above``: on one line above the plot instead, the plot as wide as one without a legend (a trend of
         two series in a narrow panel: the side column took a quarter of its width): right-aligned in the
-        title's row when it fits beside the title, else in a row of its own between title and plot.
+        title's row when it fits beside the title (centred, or else moved to the left), else in a row of its
+        own between title and plot.
         ``short``: the legend's text of a series' label, where shorter (the title says the rest)."""
         if self._legend is None and above:
             item = self.getPlotItem()
@@ -193,14 +194,24 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         size = legend.layout.preferredSize()
         plot = item.vb.geometry()  # in the PlotItem's coordinates
         title = item.titleLabel
-        text = title.mapRectToParent(title.item.mapRectToParent(title.item.boundingRect()))
         x = plot.right() - size.width()
-        fits = x >= text.right() + 12 and size.height() <= title.geometry().height() + 6
+
+        def beside(justify: str) -> bool:  # the title so justified leaves the legend room on its right
+            title.opts["justify"] = justify
+            title.resizeEvent(None)
+            text = title.mapRectToParent(title.item.mapRectToParent(title.item.boundingRect()))
+            return bool(x >= text.right() + 12 and size.height() <= title.geometry().height() + 6)
+
+        # the title centred as on every trend; moved to the left where that makes room (a narrow panel)
+        fits = beside("center") or beside("left")
+        if not fits:
+            beside("center")
         in_row = self._legend_in_row
         if fits and in_row:
             item.layout.removeItem(legend)
         elif not fits and not in_row:
             item.layout.addItem(legend, 1, 1)
+            legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)  # compact, at the right
             item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
         self._legend_in_row = not fits
         if fits:
@@ -439,7 +450,22 @@ LEGEND_WIDTH = 150  # px: the same on every trend, so linked time axes line up i
 
 
 class _SideLegend(pg.LegendItem):  # type: ignore[misc]
-    """A legend that lives in the plot's layout: not draggable onto the data."""
+    """A legend that lives in the plot's layout: not draggable onto the data. In several columns its entries
+    run down each column in turn (LV busbar, Feeder 1 end, Feeder 2 end ... under each other), not along
+    the rows as pyqtgraph's do."""
+
+    def setColumnCount(self, columnCount: int) -> None:
+        if columnCount == self.columnCount:
+            return
+        self.columnCount = columnCount
+        self.rowCount = math.ceil(len(self.items) / columnCount)
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        for i, (sample, label) in enumerate(self.items):
+            row, col = i % self.rowCount, 2 * (i // self.rowCount)
+            self.layout.addItem(sample, row, col, alignment=Qt.AlignmentFlag.AlignVCenter)
+            self.layout.addItem(label, row, col + 1)
+        self.updateSize()
 
     def mouseDragEvent(self, ev: object) -> None:
         ev.ignore()  # type: ignore[attr-defined]

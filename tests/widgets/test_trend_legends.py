@@ -68,26 +68,35 @@ def test_frequency_and_rocof_plots_are_aligned_and_as_wide_as_their_panel(qtbot,
     assert [p for p in clipped(win) if "legend" in p or "time axis" in p] == []
 
 
-def test_an_above_legend_with_no_room_beside_the_title_gets_a_row_of_its_own(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_an_above_legend_moves_the_title_left_then_takes_a_row_of_its_own(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """The grid's ROCOF trend beside the market panel is ~500 px wide: the centred title and the legend's
+    185 px overlap there, a title on the left leaves room; at 300 px neither does."""
     trend = TrendWidget("ROCOF", "Hz/s")
     qtbot.addWidget(trend)
-    trend.add_series("a", "ROCOF (console)")
-    trend.add_series("b", "ROCOF (substation)")
+    trend.add_series("a", "console")
+    trend.add_series("b", "substation")
     trend.show_legend(above=True)
-    trend.resize(300, 200)  # 300 - 62 px: too narrow for the title and the two full labels on one line
     trend.show()
-    for _ in range(4):
-        QApplication.processEvents()
-    assert not trend.legend_in_title_row()
-    legend, plot = trend.legend, trend.data_rect()
-    assert legend is not None
-    title = trend.getPlotItem().titleLabel.item.sceneBoundingRect()
-    assert legend.sceneBoundingRect().top() >= title.bottom() - 1  # under the title
-    assert legend.sceneBoundingRect().bottom() <= plot.top() + 1  # above the plot, never over the data
-    trend.resize(900, 200)
-    for _ in range(4):
-        QApplication.processEvents()
-    assert trend.legend_in_title_row()
+    title = trend.getPlotItem().titleLabel
+
+    def at(width: int) -> tuple[bool, str]:
+        trend.resize(width, 200)
+        for _ in range(4):
+            QApplication.processEvents()
+        legend, plot = trend.legend, trend.data_rect()
+        assert legend is not None
+        box, text = legend.sceneBoundingRect(), title.item.sceneBoundingRect()
+        assert box.bottom() <= plot.top() + 1 and box.right() <= trend.viewport().width()  # never over the data
+        if trend.legend_in_title_row():
+            assert box.left() > text.right()  # beside the title, not over it
+        else:
+            assert box.top() >= text.bottom() - 1  # under the title
+        return trend.legend_in_title_row(), title.opts["justify"]
+
+    assert at(900) == (True, "center")
+    assert at(480) == (True, "left")
+    assert at(300) == (False, "center")
+    assert at(900) == (True, "center")  # and back
 
 
 def test_the_islanded_voltage_legend_names_the_buses_once_at_230_v(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -100,5 +109,8 @@ def test_the_islanded_voltage_legend_names_the_buses_once_at_230_v(qtbot) -> Non
     assert box.left() >= plot.right() - 1 and box.right() <= trend.viewport().width()  # beside, whole
     labels = [label.text for _, label in legend.items]
     assert labels[0] == "LV busbar" and labels[-1] == "Feeder 10 end" and len(labels) == 11
+    # down each column in turn: "Feeder 1 end" under "LV busbar", not beside it
+    first, second = (label.sceneBoundingRect() for _, label in legend.items[:2])
+    assert second.left() == pytest.approx(first.left(), abs=1) and second.top() > first.top()
     assert "% of 230 V" in trend.getPlotItem().titleLabel.text
     assert [p for p in clipped(win) if "legend" in p or "time axis" in p] == []
