@@ -11,6 +11,7 @@ import pytest
 from PySide6.QtWidgets import QApplication, QLabel
 
 from console.ui.analytics_view import AnalyticsView
+from console.ui.layouts import SCREENS
 from tests.api.conftest import NOW
 from tests.api.production_data import production_service
 from widgets import palette
@@ -46,4 +47,16 @@ async def test_forecast_plots_say_press_compute_until_there_is_data(qapp, tmp_pa
     assert all(p.isVisibleTo(view) for p in plots)
     # tomorrow has no actuals yet: the seasonal naive and the Holt-Winters curves
     assert len(view.load_plot.getPlotItem().listDataItems()) == 2
+    view.close()
+
+
+def test_the_forecast_dock_holds_both_plots_and_their_placeholders(qapp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The layouts dock the box of both forecasts ("Day-ahead forecasts"): the box, not one plot's stack (the
+    PV plot was left behind in the screen's top area, the load's placeholder docked alone)."""
+    view = AnalyticsView(production_service(tmp_path, NOW, days=3), clock=lambda: NOW)
+    _, panels = SCREENS["AnalyticsView"]
+    box = next(p for p in panels if p.key == "forecast").find(view)
+    assert box is not None
+    for w in (view.load_plot, view.pv_plot, view.who, view.load_label, view.pv_label):
+        assert box.isAncestorOf(w)
     view.close()
