@@ -262,8 +262,10 @@ class AlarmTable(QTableView):
         self.setObjectName("alarmTable")
         # A grey selection: the bright system blue would be the loudest thing on a calm screen and hide
         # the priority colours of the selected row.
-        self.setStyleSheet("QTableView#alarmTable { gridline-color: #3d4348; }"
-                           "QTableView#alarmTable::item:selected { background: #4f565d; }")
+        # (In the theme shown when the list is built: built under the light theme, the dark grey stayed, and
+        # a selected alarm's priority colour, dark in the light theme, was drawn on it.)
+        self.setStyleSheet(f"QTableView#alarmTable {{ gridline-color: {theme.shown('#3d4348')}; }}"
+                           f"QTableView#alarmTable::item:selected {{ background: {theme.shown('#4f565d')}; }}")
         self.units = {p.id: (p.unit, p.factor) for p in points}  # values in the operator's unit
         self.table_model = AlarmTableModel(fmt_time, self.units, self.font())
         self.setModel(self.table_model)

@@ -110,3 +110,25 @@ def test_a_selected_market_row_keeps_its_alert_colour(qtbot) -> None:  # type: i
     assert _count(image, table.visualItemRect(table.item(0, 1)), palette.ALERT) > 10
     assert _count(image, table.visualItemRect(table.item(0, 1)), SELECTION_TEXT) == 0
     assert _count(image, table.visualItemRect(table.item(0, 0)), SELECTION_TEXT) > 5
+
+
+def test_in_the_light_theme_a_selected_alarm_is_its_priority_colour_on_light_grey(qtbot) -> None:  # type: ignore[no-untyped-def]
+    # the list built while the light theme shows (as the console builds a screen when first shown): its own
+    # selection grey #4f565d is drawn as its light twin (widgets/theme.light: HLS lightness mirrored), not dark
+    # under the light theme's dark red
+    theme.apply(theme.LIGHT)
+    table = AlarmTable(fmt_time=lambda ts: time.strftime("%H:%M:%S", time.gmtime(ts)))
+    qtbot.addWidget(table)
+    table.resize(900, 150)
+    table.show()
+    d = AlarmDef("c", "c.pt", LimitCondition(LimitKind.HIGH, 1.0), Priority.CRITICAL, "c high")
+    table.show_alarms([AlarmView(d, AlarmState(active=True, acked=False, active_since=10.0), 2.0, 10.0,
+                                 False, False)])
+    assert table.select_alarm("c")
+    image = _grab(table)
+    rect = table.visualRect(table.table_model.index(0, PRI))
+    grey = QColor(theme.light("#4f565d"))
+    corner = image.pixelColor(rect.right() - 3, rect.center().y())
+    assert max(abs(corner.red() - grey.red()), abs(corner.green() - grey.green()),
+               abs(corner.blue() - grey.blue())) <= 2
+    assert _count(image, rect, PRIORITY_COLOUR[Priority.CRITICAL]) > 10  # the light theme's red
