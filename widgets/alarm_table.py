@@ -38,7 +38,7 @@ from core.alarms.state import IsaState, Shelving
 from core.points import PointDef
 from widgets import palette, theme
 from widgets.alarm_style import PRIORITY_COLOUR, STATE_TEXT, priority_label
-from widgets.cells import RIGHT, ColumnFit
+from widgets.cells import RIGHT, ColumnFit, keep_state_on_selection
 
 COLUMNS = ("Priority", "State", "Time", "Alarm", "Message", "Value", "Point", "Flags")
 PRI, STATE, TIME, ALARM, MESSAGE, VALUE, POINT, FLAGS = range(len(COLUMNS))
@@ -262,13 +262,16 @@ class AlarmTable(QTableView):
         self.setObjectName("alarmTable")
         # A grey selection: the bright system blue would be the loudest thing on a calm screen and hide
         # the priority colours of the selected row.
-        self.setStyleSheet("QTableView#alarmTable { gridline-color: #3d4348; }"
-                           "QTableView#alarmTable::item:selected { background: #4f565d; }")
+        # (In the theme shown when the list is built: built under the light theme, the dark grey stayed, and
+        # a selected alarm's priority colour, dark in the light theme, was drawn on it.)
+        self.setStyleSheet(f"QTableView#alarmTable {{ gridline-color: {theme.shown('#3d4348')}; }}"
+                           f"QTableView#alarmTable::item:selected {{ background: {theme.shown('#4f565d')}; }}")
         self.units = {p.id: (p.unit, p.factor) for p in points}  # values in the operator's unit
         self.table_model = AlarmTableModel(fmt_time, self.units, self.font())
         self.setModel(self.table_model)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        keep_state_on_selection(self)  # a selected alarm keeps its priority colour
         self.verticalHeader().setVisible(False)
         self.verticalHeader().setDefaultSectionSize(row_height)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)

@@ -5,20 +5,54 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Slot
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Slot
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QMenu,
     QStyle,
+    QStyledItemDelegate,
     QStyleOptionHeader,
+    QStyleOptionViewItem,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
 )
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+# A text colour at least this saturated (HSV) is a state colour (amber alert, red emergency, blue-grey stale,
+# magenta bad, the alarm priorities, in both themes); the greys of normal text are below 0.1.
+STATE_SATURATION = 0.25
+
+
+class StateColourDelegate(QStyledItemDelegate):
+    """Draws a selected cell whose text is in a state colour in that colour, on the selection grey.
+
+    The style sheet's ``selection-color`` paints every selected cell's text in one light grey: an alarm's
+    priority colour or a disconnected device's red went grey the moment the operator selected the row, the
+    one row he was looking at. Grey (normal) text still takes the selection's text colour."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem,
+                        index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        if not option.state & QStyle.StateFlag.State_Selected:  # type: ignore[operator]
+            return
+        fg = index.data(Qt.ItemDataRole.ForegroundRole)
+        if isinstance(fg, QColor):
+            fg = QBrush(fg)
+        if isinstance(fg, QBrush) and fg.color().hsvSaturationF() >= STATE_SATURATION:
+            pal = option.palette  # type: ignore[attr-defined]
+            for group in (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive):
+                pal.setBrush(group, QPalette.ColorRole.HighlightedText, fg)
+            option.palette = pal  # type: ignore[attr-defined]
+
+
+def keep_state_on_selection(view: QAbstractItemView) -> None:
+    """A selected row keeps the state colours of its cells (see StateColourDelegate)."""
+    view.setItemDelegate(StateColourDelegate(view))
 
 
 def set_cell(table: QTableWidget, row: int, col: int, text: str, colour: str,
@@ -67,6 +101,7 @@ def setup_table(table: QTableWidget, columns: tuple[str, ...], name: str, row_he
     table.verticalHeader().setVisible(False)
     table.verticalHeader().setDefaultSectionSize(row_height)
     fixed_columns(table)
+    keep_state_on_selection(table)
 
 
 def header_tips(table: QTableWidget, tips: dict[int, str]) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QTableWidget, QTableWidgetItem, QWidget
 
 from widgets import palette
-from widgets.cells import ColumnFit
+from widgets.cells import ColumnFit, keep_state_on_selection
 from widgets.palette import STATE_COLOURS
 
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -67,6 +67,7 @@ class CachedTable(QTableWidget):
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        keep_state_on_selection(self)
         self.setShowGrid(False)
         self.horizontalHeader().setHighlightSections(False)
         for c, tip in enumerate(tips):  # the whole name of a short header label

@@ -67,6 +67,8 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         item.getAxis("left").setLabel(unit, color=palette.TEXT_DIM)  # the unit on the axis, as given
         item.getAxis("left").setWidth(62)
         self._legend: pg.LegendItem | None = None
+        self._legend_above = False  # show_legend(above=True)
+        self._legend_in_row = False  # an above legend in its own row (no room beside the title)
         self._legend_peers: list[TrendWidget] = []  # share_legend_width
         vb = item.getViewBox()
         vb.disableAutoRange()  # y follows the data in end_frame(): cheaper and steadier than auto-range
@@ -109,9 +111,30 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         """The pen a series is drawn with (colour and dash pattern)."""
         return QPen(self._curves[name].opts["pen"])
 
-    def show_legend(self) -> None:
-        """A legend in its own column right of the plot: it never covers data."""
-        if self._legend is None:
+    def show_legend(self, above: bool = False, short: Callable[[str], str] | None = None) -> None:
+        """A legend in its own column right of the plot: it never covers data.
+
+        ``above``: on one line above the plot instead, the plot as wide as one without a legend (a trend of
+        two series in a narrow panel: the side column took a quarter of its width): right-aligned in the
+        title's row when it fits beside the title (centred, or else moved to the left), else in a row of its
+        own between title and plot.
+        ``short``: the legend's text of a series' label, where shorter (the title says the rest)."""
+        if self._legend is None and above:
+            item = self.getPlotItem()
+            self._legend_above = True
+            self._legend = _SideLegend(labelTextColor=palette.TEXT_DIM, labelTextSize="8pt", frame=False,
+                                       verSpacing=-5, horSpacing=10)
+            self._legend.setParentItem(item)
+            for name, curve in self._curves.items():
+                label = curve.name() or name
+                self._legend.addItem(curve, short(label) if short is not None else label)
+            self._legend.layout.setContentsMargins(0, 0, 0, 0)
+            self._legend.setColumnCount(len(self._curves))  # one line
+            # The trends never show a top axis (hidden, it takes no room): its cell, between the title and the
+            # plot, is where the legend goes when the title row has no room for it.
+            item.layout.removeItem(item.getAxis("top"))
+            self.fit_legend()
+        elif self._legend is None:
             item = self.getPlotItem()
             # Rows 5 px tighter than pyqtgraph's: the eleven feeders of the world fit a 1366 x 768 screen.
             self._legend = _SideLegend(labelTextColor=palette.TEXT_DIM, labelTextSize="8pt", frame=False, verSpacing=-5)
@@ -142,6 +165,9 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
         legend = self._legend
         if legend is None or not legend.items:
             return
+        if self._legend_above:
+            self._fit_legend_above(legend)
+            return
         rows = math.ceil(len(legend.items) / legend.columnCount)
         # The pitch of one entry, without the legend's margins (counted once per legend, not once per row:
         # dividing them among the rows made eleven feeders "not fit" a 209 px column they fit, and two columns
@@ -163,11 +189,48 @@ class TrendWidget(pg.PlotWidget):  # type: ignore[misc]
             if t.legend is not None:
                 t.getPlotItem().layout.setColumnFixedWidth(3, width)
 
+    def _fit_legend_above(self, legend: pg.LegendItem) -> None:
+        item = self.getPlotItem()
+        size = legend.layout.preferredSize()
+        plot = item.vb.geometry()  # in the PlotItem's coordinates
+        title = item.titleLabel
+        x = plot.right() - size.width()
+
+        def beside(justify: str) -> bool:  # the title so justified leaves the legend room on its right
+            title.opts["justify"] = justify
+            title.resizeEvent(None)
+            text = title.mapRectToParent(title.item.mapRectToParent(title.item.boundingRect()))
+            return bool(x >= text.right() + 12 and size.height() <= title.geometry().height() + 6)
+
+        # the title centred as on every trend; moved to the left where that makes room (a narrow panel)
+        fits = beside("center") or beside("left")
+        if not fits:
+            beside("center")
+        in_row = self._legend_in_row
+        if fits and in_row:
+            item.layout.removeItem(legend)
+        elif not fits and not in_row:
+            item.layout.addItem(legend, 1, 1)
+            legend.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Maximum)  # compact, at the right
+            item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom)
+        self._legend_in_row = not fits
+        if fits:
+            legend.resize(size)
+            legend.setPos(x, title.geometry().center().y() - size.height() / 2)
+        if fits == in_row:  # moved: the plot's rows change
+            self.getPlotItem().setGeometry(QRectF(self.range))
+            QTimer.singleShot(0, self, self.fit_legend)  # placed again once the rows have their new heights
+
+    def legend_in_title_row(self) -> bool:
+        """Whether an ``above`` legend sits in the title's row (else in a row of its own)."""
+        return self._legend_above and not self._legend_in_row
+
     def natural_legend_width(self) -> float:
         """The width the legend's column needs: ``LEGEND_WIDTH`` a column, more for a longer label (px)."""
         if self._legend is None:
             return 0.0
-        return max(float(LEGEND_WIDTH * self._legend.columnCount), float(self._legend.layout.preferredWidth()))
+        # several columns: as wide as their labels ask (150 px each gave three columns of "Feeder 7 end" 450 px)
+        return max(float(LEGEND_WIDTH), float(self._legend.layout.preferredWidth()))
 
     def share_legend_width(self, other: TrendWidget) -> None:
         """Give this trend's legend column and ``other``'s the same width (both must show a legend)."""
@@ -387,7 +450,22 @@ LEGEND_WIDTH = 150  # px: the same on every trend, so linked time axes line up i
 
 
 class _SideLegend(pg.LegendItem):  # type: ignore[misc]
-    """A legend that lives in the plot's layout: not draggable onto the data."""
+    """A legend that lives in the plot's layout: not draggable onto the data. In several columns its entries
+    run down each column in turn (LV busbar, Feeder 1 end, Feeder 2 end ... under each other), not along
+    the rows as pyqtgraph's do."""
+
+    def setColumnCount(self, columnCount: int) -> None:
+        if columnCount == self.columnCount:
+            return
+        self.columnCount = columnCount
+        self.rowCount = math.ceil(len(self.items) / columnCount)
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        for i, (sample, label) in enumerate(self.items):
+            row, col = i % self.rowCount, 2 * (i // self.rowCount)
+            self.layout.addItem(sample, row, col, alignment=Qt.AlignmentFlag.AlignVCenter)
+            self.layout.addItem(label, row, col + 1)
+        self.updateSize()
 
     def mouseDragEvent(self, ev: object) -> None:
         ev.ignore()  # type: ignore[attr-defined]

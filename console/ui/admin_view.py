@@ -50,6 +50,7 @@ from core.participant_registry import (
     parse_list,
     parse_meters,
 )
+from widgets.cells import keep_state_on_selection
 
 Actor = Callable[[], User | None]
 PARTICIPANT_COLUMNS = ("id", "name", "type", "bus", "wallet", "meters", "devices", "tariff", "DR", "state",
@@ -104,6 +105,7 @@ def _table(columns: tuple[str, ...], name: str) -> QTableWidget:
     t.setWordWrap(False)
     t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    keep_state_on_selection(t)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     t.horizontalHeader().setStretchLastSection(True)
     return t

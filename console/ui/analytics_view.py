@@ -37,12 +37,14 @@ from console.services.reports import StabilityKpis, energy_totals, stability_kpi
 from core.participants import TOTAL
 from core.reports.economics import carbon_avoided_kg, efficiency, savings
 from core.reports.energy import EnergyTotals
-from widgets.cells import ColumnFit
+from widgets.cells import ColumnFit, keep_state_on_selection
+from widgets.plot_frame import PlotPlaceholder
 
 log = logging.getLogger(__name__)
 
 PERIODS = ("Yesterday", "Last 7 days", "Last 30 days", "Last calendar month", "Custom")
 GREY, FORECAST, ALARM = "#9aa0a6", "#d8dadd", "#e0a030"
+WAITING = "Press Compute to forecast {what}"
 
 
 def _day(d: QDate) -> float:
@@ -112,9 +114,15 @@ class AnalyticsView(QWidget):
         grid = QGridLayout(fc)
         grid.addWidget(QLabel("Participant"), 0, 0)
         grid.addWidget(self.who, 0, 1)
-        for row, (plot, label, title) in enumerate(((self.load_plot, self.load_label, "Load kW"),
-                                                    (self.pv_plot, self.pv_label, "PV kW"))):
+        for plot in (self.load_plot, self.pv_plot):
             plot.setBackground("#1e2124")
+        # Until a forecast is computed each plot shows why it is empty, not empty 0-1 axes (on the plot's
+        # background, so the panel does not change shape when the curves come).
+        self.load_frame = PlotPlaceholder(self.load_plot, WAITING.format(what="the load"))
+        self.pv_frame = PlotPlaceholder(self.pv_plot, WAITING.format(what="PV"))
+        for row, (plot, frame, label, title) in enumerate(((self.load_plot, self.load_frame, self.load_label,
+                                                            "Load kW"),
+                                                           (self.pv_plot, self.pv_frame, self.pv_label, "PV kW"))):
             plot.showGrid(x=True, y=True, alpha=0.15)
             plot.setLabel("left", title)
             plot.setLabel("bottom", "hour of day (UTC)")
@@ -122,7 +130,7 @@ class AnalyticsView(QWidget):
             plot.setMouseEnabled(x=False, y=False)
             label.setWordWrap(True)
             grid.addWidget(label, 1 + 2 * row, 0, 1, 2)
-            grid.addWidget(plot, 2 + 2 * row, 0, 1, 2)
+            grid.addWidget(frame, 2 + 2 * row, 0, 1, 2)
 
         body = QHBoxLayout()
         left = QWidget()
@@ -148,6 +156,7 @@ class AnalyticsView(QWidget):
         t.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         t.horizontalHeader().setStretchLastSection(False)
         t.setAlternatingRowColors(False)
+        keep_state_on_selection(t)
         return t
 
     def _period_changed(self) -> None:
@@ -266,13 +275,16 @@ class AnalyticsView(QWidget):
             return
         who = self.who.currentText()
         day = datetime.fromtimestamp(f.day_start, UTC).strftime("%Y-%m-%d")
-        for kind, plot, label in (("load", self.load_plot, self.load_label), ("pv", self.pv_plot, self.pv_label)):
+        for kind, plot, frame, label in (("load", self.load_plot, self.load_frame, self.load_label),
+                                         ("pv", self.pv_plot, self.pv_frame, self.pv_label)):
             plot.clear()
             s = f.of(who, kind)
             if s is None:
                 label.setText(f"{'Load' if kind == 'load' else 'PV'}: no data for {who}")
+                frame.show_text(f"No {'load' if kind == 'load' else 'PV'} data for {who}")
                 continue
             self._plot(plot, s, f.step_s)
+            frame.show_plot()
             self._label(label, s, kind, day)
 
     @staticmethod

@@ -30,6 +30,7 @@ from console.services.dr import DrEventState, DrService, ParticipantState, Progr
 from console.ui.chain_view import TOKEN_DECIMALS, confirmation, confirmed
 from core.access import PermissionDenied
 from widgets import palette
+from widgets.cells import keep_state_on_selection
 from widgets.style import set_style_property
 
 EVENT_COLUMNS = ("Request", "Status", "Start", "Min", "Target kW", "Opted in", "Verified kWh", "Escrow ENC",
@@ -133,6 +134,7 @@ class DrView(QWidget):
         t.verticalHeader().setVisible(False)
         t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         t.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        keep_state_on_selection(t)
         t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         t.setWordWrap(False)  # a long reason elides; its tooltip has it whole

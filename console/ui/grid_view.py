@@ -129,8 +129,14 @@ class GridView(QWidget):
         # a single level is shown the same way, so the band sits in one place on every site.
         self.per_unit = bool(self.voltage_points) and all(
             math.isfinite(p.nominal) and p.nominal > 0 for p in self.voltage_points)
+        # One level on every bus (the community's 230 V): the nominal once, in the title and on the axis,
+        # not after each of the eleven legend entries (islanded at 1366 x 768 the legend took three columns
+        # of "Feeder 7 end (230 V)" and left the plot a fifth of the panel).
+        levels = {f"{_number(p.display(p.nominal))} {p.unit}" for p in self.voltage_points} if self.per_unit else set()
+        self.one_level = next(iter(levels)) if len(levels) == 1 else None
         if self.per_unit:
-            self.voltage_trend = TrendWidget("Feeder voltages", PER_UNIT)
+            self.voltage_trend = TrendWidget("Feeder voltages", PER_UNIT if self.one_level is None
+                                             else f"% of {self.one_level}")
             low, high = voltage_bands.limits(100.0)
             self.voltage_trend.set_band(low, high)
             self.voltage_trend.set_min_y_range(low - (high - low) * 0.1, high + (high - low) * 0.1)
@@ -160,10 +166,11 @@ class GridView(QWidget):
             self._bind(self.rocof_trend, p.id, p.name)
             self.rocof_trend.set_hover_text(p.id, _fixed(3, "Hz/s"))
         if len(self.rocof_points) + bool(self.frequency_id) > 1:
-            # Two sources of one quantity: which line is whose. The frequency trend above gets the same
-            # legend column, so the two linked time axes stay one above the other.
-            self.rocof_trend.show_legend()
-            self.freq_trend.show_legend()
+            # Two sources of one quantity: which line is whose, on one line above the plot. The frequency
+            # trend above has one line, named by its title: no legend. Neither has a legend column, so the two
+            # linked time axes stay one above the other at the panel's full width (a shared 159 px column
+            # for one "Frequency" entry took a quarter of both plots at 1366 x 768).
+            self.rocof_trend.show_legend(above=True, short=_inner)
         for power, label in ((demand, "Demand"), (supply, "Supply")):
             if power is not None:
                 self._bind(self.power_trend, power.id, label, scale=1.0 / self.power_unit.factor)
@@ -173,18 +180,14 @@ class GridView(QWidget):
         v_unit = None if self.per_unit else _shared_unit(self.voltage_points, Quantity.VOLTAGE)
         for p in self.voltage_points:
             if v_unit is None:
-                self._bind(self.voltage_trend, p.id, f"{p.name} ({_number(p.display(p.nominal))} {p.unit})",
-                           scale=100.0 / p.nominal)
+                label = p.name if self.one_level is not None else f"{p.name} ({_number(p.display(p.nominal))} {p.unit})"
+                self._bind(self.voltage_trend, p.id, label, scale=100.0 / p.nominal)
                 # The hover tooltip gives the absolute value behind the per-unit trace.
                 self.voltage_trend.set_hover_text(p.id, _per_unit_hover(p))
             else:
                 self._bind(self.voltage_trend, p.id, p.name, scale=1.0 / v_unit.factor)
                 self.voltage_trend.set_hover_text(p.id, _fixed(_decimals(v_unit, 1), v_unit.symbol))
         self.voltage_trend.show_legend()
-        if self.freq_trend.legend is not None and self.rocof_trend.legend is not None:
-            # One above the other in the same width (layouts.py): the plots' edges and time axes align. (Not the
-            # voltages and power: the market panel beside the power trend makes it narrower anyway.)
-            self.freq_trend.share_legend_width(self.rocof_trend)
 
         grid = QGridLayout()
         grid.setSpacing(4)
@@ -435,6 +438,12 @@ def _bus_value(p: PointDef, si_value: float) -> str:
     """``20.40 kV = 102.0 % of 20 kV nominal``: the absolute value first, then per unit."""
     return (f"{p.display(si_value):,.{_decimals(_unit_of(p, 'V'), 1)}f} {p.unit} = "
             f"{100.0 * si_value / p.nominal:.1f} % of {_number(p.display(p.nominal))} {p.unit} nominal")
+
+
+def _inner(label: str) -> str:
+    """"ROCOF (substation)" -> "substation": a legend under the title "ROCOF [Hz/s]" names the source only."""
+    head, sep, rest = label.partition(" (")
+    return rest[:-1] if sep and rest.endswith(")") and head else label
 
 
 def _per_unit_hover(p: PointDef) -> Callable[[float], str]:

@@ -170,7 +170,7 @@ SCREENS: dict[str, tuple[str, tuple[Panel, ...]]] = {
         Panel("stability", "Grid stability", parent_of("stability"), area=BOTTOM),
         # The tables' column (stability, energy: 11 columns) gets 60 %: Qt's own split depends on when the
         # screen was built (it is built when first shown) and gave the table 511 of its 750 px.
-        Panel("forecast", "Day-ahead forecasts", parent_of("load_plot"), beside="stability", orientation=H,
+        Panel("forecast", "Day-ahead forecasts", parent_of("load_frame"), beside="stability", orientation=H,
               share=(60, 40)),
         Panel("energy", "Energy, efficiency, savings", parent_of("energy"), beside="stability"),
     )),

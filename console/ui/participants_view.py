@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from console.services.market import MarketService, ParticipantPosition
 from core.participants import EnergyBalance
 from widgets import palette
-from widgets.cells import ColumnFit
+from widgets.cells import ColumnFit, keep_state_on_selection
 from widgets.market_cells import hhmm, kwh
 from widgets.plot_frame import calm_frame
 
@@ -77,6 +77,7 @@ class ParticipantsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        keep_state_on_selection(self.table)
         self.columns = ColumnFit(self.table)  # never a cut label or value; the room left shared out
         self.table.setSortingEnabled(True)
         self.table.itemSelectionChanged.connect(self._show_detail)

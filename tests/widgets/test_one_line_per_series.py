@@ -69,15 +69,16 @@ def test_the_consoles_rocof_and_the_substations_are_two_lines_each_from_its_own_
     substation = substation[np.isfinite(substation)]
     assert substation.size >= 21 and np.all(substation == -0.5)  # the relay's alone (21 samples + held to now)
 
-    # told apart: another colour and dash, and a legend naming both, beside the plot (not over it)
+    # told apart: another colour and dash, and a legend naming both (under the title "ROCOF [Hz/s]": the
+    # source only), above the plot (not over it)
     a, b = view.rocof_trend.series_pen(ROCOF_SERIES), view.rocof_trend.series_pen("grid.rocof")
     assert a.color().name() != b.color().name() and a.dashPattern() != b.dashPattern()
     legend = view.rocof_trend.legend
     assert legend is not None
-    assert [label.text for _, label in legend.items] == ["ROCOF (console)", "ROCOF (substation)"]
+    assert [label.text for _, label in legend.items] == ["console", "substation"]
     box, plot = legend.sceneBoundingRect(), view.rocof_trend.data_rect()
-    assert box.left() >= plot.right() - 1 and box.right() <= view.rocof_trend.viewport().width()
-    # the frequency trend above has the same legend column: the two linked time axes stay aligned
+    assert box.bottom() <= plot.top() + 1 and box.right() <= view.rocof_trend.viewport().width()
+    # the frequency trend above has no legend column either: the two linked time axes stay aligned
     assert view.freq_trend.data_rect().left() == view.rocof_trend.data_rect().left()
     assert view.freq_trend.data_rect().width() == view.rocof_trend.data_rect().width()
 

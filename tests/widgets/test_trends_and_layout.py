@@ -268,8 +268,10 @@ def test_shared_cursor_on_every_trend(window) -> None:  # type: ignore[no-untype
     view.freq_trend.hovered.emit(now - 5)
     text = view.cursor_readout.text()
     assert text.startswith(time.strftime("%H:%M:%S", time.localtime(now - 5)))
+    # every bus at 230 V: the nominal is in the voltage trend's title, the readout gives the volts and the
+    # share of it (231 / 230 = 100.43 %)
     for label in ("Frequency: 49.98", "ROCOF (console):", "Demand: 8,000.0 MW", "Supply: 7,950.0 MW",
-                  "Feeder 1 (230 V)"):
+                  "Feeder 1: 231.0 V (100.4 %)"):
         assert label in text
     assert all(t._cursor.isVisible() and t._cursor.value() == pytest.approx(now - 5) for t in view.trends)
     view.rocof_trend.hovered.emit(math.nan)
