@@ -21,6 +21,7 @@ from core.alarms.definitions import (
     QualityCondition,
     RateOfChangeCondition,
     SuppressWhenAlarm,
+    SuppressWhenCause,
     SuppressWhenPoint,
     SuppressWhenSourceDown,
 )
@@ -37,6 +38,6 @@ __all__ = [
     "AlarmConfigError", "AlarmDef", "AlarmEngine", "AlarmError", "AlarmEvent", "AlarmKpis", "AlarmSnapshot",
     "AlarmState", "AlarmStateError", "AlarmView", "DeviationCondition", "DiscreteCondition", "EventKind",
     "ExternalCondition", "FloodMonitor", "FloodStatus", "IsaState", "JournalQuery", "LimitCondition", "LimitKind",
-    "Priority", "QualityCondition", "RateOfChangeCondition", "Shelving", "SuppressWhenAlarm", "SuppressWhenPoint",
-    "SuppressWhenSourceDown", "UnknownAlarmError", "alarm_kpis", "load_alarms",
+    "Priority", "QualityCondition", "RateOfChangeCondition", "Shelving", "SuppressWhenAlarm", "SuppressWhenCause",
+    "SuppressWhenPoint", "SuppressWhenSourceDown", "UnknownAlarmError", "alarm_kpis", "load_alarms",
 ]

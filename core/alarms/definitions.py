@@ -132,7 +132,20 @@ class SuppressWhenSourceDown:
     service): the quality alarm of that source speaks for it instead of a cascade."""
 
 
-SuppressRule = SuppressWhenAlarm | SuppressWhenPoint | SuppressWhenSourceDown
+@dataclass(frozen=True, slots=True)
+class SuppressWhenCause:
+    """Suppressed by design while the *condition* of ``alarm`` holds, from its first moment (not only once
+    that alarm is active past its on-delay): ``alarm`` speaks for the cause (``source.world.lost`` for the
+    stale data of a lost session), and its on-delay alone decides whether a short loss is an alarm at all.
+
+    While it holds, the alarm takes no unusable sample as its condition (a lost session's stale marks are
+    the driver's word for the loss, not the source's data) and its stale-data timer stands still; once the
+    cause is gone the timer counts from then (the source's fresh values get ``stale_after`` to arrive)."""
+
+    alarm: str
+
+
+SuppressRule = SuppressWhenAlarm | SuppressWhenPoint | SuppressWhenSourceDown | SuppressWhenCause
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,3 +267,6 @@ def _validate(d: AlarmDef) -> None:
     for rule in d.suppress_when:
         if isinstance(rule, SuppressWhenAlarm) and rule.alarm == d.id:
             raise AlarmConfigError(d.id, "suppress_when", "an alarm cannot be suppressed by itself")
+        if isinstance(rule, SuppressWhenCause) and rule.alarm == d.id:
+            raise AlarmConfigError(d.id, "suppress_when", "an alarm cannot be its own cause; name the alarm "
+                                                          "that speaks for the cause, e.g. source.world.lost")

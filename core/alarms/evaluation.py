@@ -31,6 +31,7 @@ from core.alarms.definitions import (
     QualityCondition,
     RateOfChangeCondition,
     SuppressWhenAlarm,
+    SuppressWhenCause,
     SuppressWhenPoint,
     SuppressWhenSourceDown,
 )
@@ -109,6 +110,7 @@ class AlarmEngine:
         self._windowed: list[_Tracker] = []  # rate alarms over a window: their rate moves on while nothing arrives
         self._suppress_by_alarm: dict[str, list[_Tracker]] = {}
         self._suppress_by_point: dict[str, list[_Tracker]] = {}
+        self._suppress_by_cause: dict[str, list[_Tracker]] = {}  # cause alarm → alarms held while its condition holds
         self._source_rule: set[str] = set()
         self._watched: set[str] = set()  # setpoint and suppression points whose latest value we keep
         self._values: dict[str, float] = {}
@@ -139,6 +141,11 @@ class AlarmEngine:
                 self._watched.add(rule.point)
             elif isinstance(rule, SuppressWhenSourceDown):
                 self._source_rule.add(d.id)
+            elif isinstance(rule, SuppressWhenCause):
+                if rule.alarm not in self._trackers:
+                    raise AlarmConfigError(d.id, "suppress_when", f"names cause {rule.alarm!r}, which is not an "
+                                                                  "alarm defined here")
+                self._suppress_by_cause.setdefault(rule.alarm, []).append(t)
 
     # ---- inputs ----------------------------------------------------------------------------------------
 
@@ -163,6 +170,8 @@ class AlarmEngine:
             assert isinstance(c, QualityCondition) and c.stale_after_s is not None
             if t.last_ts is None:
                 t.last_ts = t.recv_ts = now  # never heard of: count from the first tick
+            elif self._held(t):
+                continue  # its cause speaks (the source is lost): the timer stands still, see _release
             elif not t.raw and now - t.recv_ts + _EPS >= c.stale_after_s:
                 self._step(t, True, t.last_ts + c.stale_after_s, out)
         for t in self._windowed:
@@ -201,6 +210,8 @@ class AlarmEngine:
             if t.d.id in self._source_rule:
                 self._refresh_suppression(t, ts, out)
         if isinstance(c, QualityCondition):
+            if not s.quality.usable and self._held(t):
+                return  # a lost session's marks: the cause's alarm speaks for them
             t.last_ts = ts
             t.value = s.value
             self._step(t, not s.quality.usable, ts, out)
@@ -258,6 +269,10 @@ class AlarmEngine:
         if raw != t.raw:
             t.raw = raw
             t.changed_at = ts
+            for dependent in self._suppress_by_cause.get(t.d.id, ()):
+                self._refresh_suppression(dependent, ts, out)
+                if not raw:
+                    self._release(dependent, ts)
         if raw == t.state.active:
             if t.pending:
                 t.pending = False
@@ -297,9 +312,23 @@ class AlarmEngine:
         elif not want and t.state.suppressed:
             self._emit(t, EventKind.UNSUPPRESSED, ts, sm.unsuppress(t.d, t.state), out)
 
+    def _held(self, t: _Tracker) -> bool:
+        """A cause rule of ``t`` holds (its cause's condition, before that alarm's delay)."""
+        return any(isinstance(rule, SuppressWhenCause) and self._trackers[rule.alarm].raw for rule in t.d.suppress_when)
+
+    def _release(self, t: _Tracker, ts: float) -> None:
+        """The cause of ``t`` is gone (the source is back, ``ts`` console time): its stale-data timer counts from
+        now, as for a point never heard of, so the source's fresh values get ``stale_after`` to arrive."""
+        if self._held(t) or not isinstance(t.d.condition, QualityCondition) or t.last_ts is None:
+            return
+        if not t.raw:
+            t.last_ts, t.recv_ts = ts - t.offset, ts
+
     def _rule_holds(self, t: _Tracker, rule: object) -> bool:
         if isinstance(rule, SuppressWhenAlarm):
             return self._trackers[rule.alarm].state.active
+        if isinstance(rule, SuppressWhenCause):
+            return self._trackers[rule.alarm].raw
         if isinstance(rule, SuppressWhenPoint):
             v = self._values.get(rule.point, math.nan)
             return math.isfinite(v) and round(v) == rule.equals
@@ -412,6 +441,9 @@ class AlarmEngine:
             t.pending = False
             self._pending.pop(alarm, None)
             self._emit(t, EventKind.RESTORED, now, st, out)
+        for alarm in states:  # a cause restored active (a source lost at the stop) suppresses from the start
+            for dependent in self._suppress_by_cause.get(alarm, ()):
+                self._refresh_suppression(dependent, now, out)
         return out, skipped
 
     # ---- outputs -----------------------------------------------------------------------------------------

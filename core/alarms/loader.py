@@ -20,6 +20,9 @@ rejected (a typo must not fall back to a default). Example::
     consequence = "Generators trip above 51.5 Hz"
     response = "Reduce generation; check the interconnector"
     suppress_when = [{ alarm = "grid.islanded" }, { point = "breaker.main", equals = 0 }, { source_down = true }]
+
+``{ cause = "source.world.lost" }`` suppresses while that alarm's condition holds, from its first moment
+(before its on-delay): the stale-data alarm of a source, while the source's session is lost.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from core.alarms.definitions import (
     RateOfChangeCondition,
     SuppressRule,
     SuppressWhenAlarm,
+    SuppressWhenCause,
     SuppressWhenPoint,
     SuppressWhenSourceDown,
 )
@@ -168,9 +172,12 @@ def _rules(where: str, raw: object) -> tuple[SuppressRule, ...]:
             rules.append(SuppressWhenPoint(r["point"], r["equals"]))
         elif keys == {"source_down"} and r["source_down"] is True:
             rules.append(SuppressWhenSourceDown())
+        elif keys == {"cause"} and isinstance(r["cause"], str) and r["cause"].strip():
+            rules.append(SuppressWhenCause(r["cause"]))
         else:
             raise AlarmConfigError(where, field, f"{dict(r)!r} is not a rule; write {{ alarm = \"id\" }}, "
-                                                 "{ point = \"id\", equals = 0 } or { source_down = true }")
+                                                 "{ point = \"id\", equals = 0 }, { source_down = true } or "
+                                                 "{ cause = \"id\" }")
     return tuple(rules)
 
 

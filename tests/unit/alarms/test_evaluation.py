@@ -21,10 +21,11 @@ from core.alarms import (
     RateOfChangeCondition,
     Shelving,
     SuppressWhenAlarm,
+    SuppressWhenCause,
     SuppressWhenPoint,
     SuppressWhenSourceDown,
 )
-from core.alarms.errors import AlarmStateError
+from core.alarms.errors import AlarmConfigError, AlarmStateError
 from core.points import Quality
 from tests.unit.alarms.helpers import high, sample
 
@@ -241,3 +242,35 @@ def test_silence_stops_the_horn_until_the_next_occurrence() -> None:
     assert not snap.audible and len(snap.unacknowledged()) == 2  # silenced, still to acknowledge
     eng.feed([sample("p", 50.0, 2.0), sample("p", 51.0, 3.0)])  # a new occurrence of a
     assert eng.snapshot(3.0).audible and eng.silence_all("anna", 4.0)[0].alarm == "a"
+
+
+def test_cause_rule_suppresses_from_the_causes_condition_holds_the_stale_timer_and_restarts_it() -> None:
+    lost = AlarmDef("source.s.lost", "s", ExternalCondition(), Priority.HIGH, "Source s lost", on_delay_s=5.0)
+    stale = AlarmDef("s.stale", "p", QualityCondition(stale_after_s=5.0), Priority.HIGH, "Data of s stale",
+                     suppress_when=(SuppressWhenCause("source.s.lost"),))
+    eng = AlarmEngine([lost, stale])
+    assert eng.tick(0.0) == []
+    assert eng.feed([sample("p", 1.0, 1.0)]) == []
+    # the session lost at 2: suppressed at once (the cause's condition, not its alarm after the 5-s on-delay)
+    assert kinds(eng.set_external("source.s.lost", True, 2.0)) == [(2.0, EventKind.SUPPRESSED)]
+    assert eng.feed([sample("p", math.nan, 2.0, Quality.STALE)]) == []  # the lost session's mark: not its condition
+    # at 8 the data is 8 − 1 = 7 s old (> 5): the timer stands still; the cause's alarm fires at 2 + 5 = 7
+    assert [(e.alarm, e.ts, e.kind) for e in eng.tick(8.0)] == [("source.s.lost", 7.0, EventKind.ACTIVATED)]
+    assert not eng.state("s.stale").active
+    # back at 10: the cause clears, the alarm is unsuppressed, its timer counts from 10 (fresh values due by 15)
+    assert [(e.alarm, e.kind) for e in eng.set_external("source.s.lost", False, 10.0)] == [
+        ("s.stale", EventKind.UNSUPPRESSED), ("source.s.lost", EventKind.CLEARED)]
+    assert eng.tick(14.9) == []
+    assert kinds(eng.tick(15.0)) == [(15.0, EventKind.ACTIVATED)]  # connected, no data for 5 s: 10 + 5
+    assert kinds(eng.feed([sample("p", 1.0, 16.0)])) == [(16.0, EventKind.CLEARED)]
+    assert kinds(eng.feed([sample("p", 1.0, 17.0, Quality.BAD)])) == [(17.0, EventKind.ACTIVATED)]  # bad: at once
+
+
+def test_cause_rule_names_a_defined_alarm_other_than_itself() -> None:
+    stale = AlarmDef("s.stale", "p", QualityCondition(), Priority.HIGH, "stale",
+                     suppress_when=(SuppressWhenCause("source.s.lost"),))
+    with pytest.raises(AlarmConfigError, match=r"names cause 'source\.s\.lost'"):
+        AlarmEngine([stale])
+    with pytest.raises(AlarmConfigError, match="its own cause"):
+        AlarmDef("s.stale", "p", QualityCondition(), Priority.HIGH, "stale",
+                 suppress_when=(SuppressWhenCause("s.stale"),))

@@ -16,6 +16,7 @@ from core.alarms import (
     Priority,
     QualityCondition,
     SuppressWhenAlarm,
+    SuppressWhenCause,
     SuppressWhenPoint,
     SuppressWhenSourceDown,
     load_alarms,
@@ -73,6 +74,7 @@ type = "quality"
 stale_after = 10
 priority = "medium"
 message = "No frequency data"
+suppress_when = [{ cause = "source.s.lost" }]
 """
 
 FACTORS = {"grid.frequency": 1.0, "bus1.v": 1000.0, "breaker.main": 1.0}
@@ -88,7 +90,7 @@ def test_a_toml_file_loads_with_values_converted_to_si() -> None:
                                    SuppressWhenSourceDown())
     assert v_dev.condition == DeviationCondition(limit=pytest.approx(20.0), setpoint=pytest.approx(230.0))
     assert brk.condition == DiscreteCondition((0,)) and brk.position == "substation" and brk.max_shelve_s == 600
-    assert data.condition == QualityCondition(10.0)
+    assert data.condition == QualityCondition(10.0) and data.suppress_when == (SuppressWhenCause("source.s.lost"),)
 
 
 def entry(**over: Any) -> dict[str, Any]:
@@ -116,6 +118,8 @@ def entry(**over: Any) -> dict[str, Any]:
     ({"max_shelve": 0}, "max_shelve", "must be above 0"),
     ({"suppress_when": [{"alarm": "f.high"}]}, "suppress_when", "cannot be suppressed by itself"),
     ({"suppress_when": [{"point": "b"}]}, "suppress_when[0]", "is not a rule"),
+    ({"suppress_when": [{"cause": " "}]}, "suppress_when[0]", "is not a rule"),
+    ({"suppress_when": [{"cause": "f.high"}]}, "suppress_when", "cannot be its own cause"),
     ({"type": "deviation", "setpoint": 50.0, "setpoint_point": "x"}, "setpoint", "exactly one of"),
     ({"type": "discrete", "limit": None, "states": ["open"]}, "states", "list of integers"),
     ({"type": "quality", "limit": None, "deadband": 0.1}, "deadband", "applies to limit, deviation and rate"),
