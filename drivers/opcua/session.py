@@ -104,13 +104,16 @@ class SourceSession:
                 raise
             except Exception as exc:  # any failure of this source stays in this source
                 error = _describe(exc, self.spec)
-            # Tell the operator first: closing a frozen server's session can take its timeout.
-            self._mark_lost()
+            # Tell the operator first: closing a frozen server's session can take its timeout. The cause
+            # before its consequences: the status (the source-lost alarm's condition) before the points'
+            # stale marks, so an alarm suppressed by that cause (the source's stale-data alarm) knows it
+            # when the marks arrive, and a blip shorter than the source-lost on-delay raises no alarm.
             delay = self._backoff.next_delay()
             reconnects += 1
             log.warning("OPC-UA source %r: %s; retrying in %.1f s", self.spec.name, error, delay)
             self._set_status(ConnectionState.DISCONNECTED, last_error=error, reconnects=reconnects,
                              next_retry_s=delay, retry_at=self._clock() + delay)
+            self._mark_lost()
             await self._close(client, 1.0)
             # A server that comes back is reconnected within a probe period, not at the end of the delay.
             host, port = endpoint_address(self.spec.endpoint)

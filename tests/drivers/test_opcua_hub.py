@@ -35,10 +35,13 @@ class Recorder:
     def __init__(self) -> None:
         self.samples: list[tuple[float, Sample]] = []
         self.statuses: list[SourceStatus] = []
+        self.stale_marks_in: list[ConnectionState | None] = []  # the source's reported state at each stale mark
 
     def on_samples(self, batch: Sequence[Sample]) -> None:
         now = time.monotonic()
         self.samples.extend((now, s) for s in batch)
+        state = self.statuses[-1].state if self.statuses else None
+        self.stale_marks_in.extend(state for s in batch if s.quality is Quality.STALE)
 
     def on_status(self, status: SourceStatus) -> None:
         self.statuses.append(status)
@@ -95,6 +98,9 @@ async def test_killed_server_goes_stale_within_2s_and_recovers_on_same_port(opcu
         assert took <= 2.0
         await wait_until(lambda: rec.status("plc").state is ConnectionState.DISCONNECTED, 2.0)
         assert rec.status("plc").last_error
+        # The cause before its consequences: DISCONNECTED (the source-lost alarm's condition) is reported before
+        # the stale marks, so the stale-data alarm suppressed by that cause knows it when the marks come.
+        assert rec.stale_marks_in and set(rec.stale_marks_in) == {ConnectionState.DISCONNECTED}
 
         opcua_server.start()  # same port
         back = time.monotonic()
