@@ -207,14 +207,18 @@ async def test_a_killed_server_marks_everything_stale_before_the_alarm_and_both_
 async def test_without_a_window_the_alarm_tick_applies_the_rule_and_the_historian_records_it(  # type: ignore[no-untyped-def]
         server: ServerProcess, tmp_path: Path) -> None:
     """`energynet serve` has no UI frames: the alarm tick marks the held source's points, the historian stores
-    the marks (quality 3 = stale, at the time the rule fired) and the alarm is active."""
+    the marks (quality 3 = stale, at the time the rule fired) and the alarm is active. With the shipped rule
+    (resources/world.toml) suppressing it while the session is lost: a held server is connected, so it alarms."""
     import sqlite3
 
     from console.bootstrap import build
 
     db = tmp_path / "h.sqlite"
-    toml = CONFIG.format(endpoint=server.endpoint) + (
+    stale = 'message = "No current data from the substation (frequency stale or bad)"\n'
+    toml = CONFIG.format(endpoint=server.endpoint).replace(
+        stale, stale + 'suppress_when = [{ cause = "source.substation.lost" }]\n') + (
         f'\n[historian]\nurl = "sqlite:///{db}"\nspool = "{tmp_path / "spool"}"\nflush_s = 0.2\n')
+    assert "cause" in toml
     app = build(parse(toml, tmp_path / "serve.toml"))
     assert app.alarms is not None and app.historian is not None
     await app.start()

@@ -145,6 +145,9 @@ priority = "high"
 message = "No current data from the substation (frequency stale or bad)"
 consequence = "The grid values shown are not live; point alarms of this source cannot see the grid"
 response = "Check the substation's OPC-UA server (world) and the network"
+# The session lost is the source-lost alarm's cause (source.world.lost, 5 s on-delay): this one is for a
+# connected source whose frequency stops updating or turns bad (one cause, one alarm; no alarm for a blip).
+suppress_when = [{ cause = "source.world.lost" }]
 '''
 
 _FEEDER_ALARMS = '''
