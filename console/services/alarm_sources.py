@@ -33,10 +33,10 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from core.alarms import AlarmDef, ExternalCondition, Priority
+from core.alarms import AlarmDef, ExternalCondition, Priority, SuppressWhenCause
 from core.chain import ChainStatus, TxState
 from core.history import HistorianStats
 from core.sources import ConnectionState, SourceStatus
@@ -177,12 +177,31 @@ def builtin_definitions(opcua_sources: Iterable[str], modbus_devices: Iterable[s
 
 
 def merge_definitions(configured: Sequence[AlarmDef], builtin: Sequence[AlarmDef]) -> list[AlarmDef]:
-    """Configured alarms, then the built-in ones the config does not redefine (same id)."""
+    """Configured alarms, then the built-in ones the config does not redefine (same id).
+
+    A configured ``{ cause = "source.<name>.lost" }`` rule whose source is not configured (taken out of
+    [[sources]], or a composition without OPC-UA sources) has no cause that could hold: the rule is left
+    out, with a warning, rather than the console refusing to start. Any other undefined cause is still
+    refused by the engine (a typo must not silently disarm a suppression)."""
     own = {d.id for d in configured}
+    builtin_ids = {b.id for b in builtin}
     for d in configured:
-        if d.id in {b.id for b in builtin} and not isinstance(d.condition, ExternalCondition):
+        if d.id in builtin_ids and not isinstance(d.condition, ExternalCondition):
             raise ValueError(f"alarms: {d.id!r} is a built-in alarm; to change it write type = \"external\"")
-    return [*configured, *(b for b in builtin if b.id not in own)]
+    defined = own | builtin_ids
+    kept = [_without_unconfigured_sources(d, defined) for d in configured]
+    return [*kept, *(b for b in builtin if b.id not in own)]
+
+
+def _without_unconfigured_sources(d: AlarmDef, defined: set[str]) -> AlarmDef:
+    moot = [r for r in d.suppress_when if isinstance(r, SuppressWhenCause) and r.alarm not in defined
+            and r.alarm.startswith("source.") and r.alarm.endswith(".lost")]
+    if not moot:
+        return d
+    for r in moot:
+        log.warning("alarm %r: suppress_when cause %r left out: no OPC-UA source %r is configured", d.id,
+                    r.alarm, r.alarm.removeprefix("source.").removesuffix(".lost"))
+    return replace(d, suppress_when=tuple(r for r in d.suppress_when if r not in moot))
 
 
 class ConditionSink(Protocol):

@@ -170,3 +170,23 @@ def test_a_chattering_device_stays_silent_until_it_has_answered_10_s() -> None:
     eng.set_external("modbus.m.silent", False, 121.0)
     assert eng.tick(130.9) == []  # answering for 9.9 s
     assert [(e.ts, e.kind) for e in eng.tick(131.0)] == [(131.0, EventKind.CLEARED)]
+
+
+def test_a_cause_rule_of_a_source_not_configured_is_left_out_and_a_typo_still_refused() -> None:
+    """The shipped grid-sim.data.stale names source.grid-sim.lost; a composition without OPC-UA sources (or a
+    config whose [[sources]] entry was taken out) has no such alarm: the rule is dropped, the console starts.
+    A cause naming anything else that is not defined (here a typo, "lsot") is still refused by the engine."""
+    from core.alarms import AlarmConfigError, AlarmEngine, QualityCondition, SuppressWhenAlarm, SuppressWhenCause
+
+    stale = AlarmDef("grid-sim.data.stale", "grid.frequency", QualityCondition(5.0), Priority.HIGH, "stale",
+                     suppress_when=(SuppressWhenCause("source.grid-sim.lost"), SuppressWhenAlarm("breaker.open")))
+    breaker = AlarmDef("breaker.open", "breaker.main", ExternalCondition(), Priority.HIGH, "open")
+    merged = merge_definitions([stale, breaker], builtin_definitions([], [], False, False))
+    assert merged[0].suppress_when == (SuppressWhenAlarm("breaker.open"),)
+    AlarmEngine(merged)  # builds
+    with_source = merge_definitions([stale, breaker], builtin_definitions(["grid-sim"], [], False, False))
+    assert with_source[0].suppress_when == stale.suppress_when  # configured: kept as written
+    typo = AlarmDef("grid-sim.data.stale", "grid.frequency", QualityCondition(5.0), Priority.HIGH, "stale",
+                    suppress_when=(SuppressWhenCause("source.grid-sim.lsot"),))
+    with pytest.raises(AlarmConfigError, match="lsot"):
+        AlarmEngine(merge_definitions([typo], builtin_definitions(["grid-sim"], [], False, False)))
