@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtWidgets import QWidget
 
 from core.market import PriceComponents
@@ -167,9 +167,14 @@ class PriceChart(pg.PlotWidget):  # type: ignore[misc]
             parts.append(f"{hms(ref[-1].ts)}  {components_text(ref[-1])}")
         return "\n".join(parts)
 
+    def leaveEvent(self, event: QEvent) -> None:
+        super().leaveEvent(event)
+        self.hover.setVisible(False)  # the pointer left the chart: no readout of where it last was
+
     def _moved(self, pos: object) -> None:
         vb = self.getPlotItem().getViewBox()
-        if not self.sceneBoundingRect().contains(pos):
+        if not vb.sceneBoundingRect().contains(pos):  # (the plot item's rect would take in the axes: a time
+            self.hover.setVisible(False)               # left of the chart read off the price axis)
             return
         t = vb.mapSceneToView(pos).x()
         text = self.text_at(t) if math.isfinite(t) else ""
