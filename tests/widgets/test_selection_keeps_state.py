@@ -80,7 +80,8 @@ def test_a_selected_disconnected_device_keeps_its_red(qtbot) -> None:  # type: i
     assert _count(image, table.visualItemRect(table.item(1, 0)), red) == 0
 
 
-def test_a_selected_alarm_keeps_its_priority_colour(qtbot) -> None:  # type: ignore[no-untyped-def]
+def _selected_critical_alarm(qtbot) -> tuple[QImage, QRect]:  # type: ignore[no-untyped-def]
+    """An alarm list with one unacknowledged critical alarm, selected: the grab and its priority cell."""
     table = AlarmTable(fmt_time=lambda ts: time.strftime("%H:%M:%S", time.gmtime(ts)))
     qtbot.addWidget(table)
     table.resize(900, 150)
@@ -91,6 +92,11 @@ def test_a_selected_alarm_keeps_its_priority_colour(qtbot) -> None:  # type: ign
     assert table.select_alarm("c")
     image = _grab(table)
     rect = table.visualRect(table.table_model.index(0, PRI))
+    return image, rect
+
+
+def test_a_selected_alarm_keeps_its_priority_colour(qtbot) -> None:  # type: ignore[no-untyped-def]
+    image, rect = _selected_critical_alarm(qtbot)
     assert _count(image, rect, PRIORITY_COLOUR[Priority.CRITICAL]) > 10  # "◆ CRIT" in red, selected
     assert _count(image, rect, SELECTION_TEXT) == 0
 
@@ -117,16 +123,7 @@ def test_in_the_light_theme_a_selected_alarm_is_its_priority_colour_on_light_gre
     # selection grey #4f565d is drawn as its light twin (widgets/theme.light: HLS lightness mirrored), not dark
     # under the light theme's dark red
     theme.apply(theme.LIGHT)
-    table = AlarmTable(fmt_time=lambda ts: time.strftime("%H:%M:%S", time.gmtime(ts)))
-    qtbot.addWidget(table)
-    table.resize(900, 150)
-    table.show()
-    d = AlarmDef("c", "c.pt", LimitCondition(LimitKind.HIGH, 1.0), Priority.CRITICAL, "c high")
-    table.show_alarms([AlarmView(d, AlarmState(active=True, acked=False, active_since=10.0), 2.0, 10.0,
-                                 False, False)])
-    assert table.select_alarm("c")
-    image = _grab(table)
-    rect = table.visualRect(table.table_model.index(0, PRI))
+    image, rect = _selected_critical_alarm(qtbot)
     grey = QColor(theme.light("#4f565d"))
     corner = image.pixelColor(rect.right() - 3, rect.center().y())
     assert max(abs(corner.red() - grey.red()), abs(corner.green() - grey.green()),
